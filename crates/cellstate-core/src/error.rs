@@ -1,0 +1,43 @@
+//! Errors that a caller's bad input can cause. Bindings map each kind to a typed JavaScript error.
+
+use std::fmt;
+
+/// What went wrong, in a form the bindings can turn into a typed error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A tensor or argument has the wrong shape or length; the message names the expected shape.
+    Shape(String),
+    /// A value is out of its allowed range (NaN input, a length past T, a bad config field).
+    Value(String),
+    /// A call came in the wrong order (backward before forward).
+    State(String),
+}
+
+/// Result with the core's error.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The error's kind as a stable word: `shape`, `value` or `state`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Shape(_) => "shape",
+            Error::Value(_) => "value",
+            Error::State(_) => "state",
+        }
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Shape(m) | Error::Value(m) | Error::State(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Error {}

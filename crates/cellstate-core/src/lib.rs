@@ -1,0 +1,10 @@
+//! cellstate-core: the compute of cellstate, in plain Rust with no binding code.
+//!
+//! Shape legend used throughout: B batch, T steps, F input features, H hidden units, G = 4H packed gates
+//! (PyTorch order i, f, g, o), D directions (1 or 2), L layers.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod kernels;
+
+pub use error::{Error, Result};
