@@ -1,0 +1,58 @@
+/**
+ * Typed errors. Every error cellstate throws on a caller's bad input is a {@link CellstateError}
+ * whose `code` says what kind of problem it is; the message names what was wrong and what was expected.
+ */
+
+/** Base class of every error cellstate throws on purpose. */
+export class CellstateError extends Error {
+  /** A stable word for the kind of problem: see the subclasses. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A tensor or argument has the wrong shape, size or type (e.g. a number[] where a Float32Array is expected). */
+export class ShapeError extends CellstateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('shape', message, options);
+  }
+}
+
+/** A value is out of range: NaN in the input, a length past T, a bad config field, a label not 0/1. */
+export class ValueError extends CellstateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('value', message, options);
+  }
+}
+
+/** A call came in the wrong order, e.g. `backward` before `forward`. */
+export class StateError extends CellstateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('state', message, options);
+  }
+}
+
+/** An object was used after `dispose()`. */
+export class DisposedError extends CellstateError {
+  constructor(what: string) {
+    super('disposed', `${what} was used after dispose()`);
+  }
+}
+
+/** No backend could be loaded, or the requested one is unavailable; `cause` lists every failure. */
+export class BackendError extends CellstateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('backend', message, options);
+  }
+}
+
+/** A data file or stream is missing, truncated, corrupt or of the wrong format. */
+export class DataError extends CellstateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('data', message, options);
+  }
+}
