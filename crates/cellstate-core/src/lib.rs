@@ -8,3 +8,7 @@ pub mod error;
 pub mod kernels;
 
 pub use error::{Error, Result};
+pub mod lstm;
+pub mod rng;
+
+pub use lstm::{BackwardInput, ForwardInput, Lstm, LstmConfig, ParamEntry};

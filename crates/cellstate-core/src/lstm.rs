@@ -1,0 +1,730 @@
+//! The LSTM layer: `sequence_forward` and `sequence_backward` through time, PyTorch's `nn.LSTM` semantics.
+//!
+//! Shapes: B batch, T steps, F input features, H hidden, G = 4H gates packed i, f, g, o (PyTorch order),
+//! D directions, L layers, I_k the input width of layer k (F for k = 0, D·H after).
+//! Reference: https://pytorch.org/docs/stable/generated/torch.nn.LSTM.html
+//!
+//! ```text
+//! i = σ(W_ii x + b_ii + W_hi h + b_hi)   f = σ(W_if x + b_if + W_hf h + b_hf)
+//! g = tanh(W_ig x + b_ig + W_hg h + b_hg) o = σ(W_io x + b_io + W_ho h + b_ho)
+//! c' = f ⊙ c + i ⊙ g                      h' = o ⊙ tanh(c')
+//! ```
+//!
+//! Parameters live in one flat buffer in PyTorch's own layout and order (`weight_ih_l0` (G, I_0),
+//! `weight_hh_l0` (G, H), `bias_ih_l0`, `bias_hh_l0`, then `_reverse`, then layer 1, ...), so a state dict
+//! needs no re-layout. Internally activations are time-major `[T][B][..]`; batch-first input and output
+//! are transposed once at the boundary.
+//!
+//! Lengths follow `pack_padded_sequence(..., enforce_sorted=False)`: at steps t ≥ len(b) the state of
+//! sequence b is carried unchanged and its output is zero; the reverse direction therefore starts at
+//! step len(b) − 1 from h0.
+
+use crate::kernels::{self, Kernels, Trans};
+use crate::rng::Rng;
+use crate::{Error, Result};
+
+/// The shape of an LSTM: PyTorch's constructor arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LstmConfig {
+    /// F: features per step of the input.
+    pub input_size: usize,
+    /// H: hidden units per direction.
+    pub hidden_size: usize,
+    /// L: stacked layers.
+    pub num_layers: usize,
+    /// Whether each layer also runs right to left (D = 2).
+    pub bidirectional: bool,
+}
+
+/// One named parameter inside the flat buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamEntry {
+    /// PyTorch's state-dict name, e.g. `weight_hh_l1_reverse`.
+    pub name: String,
+    /// Offset in elements into the flat parameter buffer.
+    pub offset: usize,
+    /// PyTorch's shape, e.g. `[4H, I]`.
+    pub shape: Vec<usize>,
+}
+
+impl ParamEntry {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the parameter has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Largest size accepted for any one dimension, so products of dimensions cannot overflow 32-bit wasm.
+const MAX_DIM: usize = 1 << 20;
+
+impl LstmConfig {
+    /// Checks that every size is usable.
+    ///
+    /// # Errors
+    /// `Error::Value` naming the field when a size is zero or absurdly large.
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("inputSize", self.input_size),
+            ("hiddenSize", self.hidden_size),
+            ("numLayers", self.num_layers),
+        ] {
+            if v == 0 || v > MAX_DIM {
+                return Err(Error::Value(format!(
+                    "LSTM {name} must be an integer in 1..={MAX_DIM}, got {v}"
+                )));
+            }
+        }
+        let weights = self.param_count();
+        if weights > (1 << 28) {
+            return Err(Error::Value(format!(
+                "LSTM has {weights} parameters; at most {} are supported",
+                1 << 28
+            )));
+        }
+        Ok(())
+    }
+
+    /// D: 2 when bidirectional, else 1.
+    pub fn directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// I_k: the input width of layer k.
+    pub fn layer_input(&self, k: usize) -> usize {
+        if k == 0 {
+            self.input_size
+        } else {
+            self.directions() * self.hidden_size
+        }
+    }
+
+    /// Total number of parameters.
+    pub fn param_count(&self) -> usize {
+        let g = 4 * self.hidden_size;
+        (0..self.num_layers)
+            .map(|k| self.directions() * (g * self.layer_input(k) + g * self.hidden_size + 2 * g))
+            .sum()
+    }
+
+    /// The parameter table in PyTorch's state-dict order.
+    pub fn param_table(&self) -> Vec<ParamEntry> {
+        let (h, g) = (self.hidden_size, 4 * self.hidden_size);
+        let mut table = Vec::new();
+        let mut offset = 0;
+        for k in 0..self.num_layers {
+            for d in 0..self.directions() {
+                let suffix = if d == 1 { "_reverse" } else { "" };
+                for (kind, shape) in [
+                    ("weight_ih", vec![g, self.layer_input(k)]),
+                    ("weight_hh", vec![g, h]),
+                    ("bias_ih", vec![g]),
+                    ("bias_hh", vec![g]),
+                ] {
+                    let entry = ParamEntry { name: format!("{kind}_l{k}{suffix}"), offset, shape };
+                    offset += entry.len();
+                    table.push(entry);
+                }
+            }
+        }
+        table
+    }
+}
+
+/// Offsets of one (layer, direction)'s four parameters in the flat buffer.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    w_ih: usize,
+    w_hh: usize,
+    b_ih: usize,
+    b_hh: usize,
+    input: usize,
+}
+
+/// What the forward pass keeps for the backward pass, for one (B, T); reused while the shape holds.
+#[derive(Default)]
+struct Cache {
+    batch: usize,
+    steps: usize,
+    /// `xs[k]`: input of layer k, `[T][B][I_k]`; `xs[L]` is the last layer's output `[T][B][D·H]`.
+    xs: Vec<Vec<f32>>,
+    /// Per (layer, direction): gates after activation `[T][B][G]`.
+    acts: Vec<Vec<f32>>,
+    /// Per (layer, direction): the state each step started from, `[T][B][H]`.
+    h_prev: Vec<Vec<f32>>,
+    c_prev: Vec<Vec<f32>>,
+    /// Per (layer, direction): tanh of the new cell state, `[T][B][H]`.
+    tanh_c: Vec<Vec<f32>>,
+    /// `[T][B]`: 1 at real steps, 0 at padding.
+    mask: Vec<u8>,
+    /// Whether any step is padding (lets the common case skip mask checks).
+    masked: bool,
+    /// `[L·D][B][H]` initial and final states.
+    h0: Vec<f32>,
+    c0: Vec<f32>,
+    h_n: Vec<f32>,
+    c_n: Vec<f32>,
+    /// Whether a forward pass has filled this cache since the last backward shape change.
+    ready: bool,
+}
+
+/// Scratch for the backward pass, sized for the cache's (B, T).
+#[derive(Default)]
+struct BackwardScratch {
+    d_gates: Vec<f32>,
+    d_y: Vec<f32>,
+    d_x: Vec<f32>,
+    d_h: Vec<f32>,
+    d_c: Vec<f32>,
+    d_h_next: Vec<f32>,
+    d_h0: Vec<f32>,
+    d_c0: Vec<f32>,
+}
+
+/// Inputs of a forward pass.
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardInput<'a> {
+    /// The input, `(B, T, F)` when `batch_first`, else `(T, B, F)`.
+    pub x: &'a [f32],
+    /// B.
+    pub batch: usize,
+    /// T.
+    pub steps: usize,
+    /// Layout of `x` and of the output.
+    pub batch_first: bool,
+    /// Initial hidden state `(L·D, B, H)`, zeros when absent.
+    pub h0: Option<&'a [f32]>,
+    /// Initial cell state `(L·D, B, H)`, zeros when absent.
+    pub c0: Option<&'a [f32]>,
+    /// True length of each sequence, each in 1..=T.
+    pub lengths: Option<&'a [u32]>,
+}
+
+/// Upstream gradients of a backward pass; absent ones are zero.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BackwardInput<'a> {
+    /// dL/d output, laid out as the forward output was.
+    pub d_output: Option<&'a [f32]>,
+    /// dL/d h_n, `(L·D, B, H)`.
+    pub d_h_n: Option<&'a [f32]>,
+    /// dL/d c_n, `(L·D, B, H)`.
+    pub d_c_n: Option<&'a [f32]>,
+}
+
+/// A multi-layer, optionally bidirectional LSTM with its parameters, gradients and caches.
+pub struct Lstm {
+    config: LstmConfig,
+    table: Vec<ParamEntry>,
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    cache: Cache,
+    scratch: BackwardScratch,
+    batch_first: bool,
+}
+
+fn check_len(what: &str, got: usize, want: usize, shape: &str) -> Result<()> {
+    if got != want {
+        return Err(Error::Shape(format!(
+            "{what} has {got} elements; expected {want} for shape {shape}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_finite(what: &str, data: &[f32]) -> Result<()> {
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Value(format!(
+            "{what} holds a non-finite value ({}) at flat index {i}",
+            data[i]
+        )));
+    }
+    Ok(())
+}
+
+/// Copies `(A, B', C)` to `(B', A, C)`: batch-first ↔ time-major.
+fn swap_leading(src: &[f32], dst: &mut [f32], a: usize, b: usize, c: usize) {
+    for i in 0..a {
+        for j in 0..b {
+            let s = (i * b + j) * c;
+            let d = (j * a + i) * c;
+            dst[d..d + c].copy_from_slice(&src[s..s + c]);
+        }
+    }
+}
+
+impl Lstm {
+    /// A new LSTM with PyTorch's initialisation: every parameter uniform in ±1/√H, drawn from `seed`
+    /// in the order of the parameter table.
+    ///
+    /// # Errors
+    /// `Error::Value` when the config is unusable.
+    pub fn new(config: LstmConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let table = config.param_table();
+        let n = config.param_count();
+        let bound = 1.0 / (config.hidden_size as f32).sqrt();
+        let mut rng = Rng::new(seed);
+        let params = (0..n).map(|_| rng.uniform(-bound, bound)).collect();
+        Ok(Self {
+            config,
+            table,
+            params,
+            grads: vec![0.0; n],
+            cache: Cache::default(),
+            scratch: BackwardScratch::default(),
+            batch_first: true,
+        })
+    }
+
+    /// The shape this LSTM was built with.
+    pub fn config(&self) -> &LstmConfig {
+        &self.config
+    }
+
+    /// Names, offsets and shapes of the parameters, in PyTorch's order.
+    pub fn param_table(&self) -> &[ParamEntry] {
+        &self.table
+    }
+
+    /// The flat parameter buffer.
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+
+    /// The flat parameter buffer, for loading and optimiser steps. Invalidates the forward cache.
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        self.cache.ready = false;
+        &mut self.params
+    }
+
+    /// The flat gradient buffer (same layout as the parameters).
+    pub fn grads(&self) -> &[f32] {
+        &self.grads
+    }
+
+    /// Sets every parameter gradient to zero.
+    pub fn zero_grad(&mut self) {
+        self.grads.fill(0.0);
+    }
+
+    /// Whether a forward pass has run whose cache a backward pass can use.
+    pub fn has_forward(&self) -> bool {
+        self.cache.ready
+    }
+
+    /// (B, T) of the last forward pass.
+    pub fn last_shape(&self) -> (usize, usize) {
+        (self.cache.batch, self.cache.steps)
+    }
+
+    fn slot(&self, k: usize, d: usize) -> Slot {
+        let e = &self.table[(k * self.config.directions() + d) * 4..];
+        Slot {
+            w_ih: e[0].offset,
+            w_hh: e[1].offset,
+            b_ih: e[2].offset,
+            b_hh: e[3].offset,
+            input: self.config.layer_input(k),
+        }
+    }
+
+    fn state_len(&self, batch: usize) -> usize {
+        self.config.num_layers * self.config.directions() * batch * self.config.hidden_size
+    }
+
+    /// Sizes the cache for (B, T); buffers are reallocated only when the shape changes.
+    fn shape_cache(&mut self, batch: usize, steps: usize) {
+        let c = &self.config;
+        let (h, g, ld) = (c.hidden_size, 4 * c.hidden_size, c.num_layers * c.directions());
+        let cache = &mut self.cache;
+        if cache.batch == batch && cache.steps == steps && cache.xs.len() == c.num_layers + 1 {
+            return;
+        }
+        let tb = batch * steps;
+        cache.batch = batch;
+        cache.steps = steps;
+        cache.xs = (0..=c.num_layers)
+            .map(|k| vec![0.0; tb * if k < c.num_layers { c.layer_input(k) } else { c.directions() * h }])
+            .collect();
+        cache.acts = (0..ld).map(|_| vec![0.0; tb * g]).collect();
+        cache.h_prev = (0..ld).map(|_| vec![0.0; tb * h]).collect();
+        cache.c_prev = (0..ld).map(|_| vec![0.0; tb * h]).collect();
+        cache.tanh_c = (0..ld).map(|_| vec![0.0; tb * h]).collect();
+        cache.mask = vec![1; tb];
+        let state = ld * batch * h;
+        for v in [&mut cache.h0, &mut cache.c0, &mut cache.h_n, &mut cache.c_n] {
+            *v = vec![0.0; state];
+        }
+        let widest = (0..c.num_layers).map(|k| c.layer_input(k)).max().unwrap_or(0).max(c.directions() * h);
+        let s = &mut self.scratch;
+        s.d_gates = vec![0.0; tb * g];
+        s.d_y = vec![0.0; tb * widest];
+        s.d_x = vec![0.0; tb * widest];
+        for v in [&mut s.d_h, &mut s.d_c, &mut s.d_h_next] {
+            *v = vec![0.0; batch * h];
+        }
+        s.d_h0 = vec![0.0; state];
+        s.d_c0 = vec![0.0; state];
+    }
+
+    /// Checks a forward input without touching any state.
+    fn validate_forward(&self, input: &ForwardInput<'_>) -> Result<()> {
+        let c = &self.config;
+        let (b, t, f) = (input.batch, input.steps, c.input_size);
+        if b == 0 || t == 0 || b > MAX_DIM || t > MAX_DIM || b.saturating_mul(t) > MAX_DIM * 16 {
+            return Err(Error::Shape(format!(
+                "LSTM input must have batch ≥ 1 and steps ≥ 1 (and B·T ≤ {}); got batch {b}, steps {t}",
+                MAX_DIM * 16
+            )));
+        }
+        let shape = if input.batch_first {
+            format!("(batch {b}, steps {t}, inputSize {f})")
+        } else {
+            format!("(steps {t}, batch {b}, inputSize {f})")
+        };
+        check_len("LSTM input x", input.x.len(), b * t * f, &shape)?;
+        check_finite("LSTM input x", input.x)?;
+        let state_shape = format!("(numLayers·directions {}, batch {b}, hiddenSize {})", c.num_layers * c.directions(), c.hidden_size);
+        for (name, s) in [("h0", input.h0), ("c0", input.c0)] {
+            if let Some(s) = s {
+                check_len(name, s.len(), self.state_len(b), &state_shape)?;
+                check_finite(name, s)?;
+            }
+        }
+        if let Some(lengths) = input.lengths {
+            if lengths.len() != b {
+                return Err(Error::Shape(format!(
+                    "lengths has {} entries; expected one per sequence (batch {b})",
+                    lengths.len()
+                )));
+            }
+            if let Some(i) = lengths.iter().position(|&l| l == 0 || l as usize > t) {
+                return Err(Error::Value(format!(
+                    "lengths[{i}] = {} is out of range; each length must be in 1..={t} (the number of steps)",
+                    lengths[i]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the LSTM over a batch of sequences and keeps what the backward pass needs.
+    ///
+    /// # Errors
+    /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
+    pub fn sequence_forward(&mut self, input: &ForwardInput<'_>) -> Result<()> {
+        self.validate_forward(input)?;
+        let (b, t) = (input.batch, input.steps);
+        let f = self.config.input_size;
+        self.shape_cache(b, t);
+        self.batch_first = input.batch_first;
+        let cache = &mut self.cache;
+        if input.batch_first {
+            swap_leading(input.x, &mut cache.xs[0], b, t, f);
+        } else {
+            cache.xs[0].copy_from_slice(input.x);
+        }
+        match input.h0 {
+            Some(h0) => cache.h0.copy_from_slice(h0),
+            None => cache.h0.fill(0.0),
+        }
+        match input.c0 {
+            Some(c0) => cache.c0.copy_from_slice(c0),
+            None => cache.c0.fill(0.0),
+        }
+        cache.masked = false;
+        match input.lengths {
+            Some(lengths) => {
+                for s in 0..t {
+                    for (j, &l) in lengths.iter().enumerate() {
+                        let real = s < l as usize;
+                        cache.mask[s * b + j] = real as u8;
+                        cache.masked |= !real;
+                    }
+                }
+            }
+            None => cache.mask.fill(1),
+        }
+        let k_set = kernels::active();
+        for k in 0..self.config.num_layers {
+            for d in 0..self.config.directions() {
+                self.direction_forward(k_set, k, d);
+            }
+        }
+        self.cache.ready = true;
+        Ok(())
+    }
+
+    /// One direction of one layer: input product hoisted out of the loop, then T recurrent steps.
+    fn direction_forward(&mut self, ks: &dyn Kernels, k: usize, d: usize) {
+        let slot = self.slot(k, d);
+        let dirs = self.config.directions();
+        let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
+        let cache = &mut self.cache;
+        let (b, t) = (cache.batch, cache.steps);
+        let ld = k * dirs + d;
+        let p = &self.params;
+        let (xs_in, xs_out) = cache.xs.split_at_mut(k + 1);
+        let x = &xs_in[k];
+        let y = &mut xs_out[0];
+        let acts = &mut cache.acts[ld];
+
+        // acts = X · W_ihᵀ + (b_ih + b_hh): one (T·B, I) × (I, G) product for all steps.
+        for row in acts.chunks_exact_mut(g) {
+            for ((a, bi), bh) in row.iter_mut().zip(&p[slot.b_ih..slot.b_ih + g]).zip(&p[slot.b_hh..slot.b_hh + g]) {
+                *a = bi + bh;
+            }
+        }
+        let w_ih = &p[slot.w_ih..slot.w_ih + g * slot.input];
+        ks.gemm(Trans::N, Trans::T, t * b, g, slot.input, x, slot.input, w_ih, slot.input, acts, g, true);
+
+        let w_hh = &p[slot.w_hh..slot.w_hh + g * h];
+        let state = ld * b * h..(ld + 1) * b * h;
+        let (h_prev, c_prev) = (&mut cache.h_prev[ld], &mut cache.c_prev[ld]);
+        let tanh_c = &mut cache.tanh_c[ld];
+        let dh = dirs * h;
+        // h_n / c_n hold the running state during the loop and the final state after it.
+        cache.h_n[state.clone()].copy_from_slice(&cache.h0[state.clone()]);
+        cache.c_n[state.clone()].copy_from_slice(&cache.c0[state.clone()]);
+        for s in 0..t {
+            let step = if d == 0 { s } else { t - 1 - s };
+            let bh = step * b * h..(step + 1) * b * h;
+            let (hn, cn) = (&mut cache.h_n[state.clone()], &mut cache.c_n[state.clone()]);
+            let (hp, cp) = (&mut h_prev[bh.clone()], &mut c_prev[bh.clone()]);
+            hp.copy_from_slice(hn);
+            cp.copy_from_slice(cn);
+            let gates = &mut acts[step * b * g..(step + 1) * b * g];
+            ks.gemm(Trans::N, Trans::T, b, g, h, hp, h, w_hh, h, gates, g, true);
+            // Activations, per row: i, f through σ, g through tanh, o through σ.
+            for row in gates.chunks_exact_mut(g) {
+                ks.sigmoid(&mut row[..2 * h]);
+                ks.tanh(&mut row[2 * h..3 * h]);
+                ks.sigmoid(&mut row[3 * h..]);
+            }
+            let tc = &mut tanh_c[bh];
+            for j in 0..b {
+                let row = &gates[j * g..(j + 1) * g];
+                for u in 0..h {
+                    tc[j * h + u] = row[h + u] * cp[j * h + u] + row[u] * row[2 * h + u];
+                }
+                if !cache.masked || cache.mask[step * b + j] == 1 {
+                    cn[j * h..(j + 1) * h].copy_from_slice(&tc[j * h..(j + 1) * h]);
+                }
+            }
+            ks.tanh(tc);
+            for j in 0..b {
+                let out = &mut y[(step * b + j) * dh + d * h..][..h];
+                if cache.masked && cache.mask[step * b + j] == 0 {
+                    // Padding: the state passes through unchanged and the output is zero.
+                    out.fill(0.0);
+                    continue;
+                }
+                let o = &gates[j * g + 3 * h..(j + 1) * g];
+                for u in 0..h {
+                    let v = o[u] * tc[j * h + u];
+                    hn[j * h + u] = v;
+                    out[u] = v;
+                }
+            }
+        }
+    }
+
+    /// Number of elements of the output: B·T·D·H.
+    pub fn output_len(&self) -> usize {
+        self.cache.batch * self.cache.steps * self.config.directions() * self.config.hidden_size
+    }
+
+    /// Copies the last forward output into `out`, laid out as that forward's input was.
+    ///
+    /// # Errors
+    /// `Error::State` before any forward pass, `Error::Shape` when `out` has the wrong length.
+    pub fn read_output(&self, out: &mut [f32]) -> Result<()> {
+        self.require_forward("reading the output")?;
+        check_len("output buffer", out.len(), self.output_len(), "(B, T, D·H)")?;
+        let (b, t) = (self.cache.batch, self.cache.steps);
+        let y = &self.cache.xs[self.config.num_layers];
+        if self.batch_first {
+            swap_leading(y, out, t, b, self.config.directions() * self.config.hidden_size);
+        } else {
+            out.copy_from_slice(y);
+        }
+        Ok(())
+    }
+
+    /// h_n of the last forward pass, `(L·D, B, H)`.
+    pub fn h_n(&self) -> &[f32] {
+        &self.cache.h_n
+    }
+
+    /// c_n of the last forward pass, `(L·D, B, H)`.
+    pub fn c_n(&self) -> &[f32] {
+        &self.cache.c_n
+    }
+
+    fn require_forward(&self, action: &str) -> Result<()> {
+        if !self.cache.ready {
+            return Err(Error::State(format!(
+                "{action} needs a forward pass first (none has run since the parameters last changed)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Back-propagates through time from the upstream gradients of the last forward pass.
+    ///
+    /// Parameter gradients accumulate into [`Lstm::grads`] (call [`Lstm::zero_grad`] once per step);
+    /// dL/dx, dL/dh0 and dL/dc0 are read with [`Lstm::read_d_x`], [`Lstm::d_h0`], [`Lstm::d_c0`].
+    ///
+    /// # Errors
+    /// `Error::State` before a forward pass; `Error::Shape` / `Error::Value` on bad gradients, with
+    /// nothing changed.
+    pub fn sequence_backward(&mut self, up: &BackwardInput<'_>) -> Result<()> {
+        self.require_forward("backward")?;
+        let c = self.config;
+        let (b, t) = (self.cache.batch, self.cache.steps);
+        let (h, dirs) = (c.hidden_size, c.directions());
+        let state_shape = format!("(numLayers·directions {}, batch {b}, hiddenSize {h})", c.num_layers * dirs);
+        if let Some(dy) = up.d_output {
+            let shape = if self.batch_first {
+                format!("(batch {b}, steps {t}, directions·hiddenSize {})", dirs * h)
+            } else {
+                format!("(steps {t}, batch {b}, directions·hiddenSize {})", dirs * h)
+            };
+            check_len("output gradient", dy.len(), self.output_len(), &shape)?;
+            check_finite("output gradient", dy)?;
+        }
+        for (name, g) in [("h_n gradient", up.d_h_n), ("c_n gradient", up.d_c_n)] {
+            if let Some(g) = g {
+                check_len(name, g.len(), self.state_len(b), &state_shape)?;
+                check_finite(name, g)?;
+            }
+        }
+        let tb = t * b;
+        let wide = dirs * h;
+        match up.d_output {
+            Some(dy) if self.batch_first => swap_leading(dy, &mut self.scratch.d_y[..tb * wide], b, t, wide),
+            Some(dy) => self.scratch.d_y[..tb * wide].copy_from_slice(dy),
+            None => self.scratch.d_y[..tb * wide].fill(0.0),
+        }
+        let ks = kernels::active();
+        for k in (0..c.num_layers).rev() {
+            self.scratch.d_x[..tb * c.layer_input(k)].fill(0.0);
+            for d in 0..dirs {
+                self.direction_backward(ks, k, d, up);
+            }
+            std::mem::swap(&mut self.scratch.d_y, &mut self.scratch.d_x);
+        }
+        // The loop's last swap left dL/dX0 in d_y; keep it in d_x where read_d_x looks.
+        std::mem::swap(&mut self.scratch.d_y, &mut self.scratch.d_x);
+        Ok(())
+    }
+
+    /// One direction of one layer, steps in the reverse of the forward order, then the weight
+    /// gradients as products over all steps.
+    fn direction_backward(&mut self, ks: &dyn Kernels, k: usize, d: usize, up: &BackwardInput<'_>) {
+        let slot = self.slot(k, d);
+        let dirs = self.config.directions();
+        let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
+        let (b, t) = (self.cache.batch, self.cache.steps);
+        let ld = k * dirs + d;
+        let state = ld * b * h..(ld + 1) * b * h;
+        let wide = dirs * h;
+        let Self { params, grads, cache, scratch: s, .. } = self;
+        match up.d_h_n {
+            Some(v) => s.d_h.copy_from_slice(&v[state.clone()]),
+            None => s.d_h.fill(0.0),
+        }
+        match up.d_c_n {
+            Some(v) => s.d_c.copy_from_slice(&v[state.clone()]),
+            None => s.d_c.fill(0.0),
+        }
+        let w_hh = &params[slot.w_hh..slot.w_hh + g * h];
+        let (acts, tanh_c, c_prev) = (&cache.acts[ld], &cache.tanh_c[ld], &cache.c_prev[ld]);
+        for s_i in 0..t {
+            let step = if d == 0 { t - 1 - s_i } else { s_i };
+            let dg = &mut s.d_gates[step * b * g..(step + 1) * b * g];
+            for j in 0..b {
+                let dg_row = &mut dg[j * g..(j + 1) * g];
+                if cache.masked && cache.mask[step * b + j] == 0 {
+                    dg_row.fill(0.0);
+                    continue;
+                }
+                let a = &acts[(step * b + j) * g..(step * b + j + 1) * g];
+                let r = (step * b + j) * h;
+                let dy = &s.d_y[(step * b + j) * wide + d * h..][..h];
+                for u in 0..h {
+                    let (i_g, f_g, g_g, o_g) = (a[u], a[h + u], a[2 * h + u], a[3 * h + u]);
+                    let tc = tanh_c[r + u];
+                    let dh = s.d_h[j * h + u] + dy[u];
+                    let dc = s.d_c[j * h + u] + dh * o_g * (1.0 - tc * tc);
+                    s.d_c[j * h + u] = dc * f_g;
+                    dg_row[u] = dc * g_g * i_g * (1.0 - i_g);
+                    dg_row[h + u] = dc * c_prev[r + u] * f_g * (1.0 - f_g);
+                    dg_row[2 * h + u] = dc * i_g * (1.0 - g_g * g_g);
+                    dg_row[3 * h + u] = dh * tc * o_g * (1.0 - o_g);
+                }
+            }
+            // dL/dh_prev = dG_t · W_hh for real rows; padding rows pass their gradient through.
+            ks.gemm(Trans::N, Trans::N, b, h, g, dg, g, w_hh, h, &mut s.d_h_next, h, false);
+            if cache.masked {
+                for j in 0..b {
+                    if cache.mask[step * b + j] == 0 {
+                        s.d_h_next[j * h..(j + 1) * h].copy_from_slice(&s.d_h[j * h..(j + 1) * h]);
+                    }
+                }
+            }
+            std::mem::swap(&mut s.d_h, &mut s.d_h_next);
+        }
+        s.d_h0[state.clone()].copy_from_slice(&s.d_h);
+        s.d_c0[state].copy_from_slice(&s.d_c);
+
+        let tb = t * b;
+        let n_in = slot.input;
+        let d_g = &s.d_gates[..tb * g];
+        ks.gemm(Trans::T, Trans::N, g, n_in, tb, d_g, g, &cache.xs[k], n_in, &mut grads[slot.w_ih..slot.w_ih + g * n_in], n_in, true);
+        ks.gemm(Trans::T, Trans::N, g, h, tb, d_g, g, &cache.h_prev[ld], h, &mut grads[slot.w_hh..slot.w_hh + g * h], h, true);
+        // Both biases enter the gates the same way, so both receive the column sums of dG.
+        for row in d_g.chunks_exact(g) {
+            for (u, v) in row.iter().enumerate() {
+                grads[slot.b_ih + u] += v;
+                grads[slot.b_hh + u] += v;
+            }
+        }
+        let w_ih = &params[slot.w_ih..slot.w_ih + g * n_in];
+        ks.gemm(Trans::N, Trans::N, tb, n_in, g, d_g, g, w_ih, n_in, &mut s.d_x[..tb * n_in], n_in, true);
+    }
+
+    /// Copies dL/dx of the last backward pass into `out`, laid out as the forward input was.
+    ///
+    /// # Errors
+    /// `Error::Shape` when `out` has the wrong length.
+    pub fn read_d_x(&self, out: &mut [f32]) -> Result<()> {
+        let (b, t, f) = (self.cache.batch, self.cache.steps, self.config.input_size);
+        check_len("input-gradient buffer", out.len(), b * t * f, "(B, T, F)")?;
+        let dx = &self.scratch.d_x[..b * t * f];
+        if self.batch_first {
+            swap_leading(dx, out, t, b, f);
+        } else {
+            out.copy_from_slice(dx);
+        }
+        Ok(())
+    }
+
+    /// dL/dh0 of the last backward pass, `(L·D, B, H)`.
+    pub fn d_h0(&self) -> &[f32] {
+        &self.scratch.d_h0
+    }
+
+    /// dL/dc0 of the last backward pass, `(L·D, B, H)`.
+    pub fn d_c0(&self) -> &[f32] {
+        &self.scratch.d_c0
+    }
+}
