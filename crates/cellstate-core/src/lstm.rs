@@ -305,6 +305,30 @@ impl Lstm {
         &mut self.params
     }
 
+    /// Replaces every parameter from a flat buffer in the table's layout. Invalidates the forward cache.
+    ///
+    /// # Errors
+    /// `Error::Shape` when the length is wrong, `Error::Value` on a non-finite value; nothing changes then.
+    pub fn set_params(&mut self, data: &[f32]) -> Result<()> {
+        check_len("LSTM parameters", data.len(), self.params.len(), "(the flat parameter table)")?;
+        check_finite("LSTM parameters", data)?;
+        self.params_mut().copy_from_slice(data);
+        Ok(())
+    }
+
+    /// The parameter table as JSON: `[{"name": .., "offset": .., "shape": [..]}, ..]`.
+    pub fn param_table_json(&self) -> String {
+        let items: Vec<String> = self
+            .table
+            .iter()
+            .map(|e| {
+                let shape: Vec<String> = e.shape.iter().map(|d| d.to_string()).collect();
+                format!(r#"{{"name":"{}","offset":{},"shape":[{}]}}"#, e.name, e.offset, shape.join(","))
+            })
+            .collect();
+        format!("[{}]", items.join(","))
+    }
+
     /// The flat gradient buffer (same layout as the parameters).
     pub fn grads(&self) -> &[f32] {
         &self.grads

@@ -1,1 +1,169 @@
+//! napi-rs exports of cellstate-core: argument conversion and error mapping only.
+//! The surface matches `cellstate-wasm` name for name (checked by test/surface.test.ts).
+#![deny(clippy::all)]
 
+use cellstate_core::{kernels, BackwardInput, Error, ForwardInput, Lstm, LstmConfig};
+use napi::bindgen_prelude::{Float32Array, Uint32Array};
+use napi_derive::napi;
+
+/// Errors cross as `Error("[kind] message")`; the TypeScript layer maps `kind` to a typed error class.
+fn js_err(e: Error) -> napi::Error {
+    napi::Error::from_reason(format!("[{}] {}", e.kind(), e.message()))
+}
+
+fn f32s(v: Vec<f32>) -> Float32Array {
+    Float32Array::new(v)
+}
+
+/// An LSTM living in the addon's memory; JavaScript holds it as a handle.
+#[napi]
+pub struct LstmHandle {
+    inner: Lstm,
+}
+
+#[napi]
+impl LstmHandle {
+    /// A new LSTM initialised from `seed`.
+    #[napi(constructor)]
+    pub fn new(
+        input_size: u32,
+        hidden_size: u32,
+        num_layers: u32,
+        bidirectional: bool,
+        seed: f64,
+    ) -> napi::Result<Self> {
+        let config = LstmConfig {
+            input_size: input_size as usize,
+            hidden_size: hidden_size as usize,
+            num_layers: num_layers as usize,
+            bidirectional,
+        };
+        Lstm::new(config, seed as u64).map(|inner| LstmHandle { inner }).map_err(js_err)
+    }
+
+    /// The parameter table as JSON.
+    #[napi]
+    pub fn param_table(&self) -> String {
+        self.inner.param_table_json()
+    }
+
+    /// A copy of the flat parameters.
+    #[napi]
+    pub fn params(&self) -> Float32Array {
+        f32s(self.inner.params().to_vec())
+    }
+
+    /// Replaces the flat parameters.
+    #[napi]
+    pub fn set_params(&mut self, data: Float32Array) -> napi::Result<()> {
+        self.inner.set_params(&data).map_err(js_err)
+    }
+
+    /// A copy of the flat gradients.
+    #[napi]
+    pub fn grads(&self) -> Float32Array {
+        f32s(self.inner.grads().to_vec())
+    }
+
+    /// Zeroes the gradients.
+    #[napi]
+    pub fn zero_grad(&mut self) {
+        self.inner.zero_grad();
+    }
+
+    /// Runs the forward pass.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &mut self,
+        x: Float32Array,
+        batch: u32,
+        steps: u32,
+        batch_first: bool,
+        h0: Option<Float32Array>,
+        c0: Option<Float32Array>,
+        lengths: Option<Uint32Array>,
+    ) -> napi::Result<()> {
+        self.inner
+            .sequence_forward(&ForwardInput {
+                x: &x,
+                batch: batch as usize,
+                steps: steps as usize,
+                batch_first,
+                h0: h0.as_deref(),
+                c0: c0.as_deref(),
+                lengths: lengths.as_deref(),
+            })
+            .map_err(js_err)
+    }
+
+    /// A copy of the last output.
+    #[napi]
+    pub fn output(&self) -> napi::Result<Float32Array> {
+        let mut out = vec![0.0; self.inner.output_len()];
+        self.inner.read_output(&mut out).map_err(js_err)?;
+        Ok(f32s(out))
+    }
+
+    /// A copy of h_n.
+    #[napi(js_name = "hN")]
+    pub fn h_n(&self) -> Float32Array {
+        f32s(self.inner.h_n().to_vec())
+    }
+
+    /// A copy of c_n.
+    #[napi(js_name = "cN")]
+    pub fn c_n(&self) -> Float32Array {
+        f32s(self.inner.c_n().to_vec())
+    }
+
+    /// Whether a forward pass is cached.
+    #[napi]
+    pub fn has_forward(&self) -> bool {
+        self.inner.has_forward()
+    }
+
+    /// Runs the backward pass from upstream gradients (absent ones are zero).
+    #[napi]
+    pub fn backward(
+        &mut self,
+        d_output: Option<Float32Array>,
+        d_h_n: Option<Float32Array>,
+        d_c_n: Option<Float32Array>,
+    ) -> napi::Result<()> {
+        self.inner
+            .sequence_backward(&BackwardInput {
+                d_output: d_output.as_deref(),
+                d_h_n: d_h_n.as_deref(),
+                d_c_n: d_c_n.as_deref(),
+            })
+            .map_err(js_err)
+    }
+
+    /// A copy of dL/dx.
+    #[napi(js_name = "dX")]
+    pub fn d_x(&self) -> napi::Result<Float32Array> {
+        let (b, t) = self.inner.last_shape();
+        let mut out = vec![0.0; b * t * self.inner.config().input_size];
+        self.inner.read_d_x(&mut out).map_err(js_err)?;
+        Ok(f32s(out))
+    }
+
+    /// A copy of dL/dh0.
+    #[napi(js_name = "dH0")]
+    pub fn d_h0(&self) -> Float32Array {
+        f32s(self.inner.d_h0().to_vec())
+    }
+
+    /// A copy of dL/dc0.
+    #[napi(js_name = "dC0")]
+    pub fn d_c0(&self) -> Float32Array {
+        f32s(self.inner.d_c0().to_vec())
+    }
+}
+
+/// Name of the active kernel set.
+#[napi]
+pub fn kernel_name() -> String {
+    kernels::active().name().to_string()
+}

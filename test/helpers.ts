@@ -1,0 +1,99 @@
+/** Shared test helpers: fixtures, tolerant comparison, and the list of backends every suite runs on. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Backend, type BackendName, loadBackend } from '../ts/index';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** CI clones the repo with shared/ beside it; CELLSTATE_SHARED overrides. */
+export const sharedDir = process.env.CELLSTATE_SHARED ?? resolve(repoRoot, '../shared');
+export const fixturesDir = join(sharedDir, 'fixtures/torch-lstm');
+
+/** Every backend the suites run on. Both must load here: a missing one fails the suite, never skips it. */
+export const backendNames: BackendName[] = ['native', 'wasm'];
+
+const cache = new Map<BackendName, Promise<Backend>>();
+export function backend(name: BackendName): Promise<Backend> {
+  if (!cache.has(name)) cache.set(name, loadBackend({ backend: name }));
+  return cache.get(name)!;
+}
+
+export interface FixtureTensor {
+  shape: number[];
+  data: number[];
+}
+
+export interface Fixture {
+  name: string;
+  kind: 'lstm' | 'sentiment';
+  config: Record<string, unknown>;
+  params: Record<string, FixtureTensor>;
+  inputs: Record<string, FixtureTensor>;
+  upstream?: Record<string, FixtureTensor>;
+  outputs: Record<string, FixtureTensor | number>;
+  grads: Record<string, FixtureTensor>;
+}
+
+export function loadFixtures(kind: 'lstm' | 'sentiment'): Fixture[] {
+  return readdirSync(fixturesDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(fixturesDir, f), 'utf8')) as Fixture)
+    .filter((c) => c.kind === kind);
+}
+
+export function f32(t: FixtureTensor): { data: Float32Array; shape: number[] } {
+  return { data: Float32Array.from(t.data), shape: t.shape };
+}
+
+/**
+ * Asserts `|a − b| ≤ atol + rtol·|ref|` elementwise; on failure reports the max error, the first bad index
+ * and a few values side by side.
+ */
+export function expectClose(
+  what: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  { rtol = 1e-4, atol = 1e-6 }: { rtol?: number; atol?: number } = {},
+): void {
+  if (got.length !== want.length) throw new Error(`${what}: length ${got.length}, expected ${want.length}`);
+  let worst = 0;
+  let worstAt = -1;
+  let firstBad = -1;
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= atol + rtol * Math.abs(want[i])) && firstBad < 0) firstBad = i;
+    if (!(err <= worst)) {
+      worst = err;
+      worstAt = i;
+    }
+  }
+  if (firstBad >= 0) {
+    const lo = Math.max(0, firstBad - 2);
+    const hi = Math.min(got.length, firstBad + 3);
+    const side = [];
+    for (let i = lo; i < hi; i++) side.push(`[${i}] ${got[i]} vs ${want[i]}`);
+    throw new Error(
+      `${what}: first bad index ${firstBad}, max |err| ${worst} at ${worstAt} (rtol ${rtol}, atol ${atol}); ${side.join(', ')}`,
+    );
+  }
+}
+
+/** A deterministic generator for test data (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomTensor(shape: number[], r: () => number, scale = 1): { data: Float32Array; shape: number[] } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = (r() * 2 - 1) * scale;
+  return { data, shape };
+}

@@ -1,0 +1,191 @@
+/**
+ * Backends: the wasm module (every runtime) and the native addon (Node). One interface, one loader.
+ * Nothing here touches Node built-ins: the Node entry registers the native loader and the default
+ * location of the `.wasm` file through {@link registerPlatform}.
+ */
+import { BackendError, CellstateError, ShapeError, StateError, ValueError } from './errors';
+import initWasm, * as wasmGlue from './generated/wasm/cellstate_wasm.js';
+
+/** Which compute backend runs the core. */
+export type BackendName = 'wasm' | 'native';
+
+/** The raw LSTM handle both bindings export (generated glue; never used directly by users). */
+export interface RawLstm {
+  paramTable(): string;
+  params(): Float32Array;
+  setParams(data: Float32Array): void;
+  grads(): Float32Array;
+  zeroGrad(): void;
+  forward(
+    x: Float32Array,
+    batch: number,
+    steps: number,
+    batchFirst: boolean,
+    h0?: Float32Array | null,
+    c0?: Float32Array | null,
+    lengths?: Uint32Array | null,
+  ): void;
+  output(): Float32Array;
+  hN(): Float32Array;
+  cN(): Float32Array;
+  hasForward(): boolean;
+  backward(dOutput?: Float32Array | null, dHN?: Float32Array | null, dCN?: Float32Array | null): void;
+  dX(): Float32Array;
+  dH0(): Float32Array;
+  dC0(): Float32Array;
+  free?(): void;
+}
+
+/** What a binding module exports (the wasm glue and the napi addon expose the same names). */
+export interface RawModule {
+  LstmHandle: new (
+    inputSize: number,
+    hiddenSize: number,
+    numLayers: number,
+    bidirectional: boolean,
+    seed: number,
+  ) => RawLstm;
+  kernelName(): string;
+}
+
+/** A loaded backend. */
+export interface Backend {
+  /** `'wasm'` or `'native'`. */
+  readonly name: BackendName;
+  /** The kernel set the core chose (e.g. `simd128`, `avx512`, `scalar`). */
+  readonly kernels: string;
+  /** The binding module. @internal */
+  readonly raw: RawModule;
+  /** Bytes of wasm linear memory, or `null` for the native backend. */
+  memoryBytes(): number | null;
+}
+
+/** Where the wasm module comes from: a URL or path string, a fetch `Response`, the bytes, or a compiled module. */
+export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Module;
+
+/** Options of {@link init} and {@link loadBackend}. */
+export interface InitOptions {
+  /** `'auto'` (default): native in Node when the addon loads, wasm otherwise. */
+  backend?: 'auto' | BackendName;
+  /** Where to load the `.wasm` from; defaults to the file shipped beside the package's JavaScript. */
+  wasm?: WasmSource;
+}
+
+/** Hooks the platform entry (Node or browser) provides. @internal */
+export interface Platform {
+  /** Loads the native addon or throws why it cannot. */
+  loadNative?: () => RawModule;
+  /** The default wasm source when the caller gives none. */
+  defaultWasm: () => Promise<WasmSource> | WasmSource;
+  /** Turns a source this platform reads itself (in Node: a file path or `file:` URL) into bytes. */
+  prepareWasm?: (source: WasmSource) => Promise<WasmSource>;
+}
+
+let platform: Platform = {
+  defaultWasm: () => new URL('./cellstate_wasm_bg.wasm', import.meta.url),
+};
+
+/** Installs the platform hooks. @internal */
+export function registerPlatform(p: Platform): void {
+  platform = p;
+}
+
+let wasmBackend: Promise<Backend> | null = null;
+let nativeBackend: Backend | null = null;
+let current: Backend | null = null;
+
+async function loadWasm(source?: WasmSource): Promise<Backend> {
+  if (!wasmBackend) {
+    wasmBackend = (async () => {
+      let src = source ?? (await platform.defaultWasm());
+      if (platform.prepareWasm) src = await platform.prepareWasm(src);
+      const exports = await initWasm({ module_or_path: src as never });
+      const raw = wasmGlue as unknown as RawModule;
+      return {
+        name: 'wasm' as const,
+        kernels: raw.kernelName(),
+        raw,
+        memoryBytes: () => exports.memory.buffer.byteLength,
+      };
+    })();
+    wasmBackend.catch(() => {
+      wasmBackend = null;
+    });
+  }
+  return wasmBackend;
+}
+
+function loadNative(): Backend {
+  if (!nativeBackend) {
+    if (!platform.loadNative) {
+      throw new BackendError('the native backend exists only in Node.js; this runtime has the wasm backend');
+    }
+    const raw = platform.loadNative();
+    nativeBackend = { name: 'native', kernels: raw.kernelName(), raw, memoryBytes: () => null };
+  }
+  return nativeBackend;
+}
+
+/**
+ * Loads a backend without making it the default (for tests and benchmarks that compare backends).
+ * @throws {BackendError} when the backend cannot load; `cause` holds every failure.
+ */
+export async function loadBackend(options: InitOptions = {}): Promise<Backend> {
+  const want = options.backend ?? 'auto';
+  if (want !== 'auto' && want !== 'wasm' && want !== 'native') {
+    throw new ValueError(`backend must be 'auto', 'wasm' or 'native', got ${JSON.stringify(want)}`);
+  }
+  const failures: unknown[] = [];
+  if (want === 'native' || want === 'auto') {
+    try {
+      return loadNative();
+    } catch (e) {
+      if (want === 'native') throw new BackendError(`the native backend did not load: ${(e as Error).message}`, { cause: e });
+      failures.push(e);
+    }
+  }
+  try {
+    return await loadWasm(options.wasm);
+  } catch (e) {
+    failures.push(e);
+    const reasons = failures.map((f) => (f as Error).message).join('; ');
+    throw new BackendError(`no backend could be loaded (${reasons})`, { cause: failures });
+  }
+}
+
+/**
+ * Loads the compute backend and makes it the default for new layers and models.
+ * `'auto'` picks native in Node when the addon loads, wasm otherwise; the result says which was chosen.
+ * @throws {BackendError} when nothing loads; `cause` lists every failure.
+ */
+export async function init(options: InitOptions = {}): Promise<Backend> {
+  current = await loadBackend(options);
+  return current;
+}
+
+/**
+ * The default backend set by {@link init}.
+ * @throws {StateError} when `init()` has not completed.
+ */
+export function getBackend(): Backend {
+  if (!current) throw new StateError('no backend is loaded: call `await init()` first');
+  return current;
+}
+
+/** Runs a binding call and turns its `[kind] message` errors into typed errors. @internal */
+export function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw mapError(e);
+  }
+}
+
+function mapError(e: unknown): unknown {
+  if (e instanceof CellstateError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const m = /^\[(shape|value|state)\] ([\s\S]*)$/.exec(message);
+  if (!m) return e;
+  const Kind = m[1] === 'shape' ? ShapeError : m[1] === 'value' ? ValueError : StateError;
+  return new Kind(m[2], { cause: e });
+}

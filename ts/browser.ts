@@ -1,0 +1,5 @@
+/**
+ * cellstate for browsers and other non-Node runtimes: the wasm backend only, no Node built-ins.
+ * @packageDocumentation
+ */
+export * from './common';

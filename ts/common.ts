@@ -1,0 +1,16 @@
+/** Everything both entries (Node and browser) export. */
+export { init, loadBackend, getBackend } from './backend';
+export type { Backend, BackendName, InitOptions, WasmSource } from './backend';
+export { LSTM, liveHandles } from './lstm';
+export type { LSTMOptions, ForwardOptions, ForwardResult, BackwardOptions, Gradients } from './lstm';
+export { Tensor, shapeSize } from './tensor';
+export type { TensorLike } from './tensor';
+export {
+  CellstateError,
+  ShapeError,
+  ValueError,
+  StateError,
+  DisposedError,
+  BackendError,
+  DataError,
+} from './errors';

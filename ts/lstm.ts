@@ -1,0 +1,291 @@
+/**
+ * The LSTM layer with PyTorch's `nn.LSTM` semantics and state-dict names, over either backend.
+ * Shapes: B batch, T steps, F inputSize, H hiddenSize, D directions, L numLayers.
+ */
+import { type Backend, type RawLstm, call, getBackend } from './backend';
+import { DisposedError, ShapeError, ValueError } from './errors';
+import { Tensor, type TensorLike, checkTensor } from './tensor';
+
+/** Constructor options of {@link LSTM}, named as PyTorch's `nn.LSTM` arguments. */
+export interface LSTMOptions {
+  /** F: features per step. */
+  inputSize: number;
+  /** H: hidden units per direction. */
+  hiddenSize: number;
+  /** L: stacked layers (default 1). */
+  numLayers?: number;
+  /** Run each layer in both directions (default false). */
+  bidirectional?: boolean;
+  /** Input and output as (B, T, ·) when true (default, as the notebook uses it), (T, B, ·) when false (PyTorch's default). */
+  batchFirst?: boolean;
+  /** Seed of the uniform ±1/√H initialisation (default 0): the same seed gives the same weights on every backend. */
+  seed?: number;
+  /** Backend to run on (default: the one {@link init} loaded). */
+  backend?: Backend;
+}
+
+/** Options of {@link LSTM.forward}. */
+export interface ForwardOptions {
+  /** Initial hidden state (L·D, B, H); zeros when absent. */
+  h0?: TensorLike;
+  /** Initial cell state (L·D, B, H); zeros when absent. */
+  c0?: TensorLike;
+  /**
+   * True length of each sequence (integers in 1..T), as `pack_padded_sequence(..., enforce_sorted=False)`:
+   * steps at and past a length leave the state alone and output zeros; the reverse direction starts at the
+   * last real step.
+   */
+  lengths?: ArrayLike<number>;
+}
+
+/** Result of {@link LSTM.forward}. */
+export interface ForwardResult {
+  /** (B, T, D·H) with batchFirst, else (T, B, D·H). */
+  output: Tensor;
+  /** (L·D, B, H). */
+  hN: Tensor;
+  /** (L·D, B, H). */
+  cN: Tensor;
+}
+
+/** Upstream gradients for {@link LSTM.backward}; absent ones are zero. */
+export interface BackwardOptions {
+  output?: TensorLike;
+  hN?: TensorLike;
+  cN?: TensorLike;
+}
+
+/** Result of {@link LSTM.backward}. */
+export interface Gradients {
+  /** dL/dx, shaped as the input. */
+  x: Tensor;
+  /** dL/dh0 (L·D, B, H). */
+  h0: Tensor;
+  /** dL/dc0 (L·D, B, H). */
+  c0: Tensor;
+  /** dL/d(every parameter), under the state-dict names. */
+  params: Record<string, Tensor>;
+}
+
+interface ParamInfo {
+  name: string;
+  offset: number;
+  shape: number[];
+}
+
+let live = 0;
+const registry = new FinalizationRegistry<RawLstm>((raw) => {
+  live--;
+  raw.free?.();
+});
+
+/** Number of LSTM handles created and not yet disposed (for leak tests). */
+export function liveHandles(): number {
+  return live;
+}
+
+function positiveInt(name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1 << 20) {
+    throw new ValueError(`${name} must be an integer in ${min}..${1 << 20}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * A multi-layer, optionally bidirectional LSTM: PyTorch's `nn.LSTM` (gates i, f, g, o; two biases;
+ * layer k > 0 reading both directions of layer k − 1), with its weights and caches inside the backend.
+ */
+export class LSTM {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly batchFirst: boolean;
+  readonly backend: Backend;
+  #raw: RawLstm | null;
+  #table: ParamInfo[];
+  #lastInput: { batch: number; steps: number } | null = null;
+
+  /**
+   * @throws {ValueError} when a size is not a positive integer or an option has the wrong type.
+   * @throws {StateError} when no backend is given and `init()` has not run.
+   */
+  constructor(options: LSTMOptions) {
+    if (typeof options !== 'object' || options === null) throw new ValueError('LSTM options must be an object');
+    this.inputSize = positiveInt('inputSize', options.inputSize, 1);
+    this.hiddenSize = positiveInt('hiddenSize', options.hiddenSize, 1);
+    this.numLayers = positiveInt('numLayers', options.numLayers ?? 1, 1);
+    for (const k of ['bidirectional', 'batchFirst'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'boolean') {
+        throw new ValueError(`${k} must be a boolean, got ${String(options[k])}`);
+      }
+    }
+    this.bidirectional = options.bidirectional ?? false;
+    this.batchFirst = options.batchFirst ?? true;
+    const seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new ValueError(`seed must be a non-negative safe integer, got ${seed}`);
+    this.backend = options.backend ?? getBackend();
+    const raw = call(
+      () => new this.backend.raw.LstmHandle(this.inputSize, this.hiddenSize, this.numLayers, this.bidirectional, seed),
+    );
+    this.#raw = raw;
+    this.#table = JSON.parse(raw.paramTable()) as ParamInfo[];
+    live++;
+    registry.register(this, raw, this);
+  }
+
+  /** D: 2 when bidirectional, else 1. */
+  get directions(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  /** Total number of parameters. */
+  get numParameters(): number {
+    return this.#table.reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  /** The parameter names in PyTorch's state-dict order. */
+  get parameterNames(): string[] {
+    return this.#table.map((e) => e.name);
+  }
+
+  #handle(): RawLstm {
+    if (!this.#raw) throw new DisposedError('LSTM');
+    return this.#raw;
+  }
+
+  #split(flat: Float32Array): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const e of this.#table) {
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      out[e.name] = new Tensor(flat.slice(e.offset, e.offset + n), e.shape);
+    }
+    return out;
+  }
+
+  /** Copies of every parameter under PyTorch's names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...). */
+  stateDict(): Record<string, Tensor> {
+    return this.#split(call(() => this.#handle().params()));
+  }
+
+  /**
+   * Loads parameters by PyTorch's names and shapes. All checks run before anything changes.
+   * @param strict when true (default) every parameter must be present and no other key may appear.
+   * @throws {ShapeError} listing missing, unexpected or mis-shaped entries.
+   */
+  loadStateDict(dict: Record<string, TensorLike>, { strict = true }: { strict?: boolean } = {}): void {
+    const raw = this.#handle();
+    const flat = raw.params();
+    const problems: string[] = [];
+    const known = new Set(this.#table.map((e) => e.name));
+    for (const e of this.#table) {
+      const t = dict[e.name];
+      if (t === undefined) {
+        if (strict) problems.push(`missing ${e.name} [${e.shape.join(', ')}]`);
+        continue;
+      }
+      try {
+        checkTensor(e.name, t, e.shape);
+      } catch (err) {
+        problems.push((err as Error).message);
+        continue;
+      }
+      flat.set(t.data, e.offset);
+    }
+    if (strict) for (const k of Object.keys(dict)) if (!known.has(k)) problems.push(`unexpected ${k}`);
+    if (problems.length) throw new ShapeError(`state dict does not fit this LSTM: ${problems.join('; ')}`);
+    call(() => raw.setParams(flat));
+    this.#lastInput = null;
+  }
+
+  #stateShape(batch: number): number[] {
+    return [this.numLayers * this.directions, batch, this.hiddenSize];
+  }
+
+  /**
+   * Runs the LSTM and keeps what {@link LSTM.backward} needs.
+   * @param x (B, T, F) with batchFirst, else (T, B, F); a Float32Array-backed tensor.
+   * @throws {ShapeError} on a wrong shape or a non-Float32Array.
+   * @throws {ValueError} on NaN/Infinity, or lengths that are not integers in 1..T.
+   * @throws {DisposedError} after dispose().
+   */
+  forward(x: TensorLike, options: ForwardOptions = {}): ForwardResult {
+    const raw = this.#handle();
+    const layout = this.batchFirst ? '(batch, steps, inputSize)' : '(steps, batch, inputSize)';
+    checkTensor('x', x, [-1, -1, this.inputSize], `${layout} = [B, T, ${this.inputSize}]`);
+    const [batch, steps] = this.batchFirst ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
+    if (batch < 1 || steps < 1) throw new ShapeError(`x must have at least one sequence and one step; got shape [${x.shape.join(', ')}]`);
+    const state = this.#stateShape(batch);
+    const stateText = `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
+    const h0 = options.h0 === undefined ? undefined : checkTensor('h0', options.h0, state, stateText).data;
+    const c0 = options.c0 === undefined ? undefined : checkTensor('c0', options.c0, state, stateText).data;
+    let lengths: Uint32Array | undefined;
+    if (options.lengths !== undefined) {
+      const l = options.lengths;
+      if (l.length !== batch) throw new ShapeError(`lengths has ${l.length} entries; expected one per sequence (batch ${batch})`);
+      lengths = new Uint32Array(batch);
+      for (let i = 0; i < batch; i++) {
+        const v = l[i];
+        if (!Number.isInteger(v) || v < 1 || v > steps) {
+          throw new ValueError(`lengths[${i}] = ${v} is not valid; each length must be an integer in 1..${steps} (the number of steps)`);
+        }
+        lengths[i] = v;
+      }
+    }
+    call(() => raw.forward(x.data, batch, steps, this.batchFirst, h0, c0, lengths));
+    this.#lastInput = { batch, steps };
+    const wide = this.directions * this.hiddenSize;
+    const outShape = this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
+    return {
+      output: new Tensor(call(() => raw.output()), outShape),
+      hN: new Tensor(raw.hN(), state),
+      cN: new Tensor(raw.cN(), state),
+    };
+  }
+
+  /**
+   * Back-propagates through time from gradients of the last forward's outputs.
+   * @returns dL/dx, dL/dh0, dL/dc0 and dL/d(every parameter) of this call alone.
+   * @throws {StateError} before any forward (or after loadStateDict).
+   * @throws {ShapeError} / {ValueError} on mis-shaped or non-finite gradients.
+   */
+  backward(upstream: BackwardOptions = {}): Gradients {
+    const raw = this.#handle();
+    const last = this.#lastInput;
+    if (!last || !raw.hasForward()) {
+      call(() => raw.backward(null, null, null));
+    }
+    const { batch, steps } = last ?? { batch: 0, steps: 0 };
+    const wide = this.directions * this.hiddenSize;
+    const outShape = this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
+    const state = this.#stateShape(batch);
+    const stateText = `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
+    const dy = upstream.output === undefined ? null : checkTensor('output gradient', upstream.output, outShape).data;
+    const dh = upstream.hN === undefined ? null : checkTensor('hN gradient', upstream.hN, state, stateText).data;
+    const dc = upstream.cN === undefined ? null : checkTensor('cN gradient', upstream.cN, state, stateText).data;
+    call(() => {
+      raw.zeroGrad();
+      raw.backward(dy, dh, dc);
+    });
+    const inShape = this.batchFirst ? [batch, steps, this.inputSize] : [steps, batch, this.inputSize];
+    return {
+      x: new Tensor(call(() => raw.dX()), inShape),
+      h0: new Tensor(raw.dH0(), state),
+      c0: new Tensor(raw.dC0(), state),
+      params: this.#split(raw.grads()),
+    };
+  }
+
+  /** Frees the backend memory now. Safe to call twice; any later use throws {@link DisposedError}. */
+  dispose(): void {
+    if (!this.#raw) return;
+    registry.unregister(this);
+    this.#raw.free?.();
+    this.#raw = null;
+    live--;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

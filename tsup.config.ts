@@ -1,0 +1,24 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig([
+  {
+    entry: { index: 'ts/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: false,
+    platform: 'node',
+    target: 'node20',
+    // import.meta.url in the CJS build (used to find the .wasm and the addon beside the bundle).
+    shims: true,
+  },
+  {
+    entry: { browser: 'ts/browser.ts' },
+    format: ['esm'],
+    dts: true,
+    sourcemap: true,
+    clean: false,
+    platform: 'browser',
+    target: 'es2022',
+  },
+]);
