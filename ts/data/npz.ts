@@ -1,8 +1,8 @@
 /**
  * Reading Keras' `imdb.npz` without Python: a zip (fflate) of `.npy` files (numpy's format, versions 1–3)
  * whose object arrays are pickles. Only the pickle subset that numpy writes for an object array of lists
- * of ints is understood (protocols 2–4); every other opcode, and every global other than numpy's array
- * and dtype reconstructors, is refused. Nothing is executed: the three whitelisted globals are recognised
+ * of ints is understood (protocols 2–5); every other opcode, and every global other than numpy's array,
+ * dtype and scalar reconstructors and `_codecs.encode`, is refused. Nothing is executed: the whitelisted globals are recognised
  * by name and stand for inert records that the reader interprets.
  * References: numpy/lib/format.py (NEP 1), CPython Lib/pickletools.py (opcode table).
  */
@@ -142,6 +142,8 @@ const ALLOWED_GLOBALS = new Set([
   'numpy.dtype',
   'numpy.core.multiarray.scalar',
   'numpy._core.multiarray.scalar',
+  // Python 3's protocol-2 spelling of a bytes literal: _codecs.encode('b', 'latin1'); recorded, not run.
+  '_codecs.encode',
 ]);
 
 /** Opcode names for error messages (CPython's pickletools); only those below are executed. */

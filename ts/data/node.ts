@@ -1,0 +1,209 @@
+/**
+ * cellstate/data for Node: the browser module's exports, with a `loadImdb` that also reads paths and,
+ * given no source, finds the upstream tarball in a cache or downloads it there (HTTPS, progress on
+ * stderr, SHA-256 verified, written atomically: a temp file renamed into place, removed on any failure).
+ *
+ * Where the data comes from, in order: `source` (path, URL or anything the browser entry takes) →
+ * `CELLSTATE_IMDB` (a path) → `<cacheDir>/aclImdb_v1.tar.gz` → download to that file.
+ * cacheDir: option `cacheDir`, else `CELLSTATE_DATA_DIR`, else `$XDG_CACHE_HOME/cellstate`, else
+ * `~/.cache/cellstate`.
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { DataError, ValueError } from '../errors';
+import { IMDB_SHA256, IMDB_URL, type Imdb, type LoadImdbOptions as BrowserLoadImdbOptions, loadImdbFrom } from './imdb';
+import { type ByteSource } from './source';
+import { resolveIdOptions } from './words';
+
+export * from './index';
+
+/** Options of the Node `loadImdb`: the browser ones, plus paths, the cache and the download. */
+export interface LoadImdbOptions extends Omit<BrowserLoadImdbOptions, 'source' | 'wordIndex'> {
+  /** A path, an http(s)/file URL, or any source the browser entry takes. */
+  source?: ByteSource;
+  /** As in the browser entry, or a path to `imdb_word_index.json`. For an npz path, a
+   * `imdb_word_index.json` in the same folder is used when this is left out. */
+  wordIndex?: BrowserLoadImdbOptions['wordIndex'];
+  /** Cache folder; default `CELLSTATE_DATA_DIR`, `$XDG_CACHE_HOME/cellstate` or `~/.cache/cellstate`. */
+  cacheDir?: string;
+  /** Download when nothing is cached (default true); false makes a missing cache an error. */
+  download?: boolean;
+  /** Where to download from; default the upstream {@link IMDB_URL}. */
+  url?: string;
+  /** Expected SHA-256 (hex) of the download; default {@link IMDB_SHA256}. */
+  sha256?: string;
+  /** Progress of a download: true (default) draws on stderr, false is silent, a function is called. */
+  progress?: boolean | ((received: number, total: number | null) => void);
+}
+
+const URL_LIKE = /^(https?|file|data|blob):/i;
+
+/** The cache folder the options and environment select. */
+function cacheDirOf(o: LoadImdbOptions): string {
+  if (o.cacheDir) return o.cacheDir;
+  if (process.env.CELLSTATE_DATA_DIR) return process.env.CELLSTATE_DATA_DIR;
+  if (process.env.XDG_CACHE_HOME) return join(process.env.XDG_CACHE_HOME, 'cellstate');
+  return join(homedir(), '.cache', 'cellstate');
+}
+
+/** Opens a regular file as a web stream. @throws {DataError} when it is missing, unreadable or not a file. */
+async function openPath(path: string): Promise<ReadableStream<Uint8Array>> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw new DataError(`cannot read ${path}: not a regular file`);
+    }
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new DataError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return Readable.toWeb(fh.createReadStream({ highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fsp.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function progressReporter(p: LoadImdbOptions['progress'], url: string): ((received: number, total: number | null, done?: boolean) => void) | null {
+  if (p === false) return null;
+  if (typeof p === 'function') return (r, t) => p(r, t);
+  const err = process.stderr;
+  const tty = err.isTTY === true;
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  let last = 0;
+  let lastStep = -1;
+  return (received, total, done = false) => {
+    const pct = total ? Math.floor((100 * received) / total) : null;
+    if (tty) {
+      const now = Date.now();
+      if (!done && now - last < 100) return; // at most 10 redraws a second
+      last = now;
+      const width = 30;
+      const bar = pct === null ? '' : `[${'#'.repeat(Math.floor((pct * width) / 100)).padEnd(width, '.')}] ${String(pct).padStart(3)}% `;
+      err.write(`\r${basename(new URL(url).pathname)} ${bar}${mb(received)}${total ? ` / ${mb(total)}` : ''} MB${done ? '\n' : ''}`);
+    } else {
+      // Logs: one line per tenth, and the end.
+      const step = pct === null ? Math.floor(received / 1e7) : Math.floor(pct / 10);
+      if (!done && step === lastStep) return;
+      lastStep = step;
+      err.write(`downloading ${url}: ${mb(received)}${total ? ` / ${mb(total)}` : ''} MB${done ? ' done' : ''}\n`);
+    }
+  };
+}
+
+function whereToPut(file: string): string {
+  return (
+    `put ${basename(file)} (from ${IMDB_URL}, sha256 ${IMDB_SHA256}) at ${file}, ` +
+    'or set CELLSTATE_IMDB to the path of that tarball or of Keras imdb.npz, or pass { source }'
+  );
+}
+
+/**
+ * Downloads `url` to `dest`, verifying its SHA-256; the file appears only when whole and verified.
+ * @throws {DataError} on a network failure, an HTTP error, a short body or a checksum mismatch.
+ */
+async function download(url: string, dest: string, sha256: string, progress: LoadImdbOptions['progress']): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+    throw new DataError(`IMDB is not cached and downloading ${url} failed (${cause}); offline? ${whereToPut(dest)}`, { cause: e });
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    throw new DataError(`downloading ${url} failed: HTTP ${res.status} ${res.statusText}; ${whereToPut(dest)}`);
+  }
+  const total = Number(res.headers.get('content-length')) || null;
+  await fsp.mkdir(dirname(dest), { recursive: true });
+  const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+  const report = progressReporter(progress, url);
+  const hash = createHash('sha256');
+  const fh = await fsp.open(tmp, 'wx');
+  let received = 0;
+  try {
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        hash.update(chunk);
+        await fh.write(chunk);
+        received += chunk.length;
+        report?.(received, total);
+      }
+    } catch (e) {
+      throw new DataError(`downloading ${url} was interrupted after ${received} bytes: ${(e as Error).message}`, { cause: e });
+    }
+    report?.(received, total, true);
+    if (total !== null && received !== total) {
+      throw new DataError(`downloading ${url} stopped after ${received} of ${total} bytes`);
+    }
+    const got = hash.digest('hex');
+    if (got !== sha256.toLowerCase()) {
+      throw new DataError(`checksum mismatch for ${url}: expected sha256 ${sha256}, got ${got}; the download was discarded`);
+    }
+    await fh.sync();
+    await fh.close();
+    await fsp.rename(tmp, dest);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Resolves the source of a Node load: a stream plus a name for messages, and the word index beside an npz. */
+async function resolveSource(o: LoadImdbOptions): Promise<{ stream: ByteSource; what: string; besideNpz?: string }> {
+  const fromPath = async (path: string) => {
+    const beside = join(dirname(path), 'imdb_word_index.json');
+    return { stream: await openPath(path), what: path, besideNpz: /\.npz$/i.test(path) && (await exists(beside)) ? beside : undefined };
+  };
+  if (o.source !== undefined) {
+    if (typeof o.source === 'string' && !URL_LIKE.test(o.source)) return fromPath(o.source);
+    if (o.source instanceof URL && o.source.protocol === 'file:') return fromPath(o.source.pathname);
+    if (typeof o.source === 'string' && /^file:/i.test(o.source)) return fromPath(new URL(o.source).pathname);
+    return { stream: o.source, what: typeof o.source === 'string' ? o.source : 'the IMDB source' };
+  }
+  const env = process.env.CELLSTATE_IMDB;
+  if (env) return fromPath(env);
+  const url = o.url ?? IMDB_URL;
+  const file = join(cacheDirOf(o), basename(new URL(url).pathname) || 'aclImdb_v1.tar.gz');
+  if (!(await exists(file))) {
+    if (o.download === false) throw new DataError(`IMDB is not cached and download is false; ${whereToPut(file)}`);
+    await download(url, file, o.sha256 ?? IMDB_SHA256, o.progress);
+  }
+  return fromPath(file);
+}
+
+/**
+ * Loads IMDB with the semantics of `keras.datasets.imdb.load_data` (see the browser `loadImdb` for the
+ * pipeline); in Node `source` may also be a path, and without it the tarball comes from `CELLSTATE_IMDB`,
+ * the cache, or a verified download into the cache.
+ * @throws {DataError} when a path is unreadable, the download fails or its checksum differs (no file is
+ *   left behind), nothing is cached and download is false, or the data is corrupt.
+ * @throws {ValueError} on bad options (e.g. numWords below 4 with indexFrom 3).
+ */
+export async function loadImdb(options: LoadImdbOptions = {}): Promise<Imdb> {
+  if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.sha256)) {
+    throw new ValueError(`sha256 must be 64 hex digits, got ${options.sha256}`);
+  }
+  resolveIdOptions(options); // fail on bad options before opening or downloading anything
+  const { stream, what, besideNpz } = await resolveSource(options);
+  let wordIndex = options.wordIndex;
+  if (typeof wordIndex === 'string' && !URL_LIKE.test(wordIndex)) {
+    wordIndex = await openPath(wordIndex);
+  } else if (wordIndex === undefined && besideNpz) {
+    wordIndex = await openPath(besideNpz);
+  }
+  return loadImdbFrom(stream, { ...options, wordIndex }, what);
+}
