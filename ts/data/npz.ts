@@ -251,9 +251,12 @@ export function unpickle(b: Uint8Array, what = 'pickle'): unknown {
         break;
       }
       case 0x6c: // LIST
-      case 0x74: // TUPLE
-        stack.push(popMark());
+      case 0x74: {
+        // TUPLE (popMark replaces `stack`, so it must run before `stack.push` is looked up)
+        const items = popMark();
+        stack.push(items);
         break;
+      }
       case 0x85:
         stack.push([pop()]);
         break;
