@@ -129,7 +129,11 @@ impl LstmConfig {
                     ("bias_ih", vec![g]),
                     ("bias_hh", vec![g]),
                 ] {
-                    let entry = ParamEntry { name: format!("{kind}_l{k}{suffix}"), offset, shape };
+                    let entry = ParamEntry {
+                        name: format!("{kind}_l{k}{suffix}"),
+                        offset,
+                        shape,
+                    };
                     offset += entry.len();
                     table.push(entry);
                 }
@@ -155,7 +159,11 @@ struct Cache {
     batch: usize,
     steps: usize,
     /// `xs[k]`: input of layer k, `[T][B][I_k]`; `xs[L]` is the last layer's output `[T][B][D·H]`.
+    /// With token input `xs[0]` stays empty and `tokens` holds the ids `[T][B]`.
     xs: Vec<Vec<f32>>,
+    tokens: Vec<u32>,
+    /// Dropout scale factors (0 or 1/(1 − p)) applied to `xs[k]`, k ≥ 1; empty when dropout was off.
+    drop: Vec<Vec<f32>>,
     /// Per (layer, direction): gates after activation `[T][B][G]`.
     acts: Vec<Vec<f32>>,
     /// Per (layer, direction): the state each step started from, `[T][B][H]`.
@@ -190,10 +198,13 @@ struct BackwardScratch {
 }
 
 /// Inputs of a forward pass.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct ForwardInput<'a> {
-    /// The input, `(B, T, F)` when `batch_first`, else `(T, B, F)`.
+    /// The input, `(B, T, F)` when `batch_first`, else `(T, B, F)`; empty when `tokens` is given.
     pub x: &'a [f32],
+    /// One-hot input as token ids `(B, T)` / `(T, B)`, each below F: layer 0's input product becomes a
+    /// column gather of `weight_ih_l0`, the same numbers as `one_hot(ids) @ W_ihᵀ` without the product.
+    pub tokens: Option<&'a [u32]>,
     /// B.
     pub batch: usize,
     /// T.
@@ -219,15 +230,25 @@ pub struct BackwardInput<'a> {
     pub d_c_n: Option<&'a [f32]>,
 }
 
-/// A multi-layer, optionally bidirectional LSTM with its parameters, gradients and caches.
-pub struct Lstm {
+/// The LSTM computation over parameters it does not own: shape, caches and scratch. [`Lstm`] pairs it
+/// with its own parameters; a model keeps it beside its other layers over one flat parameter buffer.
+pub struct LstmLayer {
     config: LstmConfig,
     table: Vec<ParamEntry>,
-    params: Vec<f32>,
-    grads: Vec<f32>,
     cache: Cache,
     scratch: BackwardScratch,
     batch_first: bool,
+    /// Dropout on the outputs of every layer but the last (PyTorch's `nn.LSTM(dropout=p)`).
+    dropout: f32,
+    training: bool,
+    rng: Rng,
+}
+
+/// A multi-layer, optionally bidirectional LSTM with its parameters, gradients and caches.
+pub struct Lstm {
+    layer: LstmLayer,
+    params: Vec<f32>,
+    grads: Vec<f32>,
 }
 
 fn check_len(what: &str, got: usize, want: usize, shape: &str) -> Result<()> {
@@ -260,38 +281,46 @@ fn swap_leading(src: &[f32], dst: &mut [f32], a: usize, b: usize, c: usize) {
     }
 }
 
+impl LstmConfig {
+    /// PyTorch's initialisation: every parameter uniform in ±1/√H, drawn from `rng` in table order.
+    pub fn init_params(&self, rng: &mut Rng, out: &mut [f32]) {
+        let bound = 1.0 / (self.hidden_size as f32).sqrt();
+        for v in out {
+            *v = rng.uniform(-bound, bound);
+        }
+    }
+}
+
 impl Lstm {
-    /// A new LSTM with PyTorch's initialisation: every parameter uniform in ±1/√H, drawn from `seed`
-    /// in the order of the parameter table.
+    /// A new LSTM with PyTorch's initialisation, drawn from `seed`.
     ///
     /// # Errors
     /// `Error::Value` when the config is unusable.
     pub fn new(config: LstmConfig, seed: u64) -> Result<Self> {
-        config.validate()?;
-        let table = config.param_table();
+        let layer = LstmLayer::new(config)?;
         let n = config.param_count();
-        let bound = 1.0 / (config.hidden_size as f32).sqrt();
-        let mut rng = Rng::new(seed);
-        let params = (0..n).map(|_| rng.uniform(-bound, bound)).collect();
+        let mut params = vec![0.0; n];
+        config.init_params(&mut Rng::new(seed), &mut params);
         Ok(Self {
-            config,
-            table,
+            layer,
             params,
             grads: vec![0.0; n],
-            cache: Cache::default(),
-            scratch: BackwardScratch::default(),
-            batch_first: true,
         })
+    }
+
+    /// The computation (shape, caches, outputs).
+    pub fn layer(&self) -> &LstmLayer {
+        &self.layer
     }
 
     /// The shape this LSTM was built with.
     pub fn config(&self) -> &LstmConfig {
-        &self.config
+        &self.layer.config
     }
 
     /// Names, offsets and shapes of the parameters, in PyTorch's order.
     pub fn param_table(&self) -> &[ParamEntry] {
-        &self.table
+        &self.layer.table
     }
 
     /// The flat parameter buffer.
@@ -301,7 +330,7 @@ impl Lstm {
 
     /// The flat parameter buffer, for loading and optimiser steps. Invalidates the forward cache.
     pub fn params_mut(&mut self) -> &mut [f32] {
-        self.cache.ready = false;
+        self.layer.invalidate();
         &mut self.params
     }
 
@@ -310,7 +339,12 @@ impl Lstm {
     /// # Errors
     /// `Error::Shape` when the length is wrong, `Error::Value` on a non-finite value; nothing changes then.
     pub fn set_params(&mut self, data: &[f32]) -> Result<()> {
-        check_len("LSTM parameters", data.len(), self.params.len(), "(the flat parameter table)")?;
+        check_len(
+            "LSTM parameters",
+            data.len(),
+            self.params.len(),
+            "(the flat parameter table)",
+        )?;
         check_finite("LSTM parameters", data)?;
         self.params_mut().copy_from_slice(data);
         Ok(())
@@ -318,15 +352,7 @@ impl Lstm {
 
     /// The parameter table as JSON: `[{"name": .., "offset": .., "shape": [..]}, ..]`.
     pub fn param_table_json(&self) -> String {
-        let items: Vec<String> = self
-            .table
-            .iter()
-            .map(|e| {
-                let shape: Vec<String> = e.shape.iter().map(|d| d.to_string()).collect();
-                format!(r#"{{"name":"{}","offset":{},"shape":[{}]}}"#, e.name, e.offset, shape.join(","))
-            })
-            .collect();
-        format!("[{}]", items.join(","))
+        table_json(&self.layer.table)
     }
 
     /// The flat gradient buffer (same layout as the parameters).
@@ -337,6 +363,94 @@ impl Lstm {
     /// Sets every parameter gradient to zero.
     pub fn zero_grad(&mut self) {
         self.grads.fill(0.0);
+    }
+
+    /// Runs the LSTM over a batch of sequences; see [`LstmLayer::sequence_forward`].
+    ///
+    /// # Errors
+    /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
+    pub fn sequence_forward(&mut self, input: &ForwardInput<'_>) -> Result<()> {
+        self.layer.sequence_forward(&self.params, input)
+    }
+
+    /// Back-propagates through time; parameter gradients accumulate into [`Lstm::grads`].
+    ///
+    /// # Errors
+    /// As [`LstmLayer::sequence_backward`].
+    pub fn sequence_backward(&mut self, up: &BackwardInput<'_>) -> Result<()> {
+        self.layer
+            .sequence_backward(&self.params, &mut self.grads, up)
+    }
+}
+
+impl std::ops::Deref for Lstm {
+    type Target = LstmLayer;
+    fn deref(&self) -> &LstmLayer {
+        &self.layer
+    }
+}
+
+/// A parameter table as JSON: `[{"name": .., "offset": .., "shape": [..]}, ..]`.
+pub fn table_json(table: &[ParamEntry]) -> String {
+    let items: Vec<String> = table
+        .iter()
+        .map(|e| {
+            let shape: Vec<String> = e.shape.iter().map(|d| d.to_string()).collect();
+            format!(
+                r#"{{"name":"{}","offset":{},"shape":[{}]}}"#,
+                e.name,
+                e.offset,
+                shape.join(",")
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+impl LstmLayer {
+    /// The computation for `config`, with empty caches.
+    ///
+    /// # Errors
+    /// `Error::Value` when the config is unusable.
+    pub fn new(config: LstmConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            table: config.param_table(),
+            config,
+            cache: Cache::default(),
+            scratch: BackwardScratch::default(),
+            batch_first: true,
+            dropout: 0.0,
+            training: false,
+            rng: Rng::new(0),
+        })
+    }
+
+    /// The shape of this layer.
+    pub fn config(&self) -> &LstmConfig {
+        &self.config
+    }
+
+    /// Names, offsets (relative to this layer's block) and shapes of the parameters.
+    pub fn param_table(&self) -> &[ParamEntry] {
+        &self.table
+    }
+
+    /// Sets dropout between stacked layers (probability `p` in [0, 1)), active only while `training`.
+    pub fn set_dropout(&mut self, p: f32, training: bool, seed: u64) {
+        self.dropout = p;
+        self.training = training;
+        self.rng = Rng::new(seed);
+    }
+
+    /// Sets whether dropout is active, keeping its random stream.
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    /// Forgets the forward cache (after the parameters changed).
+    pub fn invalidate(&mut self) {
+        self.cache.ready = false;
     }
 
     /// Whether a forward pass has run whose cache a backward pass can use.
@@ -367,7 +481,11 @@ impl Lstm {
     /// Sizes the cache for (B, T); buffers are reallocated only when the shape changes.
     fn shape_cache(&mut self, batch: usize, steps: usize) {
         let c = &self.config;
-        let (h, g, ld) = (c.hidden_size, 4 * c.hidden_size, c.num_layers * c.directions());
+        let (h, g, ld) = (
+            c.hidden_size,
+            4 * c.hidden_size,
+            c.num_layers * c.directions(),
+        );
         let cache = &mut self.cache;
         if cache.batch == batch && cache.steps == steps && cache.xs.len() == c.num_layers + 1 {
             return;
@@ -375,9 +493,11 @@ impl Lstm {
         let tb = batch * steps;
         cache.batch = batch;
         cache.steps = steps;
+        // xs[0] is sized by the forward pass: it stays empty for token input.
         cache.xs = (0..=c.num_layers)
-            .map(|k| vec![0.0; tb * if k < c.num_layers { c.layer_input(k) } else { c.directions() * h }])
+            .map(|k| vec![0.0; if k == 0 { 0 } else { tb * c.directions() * h }])
             .collect();
+        cache.drop = vec![Vec::new(); c.num_layers];
         cache.acts = (0..ld).map(|_| vec![0.0; tb * g]).collect();
         cache.h_prev = (0..ld).map(|_| vec![0.0; tb * h]).collect();
         cache.c_prev = (0..ld).map(|_| vec![0.0; tb * h]).collect();
@@ -387,11 +507,11 @@ impl Lstm {
         for v in [&mut cache.h0, &mut cache.c0, &mut cache.h_n, &mut cache.c_n] {
             *v = vec![0.0; state];
         }
-        let widest = (0..c.num_layers).map(|k| c.layer_input(k)).max().unwrap_or(0).max(c.directions() * h);
+        // d_y and d_x swap roles per layer; the backward pass grows them for a dense layer-0 input.
         let s = &mut self.scratch;
         s.d_gates = vec![0.0; tb * g];
-        s.d_y = vec![0.0; tb * widest];
-        s.d_x = vec![0.0; tb * widest];
+        s.d_y = vec![0.0; tb * c.directions() * h];
+        s.d_x = vec![0.0; tb * c.directions() * h];
         for v in [&mut s.d_h, &mut s.d_c, &mut s.d_h_next] {
             *v = vec![0.0; batch * h];
         }
@@ -400,8 +520,14 @@ impl Lstm {
     }
 
     /// Checks a forward input without touching any state.
-    fn validate_forward(&self, input: &ForwardInput<'_>) -> Result<()> {
+    fn validate_forward(&self, params: &[f32], input: &ForwardInput<'_>) -> Result<()> {
         let c = &self.config;
+        check_len(
+            "LSTM parameter block",
+            params.len(),
+            c.param_count(),
+            "(the flat parameter table)",
+        )?;
         let (b, t, f) = (input.batch, input.steps, c.input_size);
         if b == 0 || t == 0 || b > MAX_DIM || t > MAX_DIM || b.saturating_mul(t) > MAX_DIM * 16 {
             return Err(Error::Shape(format!(
@@ -409,14 +535,37 @@ impl Lstm {
                 MAX_DIM * 16
             )));
         }
-        let shape = if input.batch_first {
-            format!("(batch {b}, steps {t}, inputSize {f})")
+        let (bt, shape) = if input.batch_first {
+            (
+                "(batch, steps)",
+                format!("(batch {b}, steps {t}, inputSize {f})"),
+            )
         } else {
-            format!("(steps {t}, batch {b}, inputSize {f})")
+            (
+                "(steps, batch)",
+                format!("(steps {t}, batch {b}, inputSize {f})"),
+            )
         };
-        check_len("LSTM input x", input.x.len(), b * t * f, &shape)?;
-        check_finite("LSTM input x", input.x)?;
-        let state_shape = format!("(numLayers·directions {}, batch {b}, hiddenSize {})", c.num_layers * c.directions(), c.hidden_size);
+        match input.tokens {
+            Some(ids) => {
+                check_len("token ids", ids.len(), b * t, &format!("{bt} = ({b}, {t})"))?;
+                if let Some(i) = ids.iter().position(|&v| v as usize >= f) {
+                    return Err(Error::Value(format!(
+                        "token id {} at flat index {i} is out of range; one-hot input takes ids in 0..{f}",
+                        ids[i]
+                    )));
+                }
+            }
+            None => {
+                check_len("LSTM input x", input.x.len(), b * t * f, &shape)?;
+                check_finite("LSTM input x", input.x)?;
+            }
+        }
+        let state_shape = format!(
+            "(numLayers·directions {}, batch {b}, hiddenSize {})",
+            c.num_layers * c.directions(),
+            c.hidden_size
+        );
         for (name, s) in [("h0", input.h0), ("c0", input.c0)] {
             if let Some(s) = s {
                 check_len(name, s.len(), self.state_len(b), &state_shape)?;
@@ -440,21 +589,41 @@ impl Lstm {
         Ok(())
     }
 
-    /// Runs the LSTM over a batch of sequences and keeps what the backward pass needs.
+    /// Runs the LSTM over a batch of sequences with the parameters `params` (this layer's block, in
+    /// table order) and keeps what the backward pass needs.
     ///
     /// # Errors
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
-    pub fn sequence_forward(&mut self, input: &ForwardInput<'_>) -> Result<()> {
-        self.validate_forward(input)?;
+    pub fn sequence_forward(&mut self, params: &[f32], input: &ForwardInput<'_>) -> Result<()> {
+        self.validate_forward(params, input)?;
         let (b, t) = (input.batch, input.steps);
         let f = self.config.input_size;
         self.shape_cache(b, t);
         self.batch_first = input.batch_first;
         let cache = &mut self.cache;
-        if input.batch_first {
-            swap_leading(input.x, &mut cache.xs[0], b, t, f);
-        } else {
-            cache.xs[0].copy_from_slice(input.x);
+        match input.tokens {
+            Some(ids) => {
+                cache.xs[0].clear();
+                cache.tokens.resize(b * t, 0);
+                if input.batch_first {
+                    for (j, row) in ids.chunks_exact(t).enumerate() {
+                        for (s, &v) in row.iter().enumerate() {
+                            cache.tokens[s * b + j] = v;
+                        }
+                    }
+                } else {
+                    cache.tokens.copy_from_slice(ids);
+                }
+            }
+            None => {
+                cache.tokens.clear();
+                cache.xs[0].resize(b * t * f, 0.0);
+                if input.batch_first {
+                    swap_leading(input.x, &mut cache.xs[0], b, t, f);
+                } else {
+                    cache.xs[0].copy_from_slice(input.x);
+                }
+            }
         }
         match input.h0 {
             Some(h0) => cache.h0.copy_from_slice(h0),
@@ -477,10 +646,30 @@ impl Lstm {
             }
             None => cache.mask.fill(1),
         }
-        let k_set = kernels::active();
+        let ks = kernels::active();
+        let dropping = self.training && self.dropout > 0.0;
         for k in 0..self.config.num_layers {
             for d in 0..self.config.directions() {
-                self.direction_forward(k_set, k, d);
+                self.direction_forward(ks, params, k, d);
+            }
+            // Dropout on this layer's output, the next layer's input (not after the last layer).
+            let next = k + 1;
+            if next < self.config.num_layers {
+                let drop = &mut self.cache.drop[next];
+                if dropping {
+                    let keep = 1.0 - self.dropout;
+                    drop.resize(self.cache.xs[next].len(), 0.0);
+                    for (m, x) in drop.iter_mut().zip(self.cache.xs[next].iter_mut()) {
+                        *m = if self.rng.next_f32() < keep {
+                            1.0 / keep
+                        } else {
+                            0.0
+                        };
+                        *x *= *m;
+                    }
+                } else {
+                    drop.clear();
+                }
             }
         }
         self.cache.ready = true;
@@ -488,28 +677,52 @@ impl Lstm {
     }
 
     /// One direction of one layer: input product hoisted out of the loop, then T recurrent steps.
-    fn direction_forward(&mut self, ks: &dyn Kernels, k: usize, d: usize) {
+    fn direction_forward(&mut self, ks: &dyn Kernels, p: &[f32], k: usize, d: usize) {
         let slot = self.slot(k, d);
         let dirs = self.config.directions();
         let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
         let cache = &mut self.cache;
         let (b, t) = (cache.batch, cache.steps);
         let ld = k * dirs + d;
-        let p = &self.params;
         let (xs_in, xs_out) = cache.xs.split_at_mut(k + 1);
         let x = &xs_in[k];
         let y = &mut xs_out[0];
         let acts = &mut cache.acts[ld];
 
-        // acts = X · W_ihᵀ + (b_ih + b_hh): one (T·B, I) × (I, G) product for all steps.
+        // acts = X · W_ihᵀ + (b_ih + b_hh): one (T·B, I) × (I, G) product for all steps, or for token
+        // input a gather of W_ih's columns (the product with a one-hot row picks one column).
         for row in acts.chunks_exact_mut(g) {
-            for ((a, bi), bh) in row.iter_mut().zip(&p[slot.b_ih..slot.b_ih + g]).zip(&p[slot.b_hh..slot.b_hh + g]) {
+            for ((a, bi), bh) in row
+                .iter_mut()
+                .zip(&p[slot.b_ih..slot.b_ih + g])
+                .zip(&p[slot.b_hh..slot.b_hh + g])
+            {
                 *a = bi + bh;
             }
         }
         let w_ih = &p[slot.w_ih..slot.w_ih + g * slot.input];
-        ks.gemm(Trans::N, Trans::T, t * b, g, slot.input, x, slot.input, w_ih, slot.input, acts, g, true);
-
+        if k == 0 && !cache.tokens.is_empty() {
+            for (row, &v) in acts.chunks_exact_mut(g).zip(&cache.tokens) {
+                for (u, a) in row.iter_mut().enumerate() {
+                    *a += w_ih[u * slot.input + v as usize];
+                }
+            }
+        } else {
+            ks.gemm(
+                Trans::N,
+                Trans::T,
+                t * b,
+                g,
+                slot.input,
+                x,
+                slot.input,
+                w_ih,
+                slot.input,
+                acts,
+                g,
+                true,
+            );
+        }
         let w_hh = &p[slot.w_hh..slot.w_hh + g * h];
         let state = ld * b * h..(ld + 1) * b * h;
         let (h_prev, c_prev) = (&mut cache.h_prev[ld], &mut cache.c_prev[ld]);
@@ -576,7 +789,13 @@ impl Lstm {
         let (b, t) = (self.cache.batch, self.cache.steps);
         let y = &self.cache.xs[self.config.num_layers];
         if self.batch_first {
-            swap_leading(y, out, t, b, self.config.directions() * self.config.hidden_size);
+            swap_leading(
+                y,
+                out,
+                t,
+                b,
+                self.config.directions() * self.config.hidden_size,
+            );
         } else {
             out.copy_from_slice(y);
         }
@@ -604,18 +823,39 @@ impl Lstm {
 
     /// Back-propagates through time from the upstream gradients of the last forward pass.
     ///
-    /// Parameter gradients accumulate into [`Lstm::grads`] (call [`Lstm::zero_grad`] once per step);
-    /// dL/dx, dL/dh0 and dL/dc0 are read with [`Lstm::read_d_x`], [`Lstm::d_h0`], [`Lstm::d_c0`].
+    /// Parameter gradients accumulate into `grads` (this layer's block; zero it once per step);
+    /// dL/dx, dL/dh0 and dL/dc0 are read with [`LstmLayer::read_d_x`], [`LstmLayer::d_h0`],
+    /// [`LstmLayer::d_c0`] (no dL/dx for token input).
     ///
     /// # Errors
     /// `Error::State` before a forward pass; `Error::Shape` / `Error::Value` on bad gradients, with
     /// nothing changed.
-    pub fn sequence_backward(&mut self, up: &BackwardInput<'_>) -> Result<()> {
+    pub fn sequence_backward(
+        &mut self,
+        params: &[f32],
+        grads: &mut [f32],
+        up: &BackwardInput<'_>,
+    ) -> Result<()> {
         self.require_forward("backward")?;
         let c = self.config;
+        check_len(
+            "LSTM gradient block",
+            grads.len(),
+            c.param_count(),
+            "(the flat parameter table)",
+        )?;
+        check_len(
+            "LSTM parameter block",
+            params.len(),
+            c.param_count(),
+            "(the flat parameter table)",
+        )?;
         let (b, t) = (self.cache.batch, self.cache.steps);
         let (h, dirs) = (c.hidden_size, c.directions());
-        let state_shape = format!("(numLayers·directions {}, batch {b}, hiddenSize {h})", c.num_layers * dirs);
+        let state_shape = format!(
+            "(numLayers·directions {}, batch {b}, hiddenSize {h})",
+            c.num_layers * dirs
+        );
         if let Some(dy) = up.d_output {
             let shape = if self.batch_first {
                 format!("(batch {b}, steps {t}, directions·hiddenSize {})", dirs * h)
@@ -633,16 +873,36 @@ impl Lstm {
         }
         let tb = t * b;
         let wide = dirs * h;
+        let tokens = !self.cache.tokens.is_empty();
+        let need = tb * if tokens { wide } else { wide.max(c.input_size) };
+        for v in [&mut self.scratch.d_y, &mut self.scratch.d_x] {
+            if v.len() < need {
+                v.resize(need, 0.0);
+            }
+        }
         match up.d_output {
-            Some(dy) if self.batch_first => swap_leading(dy, &mut self.scratch.d_y[..tb * wide], b, t, wide),
+            Some(dy) if self.batch_first => {
+                swap_leading(dy, &mut self.scratch.d_y[..tb * wide], b, t, wide)
+            }
             Some(dy) => self.scratch.d_y[..tb * wide].copy_from_slice(dy),
             None => self.scratch.d_y[..tb * wide].fill(0.0),
         }
         let ks = kernels::active();
         for k in (0..c.num_layers).rev() {
-            self.scratch.d_x[..tb * c.layer_input(k)].fill(0.0);
+            let n_in = c.layer_input(k);
+            let d_x_needed = k > 0 || !tokens;
+            if d_x_needed {
+                self.scratch.d_x[..tb * n_in].fill(0.0);
+            }
             for d in 0..dirs {
-                self.direction_backward(ks, k, d, up);
+                self.direction_backward(ks, params, grads, k, d, up);
+            }
+            // Through the dropout between layer k − 1 and k: the same mask scales the gradient.
+            let drop = &self.cache.drop[k];
+            if !drop.is_empty() {
+                for (g, m) in self.scratch.d_x[..tb * n_in].iter_mut().zip(drop) {
+                    *g *= m;
+                }
             }
             std::mem::swap(&mut self.scratch.d_y, &mut self.scratch.d_x);
         }
@@ -653,7 +913,15 @@ impl Lstm {
 
     /// One direction of one layer, steps in the reverse of the forward order, then the weight
     /// gradients as products over all steps.
-    fn direction_backward(&mut self, ks: &dyn Kernels, k: usize, d: usize, up: &BackwardInput<'_>) {
+    fn direction_backward(
+        &mut self,
+        ks: &dyn Kernels,
+        params: &[f32],
+        grads: &mut [f32],
+        k: usize,
+        d: usize,
+        up: &BackwardInput<'_>,
+    ) {
         let slot = self.slot(k, d);
         let dirs = self.config.directions();
         let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
@@ -661,7 +929,9 @@ impl Lstm {
         let ld = k * dirs + d;
         let state = ld * b * h..(ld + 1) * b * h;
         let wide = dirs * h;
-        let Self { params, grads, cache, scratch: s, .. } = self;
+        let Self {
+            cache, scratch: s, ..
+        } = self;
         match up.d_h_n {
             Some(v) => s.d_h.copy_from_slice(&v[state.clone()]),
             None => s.d_h.fill(0.0),
@@ -697,7 +967,20 @@ impl Lstm {
                 }
             }
             // dL/dh_prev = dG_t · W_hh for real rows; padding rows pass their gradient through.
-            ks.gemm(Trans::N, Trans::N, b, h, g, dg, g, w_hh, h, &mut s.d_h_next, h, false);
+            ks.gemm(
+                Trans::N,
+                Trans::N,
+                b,
+                h,
+                g,
+                dg,
+                g,
+                w_hh,
+                h,
+                &mut s.d_h_next,
+                h,
+                false,
+            );
             if cache.masked {
                 for j in 0..b {
                     if cache.mask[step * b + j] == 0 {
@@ -713,8 +996,45 @@ impl Lstm {
         let tb = t * b;
         let n_in = slot.input;
         let d_g = &s.d_gates[..tb * g];
-        ks.gemm(Trans::T, Trans::N, g, n_in, tb, d_g, g, &cache.xs[k], n_in, &mut grads[slot.w_ih..slot.w_ih + g * n_in], n_in, true);
-        ks.gemm(Trans::T, Trans::N, g, h, tb, d_g, g, &cache.h_prev[ld], h, &mut grads[slot.w_hh..slot.w_hh + g * h], h, true);
+        let tokens = k == 0 && !cache.tokens.is_empty();
+        if tokens {
+            // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered.
+            let dw = &mut grads[slot.w_ih..slot.w_ih + g * n_in];
+            for (row, &v) in d_g.chunks_exact(g).zip(&cache.tokens) {
+                for (u, gv) in row.iter().enumerate() {
+                    dw[u * n_in + v as usize] += gv;
+                }
+            }
+        } else {
+            ks.gemm(
+                Trans::T,
+                Trans::N,
+                g,
+                n_in,
+                tb,
+                d_g,
+                g,
+                &cache.xs[k],
+                n_in,
+                &mut grads[slot.w_ih..slot.w_ih + g * n_in],
+                n_in,
+                true,
+            );
+        }
+        ks.gemm(
+            Trans::T,
+            Trans::N,
+            g,
+            h,
+            tb,
+            d_g,
+            g,
+            &cache.h_prev[ld],
+            h,
+            &mut grads[slot.w_hh..slot.w_hh + g * h],
+            h,
+            true,
+        );
         // Both biases enter the gates the same way, so both receive the column sums of dG.
         for row in d_g.chunks_exact(g) {
             for (u, v) in row.iter().enumerate() {
@@ -722,8 +1042,23 @@ impl Lstm {
                 grads[slot.b_hh + u] += v;
             }
         }
-        let w_ih = &params[slot.w_ih..slot.w_ih + g * n_in];
-        ks.gemm(Trans::N, Trans::N, tb, n_in, g, d_g, g, w_ih, n_in, &mut s.d_x[..tb * n_in], n_in, true);
+        if !tokens {
+            let w_ih = &params[slot.w_ih..slot.w_ih + g * n_in];
+            ks.gemm(
+                Trans::N,
+                Trans::N,
+                tb,
+                n_in,
+                g,
+                d_g,
+                g,
+                w_ih,
+                n_in,
+                &mut s.d_x[..tb * n_in],
+                n_in,
+                true,
+            );
+        }
     }
 
     /// Copies dL/dx of the last backward pass into `out`, laid out as the forward input was.
@@ -731,6 +1066,9 @@ impl Lstm {
     /// # Errors
     /// `Error::Shape` when `out` has the wrong length.
     pub fn read_d_x(&self, out: &mut [f32]) -> Result<()> {
+        if !self.cache.tokens.is_empty() {
+            return Err(Error::State("token input has no input gradient".into()));
+        }
         let (b, t, f) = (self.cache.batch, self.cache.steps, self.config.input_size);
         check_len("input-gradient buffer", out.len(), b * t * f, "(B, T, F)")?;
         let dx = &self.scratch.d_x[..b * t * f];

@@ -8,12 +8,19 @@ use std::path::PathBuf;
 fn fixtures_dir() -> PathBuf {
     match std::env::var_os("CELLSTATE_FIXTURES") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/torch-lstm"),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/torch-lstm")
+        }
     }
 }
 
 fn tensor(v: &Value) -> Vec<f32> {
-    v["data"].as_array().expect("tensor data").iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v["data"]
+        .as_array()
+        .expect("tensor data")
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 /// Compares with `|a − b| ≤ atol + rtol·|ref|`; on failure names the worst index and shows values.
@@ -77,8 +84,9 @@ fn lstm_cases_match_pytorch() {
         let x = tensor(&case["inputs"]["x"]);
         let h0 = case["inputs"].get("h0").map(tensor);
         let c0 = case["inputs"].get("c0").map(tensor);
-        let lengths: Option<Vec<u32>> =
-            cfg["lengths"].as_array().map(|a| a.iter().map(|v| v.as_u64().unwrap() as u32).collect());
+        let lengths: Option<Vec<u32>> = cfg["lengths"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_u64().unwrap() as u32).collect());
         lstm.sequence_forward(&ForwardInput {
             x: &x,
             batch: b,
@@ -87,30 +95,66 @@ fn lstm_cases_match_pytorch() {
             h0: h0.as_deref(),
             c0: c0.as_deref(),
             lengths: lengths.as_deref(),
+            tokens: None,
         })
         .unwrap();
         let mut out = vec![0.0; lstm.output_len()];
         lstm.read_output(&mut out).unwrap();
         let o = &case["outputs"];
-        assert_close(&format!("{name} output"), &out, &tensor(&o["output"]), rtol, atol);
-        assert_close(&format!("{name} h_n"), lstm.h_n(), &tensor(&o["h_n"]), rtol, atol);
-        assert_close(&format!("{name} c_n"), lstm.c_n(), &tensor(&o["c_n"]), rtol, atol);
+        assert_close(
+            &format!("{name} output"),
+            &out,
+            &tensor(&o["output"]),
+            rtol,
+            atol,
+        );
+        assert_close(
+            &format!("{name} h_n"),
+            lstm.h_n(),
+            &tensor(&o["h_n"]),
+            rtol,
+            atol,
+        );
+        assert_close(
+            &format!("{name} c_n"),
+            lstm.c_n(),
+            &tensor(&o["c_n"]),
+            rtol,
+            atol,
+        );
 
         let u = &case["upstream"];
         let (gy, gh, gc) = (tensor(&u["output"]), tensor(&u["h_n"]), tensor(&u["c_n"]));
         lstm.zero_grad();
-        lstm.sequence_backward(&BackwardInput { d_output: Some(&gy), d_h_n: Some(&gh), d_c_n: Some(&gc) }).unwrap();
+        lstm.sequence_backward(&BackwardInput {
+            d_output: Some(&gy),
+            d_h_n: Some(&gh),
+            d_c_n: Some(&gc),
+        })
+        .unwrap();
         let g = &case["grads"];
         let mut dx = vec![0.0; x.len()];
         lstm.read_d_x(&mut dx).unwrap();
         assert_close(&format!("{name} dx"), &dx, &tensor(&g["x"]), rtol, atol);
         if let Some(v) = g.get("h0") {
             assert_close(&format!("{name} dh0"), lstm.d_h0(), &tensor(v), rtol, atol);
-            assert_close(&format!("{name} dc0"), lstm.d_c0(), &tensor(&g["c0"]), rtol, atol);
+            assert_close(
+                &format!("{name} dc0"),
+                lstm.d_c0(),
+                &tensor(&g["c0"]),
+                rtol,
+                atol,
+            );
         }
         for e in &table {
             let got = &lstm.grads()[e.offset..e.offset + e.len()];
-            assert_close(&format!("{name} d{}", e.name), got, &tensor(&g[&e.name]), rtol, atol);
+            assert_close(
+                &format!("{name} d{}", e.name),
+                got,
+                &tensor(&g[&e.name]),
+                rtol,
+                atol,
+            );
         }
         cases += 1;
     }

@@ -38,7 +38,9 @@ impl LstmHandle {
             num_layers: num_layers as usize,
             bidirectional,
         };
-        Lstm::new(config, seed as u64).map(|inner| LstmHandle { inner }).map_err(js_err)
+        Lstm::new(config, seed as u64)
+            .map(|inner| LstmHandle { inner })
+            .map_err(js_err)
     }
 
     /// The parameter table as JSON.
@@ -93,6 +95,7 @@ impl LstmHandle {
                 h0: h0.as_deref(),
                 c0: c0.as_deref(),
                 lengths: lengths.as_deref(),
+                tokens: None,
             })
             .map_err(js_err)
     }
