@@ -36,8 +36,12 @@ export interface LoadImdbOptions extends Omit<BrowserLoadImdbOptions, 'source' |
   url?: string;
   /** Expected SHA-256 (hex) of the download; default {@link IMDB_SHA256}. */
   sha256?: string;
-  /** Progress of a download: true (default) draws on stderr, false is silent, a function is called. */
-  progress?: boolean | ((received: number, total: number | null) => void);
+  /**
+   * Progress of a download: true (default) draws on stderr (a redrawn bar, at most 10 times a second, on a
+   * TTY; a line per tenth otherwise), a stream (`{ write, isTTY? }`) gets the same text, false is
+   * silent, a function is called with bytes received and the total (null when unknown).
+   */
+  progress?: boolean | { write(text: string): unknown; isTTY?: boolean } | ((received: number, total: number | null) => void);
 }
 
 const URL_LIKE = /^(https?|file|data|blob):/i;
@@ -79,7 +83,7 @@ async function exists(path: string): Promise<boolean> {
 function progressReporter(p: LoadImdbOptions['progress'], url: string): ((received: number, total: number | null, done?: boolean) => void) | null {
   if (p === false) return null;
   if (typeof p === 'function') return (r, t) => p(r, t);
-  const err = process.stderr;
+  const err = p === true || p === undefined ? process.stderr : p;
   const tty = err.isTTY === true;
   const mb = (n: number) => (n / 1e6).toFixed(1);
   let last = 0;
