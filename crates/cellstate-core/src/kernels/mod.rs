@@ -1,12 +1,33 @@
 //! Kernels: matrix products and gate activations, one file per instruction set.
 //!
 //! Every kernel set implements [`Kernels`]; one set is chosen once per process (runtime detection on
-//! x86_64, `cfg` on wasm32) and the environment variable `CELLSTATE_KERNELS=scalar` forces the scalar
-//! reference. All matrices are row-major with an explicit leading dimension (row stride).
+//! x86_64, `cfg` on wasm32) and the environment variable `CELLSTATE_KERNELS=scalar` (or any name from
+//! [`available`]) forces a set. All matrices are row-major with an explicit leading dimension (row
+//! stride). The SIMD sets share one packing driver (`pack.rs`) and one activation polynomial
+//! (`poly.rs`); each file below holds only its instruction set's micro-kernel and vector ops.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2_fma;
+// AVX-512 intrinsics are stable since 1.89, above the workspace's declared rust-version.
+#[cfg(target_arch = "x86_64")]
+#[clippy::msrv = "1.89"]
+mod avx512;
+#[allow(dead_code)] // unused on targets with no SIMD set (then only self_test's checks remain)
+mod pack;
+#[allow(dead_code)]
+mod poly;
 mod scalar;
+mod selftest;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
+#[cfg(test)]
+mod tests;
 
 pub use scalar::Scalar;
+pub use selftest::self_test;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 /// Whether an operand is read as stored (`N`) or transposed (`T`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +71,120 @@ pub trait Kernels: Sync {
     fn tanh(&self, x: &mut [f32]);
 }
 
-/// The kernel set chosen for this process.
+/// One row of the kernel table: a set and whether this CPU can run it.
+struct Entry {
+    set: &'static dyn Kernels,
+    supported: fn() -> bool,
+}
+
+fn always() -> bool {
+    true
+}
+
+/// Every set compiled into this build, in increasing order of preference.
+static TABLE: &[Entry] = &[
+    Entry {
+        set: &Scalar,
+        supported: always,
+    },
+    #[cfg(target_arch = "x86_64")]
+    Entry {
+        set: &avx2_fma::INSTANCE,
+        supported: avx2_fma::supported,
+    },
+    #[cfg(target_arch = "x86_64")]
+    Entry {
+        set: &avx512::INSTANCE,
+        supported: avx512::supported,
+    },
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    Entry {
+        set: &simd128::INSTANCE,
+        supported: always,
+    },
+];
+
+/// Index into [`TABLE`] of the active set; `UNSET` until first use.
+static ACTIVE: AtomicUsize = AtomicUsize::new(UNSET);
+const UNSET: usize = usize::MAX;
+/// The process default, computed once: the environment override, else the best supported set.
+static DEFAULT: OnceLock<(usize, Option<String>)> = OnceLock::new();
+
+fn index_of(name: &str) -> Option<usize> {
+    TABLE
+        .iter()
+        .position(|e| e.set.name() == name && (e.supported)())
+}
+
+fn default_choice() -> &'static (usize, Option<String>) {
+    DEFAULT.get_or_init(|| {
+        let best = TABLE.iter().rposition(|e| (e.supported)()).unwrap_or(0);
+        // wasm32-unknown-unknown has no environment; the JS side calls `select` instead.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Ok(name) = std::env::var("CELLSTATE_KERNELS") {
+            return match index_of(&name) {
+                Some(i) => (i, None),
+                None => {
+                    let note = format!(
+                        "CELLSTATE_KERNELS={name} is not available here (available: {}); using {}",
+                        available().join(", "),
+                        TABLE[best].set.name()
+                    );
+                    eprintln!("cellstate: {note}");
+                    (best, Some(note))
+                }
+            };
+        }
+        (best, None)
+    })
+}
+
+/// The kernel set chosen for this process: one relaxed atomic load after the first call.
 pub fn active() -> &'static dyn Kernels {
-    &Scalar
+    let mut i = ACTIVE.load(Ordering::Relaxed);
+    if i == UNSET {
+        let chosen = default_choice().0;
+        // A concurrent `select` wins over the default.
+        i = match ACTIVE.compare_exchange(UNSET, chosen, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => chosen,
+            Err(current) => current,
+        };
+    }
+    TABLE[i].set
+}
+
+/// Why the environment override was ignored, if it was (also printed once to stderr), so `init()`
+/// can report it rather than degrade silently.
+pub fn override_note() -> Option<&'static str> {
+    default_choice().1.as_deref()
+}
+
+/// The set called `name`, if it is compiled in and this CPU supports it.
+pub fn by_name(name: &str) -> Option<&'static dyn Kernels> {
+    index_of(name).map(|i| TABLE[i].set)
+}
+
+/// Names of the sets this build and CPU can run, scalar first, best last.
+pub fn available() -> Vec<&'static str> {
+    TABLE
+        .iter()
+        .filter(|e| (e.supported)())
+        .map(|e| e.set.name())
+        .collect()
+}
+
+/// Makes `name` the active set for the rest of the process (tests and benchmarks; on wasm the only
+/// way to force the scalar reference).
+///
+/// # Errors
+/// When `name` is not in [`available`].
+pub fn select(name: &str) -> Result<(), String> {
+    let i = index_of(name).ok_or_else(|| {
+        format!(
+            "kernel set {name:?} is not available (available: {})",
+            available().join(", ")
+        )
+    })?;
+    ACTIVE.store(i, Ordering::Relaxed);
+    Ok(())
 }

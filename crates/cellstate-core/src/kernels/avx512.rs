@@ -1,0 +1,235 @@
+//! AVX-512F kernels for x86_64: an 8 × 32 micro-kernel (16 zmm accumulators of the 32 registers;
+//! 8 rows divide the batch sizes 32 and 64 exactly) and 16-lane sigmoid/tanh from [`super::poly`].
+//! Only AVX-512F instructions are used (no DQ/BW/VL), so every AVX-512 CPU qualifies.
+//! AVX-512 intrinsics and `target_feature = "avx512f"` are stable since Rust 1.89: the workspace's
+//! `rust-version` must be at least that (`mod.rs` tells clippy so until it is raised).
+
+use super::pack::{self, MicroKernel};
+use super::poly;
+use super::{Kernels, Trans};
+use core::arch::x86_64::*;
+
+/// AVX-512F, 16 floats per vector. The private field keeps it unconstructible outside this module:
+/// `mod.rs` hands out [`INSTANCE`] only after [`supported`] returned true.
+pub struct Avx512(());
+
+/// The one instance, reachable only through the detecting table in `mod.rs`.
+pub(super) static INSTANCE: Avx512 = Avx512(());
+
+/// True when this CPU can run [`Avx512`].
+pub fn supported() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+struct Tile8x32;
+
+impl MicroKernel for Tile8x32 {
+    const MR: usize = 8;
+    const NR: usize = 32;
+
+    #[inline(always)]
+    unsafe fn tile(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        tile_8x32(k, a, b, c, ldc, accumulate)
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn tile_8x32(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+    for p in 0..k {
+        // SAFETY: p < k and the packed panels hold k·32 (B) and k·8 (A) floats (MicroKernel contract).
+        let (b0, b1) = (
+            _mm512_loadu_ps(b.add(p * 32)),
+            _mm512_loadu_ps(b.add(p * 32 + 16)),
+        );
+        for (r, row) in acc.iter_mut().enumerate() {
+            let ar = _mm512_set1_ps(*a.add(p * 8 + r));
+            row[0] = _mm512_fmadd_ps(ar, b0, row[0]);
+            row[1] = _mm512_fmadd_ps(ar, b1, row[1]);
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (h, &v) in row.iter().enumerate() {
+            // SAFETY: row r < 8, columns h·16..h·16+16 < 32 lie in the caller's tile of C.
+            let cp = c.add(r * ldc + h * 16);
+            let v = if accumulate {
+                _mm512_add_ps(_mm512_loadu_ps(cp), v)
+            } else {
+                v
+            };
+            _mm512_storeu_ps(cp, v);
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_avx512(
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    pack::gemm::<Tile8x32>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+}
+
+/// The 16-lane vector type the shared polynomial code is written against.
+#[derive(Clone, Copy)]
+struct V(__m512);
+
+/// The sign bit of every lane, as integers (AVX-512F has no float `and`/`or`; those are DQ).
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn sign_mask() -> __m512i {
+    _mm512_set1_epi32(i32::MIN)
+}
+
+// Every method carries the target feature so it inlines into `activation`; callers uphold detection.
+impl poly::Lanes for V {
+    const WIDTH: usize = 16;
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn load(p: *const f32) -> Self {
+        V(_mm512_loadu_ps(p))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn store(self, p: *mut f32) {
+        _mm512_storeu_ps(p, self.0)
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn splat(x: f32) -> Self {
+        V(_mm512_set1_ps(x))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn add(self, o: Self) -> Self {
+        V(_mm512_add_ps(self.0, o.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn sub(self, o: Self) -> Self {
+        V(_mm512_sub_ps(self.0, o.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn mul(self, o: Self) -> Self {
+        V(_mm512_mul_ps(self.0, o.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn mul_add(self, m: Self, a: Self) -> Self {
+        V(_mm512_fmadd_ps(self.0, m.0, a.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn div(self, o: Self) -> Self {
+        V(_mm512_div_ps(self.0, o.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn max(self, o: Self) -> Self {
+        V(_mm512_max_ps(self.0, o.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn abs(self) -> Self {
+        V(_mm512_abs_ps(self.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn sign_of(self, src: Self) -> Self {
+        let mag = _mm512_andnot_si512(sign_mask(), _mm512_castps_si512(self.0));
+        let sign = _mm512_and_si512(sign_mask(), _mm512_castps_si512(src.0));
+        V(_mm512_castsi512_ps(_mm512_or_si512(mag, sign)))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn select_lt(x: Self, limit: Self, if_lt: Self, otherwise: Self) -> Self {
+        let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x.0, limit.0);
+        V(_mm512_mask_blend_ps(lt, otherwise.0, if_lt.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn nan_from(self, src: Self) -> Self {
+        let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(src.0, src.0);
+        V(_mm512_mask_blend_ps(nan, self.0, src.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn round(self) -> Self {
+        V(_mm512_roundscale_ps::<
+            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+        >(self.0))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn pow2i(self) -> Self {
+        let e = _mm512_add_epi32(_mm512_cvtps_epi32(self.0), _mm512_set1_epi32(127));
+        V(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(e)))
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn activation(x: &mut [f32], f: poly::Activation) {
+    poly::apply::<V>(x, f)
+}
+
+impl Kernels for Avx512 {
+    fn name(&self) -> &'static str {
+        "avx512"
+    }
+
+    fn gemm(
+        &self,
+        ta: Trans,
+        tb: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        ldb: usize,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY: an Avx512 is only handed out by `mod.rs` after `supported()` returned true.
+        unsafe { gemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate) }
+    }
+
+    fn sigmoid(&self, x: &mut [f32]) {
+        // SAFETY: as for gemm, AVX-512F was detected before this set was reachable.
+        unsafe { activation(x, poly::Activation::Sigmoid) }
+    }
+
+    fn tanh(&self, x: &mut [f32]) {
+        // SAFETY: as for gemm, AVX-512F was detected before this set was reachable.
+        unsafe { activation(x, poly::Activation::Tanh) }
+    }
+}

@@ -1,0 +1,308 @@
+//! The sweep that checks a kernel set against [`Scalar`]: shipped in the library (not `#[cfg(test)]`)
+//! so the wasm build runs the very same check inside wasm from JavaScript. Deterministic inputs, no
+//! external crates, no timing.
+
+use super::{Kernels, Scalar, Trans};
+
+/// Inner dimensions up to 12 cover every remainder of the 6/8-row and 8/16/32-column tiles; the
+/// larger sizes cross the 96-row and 256-deep blocks, and the last shapes cross the 2048-column block.
+const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
+const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
+const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
+
+/// Checks `set` against the scalar reference: GEMM over every m, n, k in 0..=12, a cross-product of
+/// 1..=257, and two shapes wider than a column block, for all four transposition cases, accumulating
+/// and overwriting (C pre-filled with NaN), with leading dimensions both tight and padded; then
+/// sigmoid and tanh against f32 std over special values and a dense sweep. Calls `set` directly, so a
+/// SIMD set is exercised even where a caller might pick another path by size.
+///
+/// # Errors
+/// A description of the first mismatch.
+pub fn self_test(set: &dyn Kernels) -> Result<(), String> {
+    let mut shapes = Vec::new();
+    for m in SMALL {
+        for n in SMALL {
+            for k in SMALL {
+                shapes.push((m, n, k));
+            }
+        }
+    }
+    for m in LARGE {
+        for n in LARGE {
+            for k in LARGE {
+                shapes.push((m, n, k));
+            }
+        }
+    }
+    shapes.extend(WIDE);
+    let mut case = 0usize;
+    for &(m, n, k) in &shapes {
+        for ta in [Trans::N, Trans::T] {
+            for tb in [Trans::N, Trans::T] {
+                for accumulate in [false, true] {
+                    case += 1;
+                    // Padding cycles through 0..=3 so tight and loose strides both appear.
+                    let pad = case % 4;
+                    check_gemm(
+                        set,
+                        ta,
+                        tb,
+                        (m, n, k),
+                        pad,
+                        accumulate,
+                        Values::Integers,
+                        case,
+                    )?;
+                    if k > 0 {
+                        check_gemm(
+                            set,
+                            ta,
+                            tb,
+                            (m, n, k),
+                            pad,
+                            accumulate,
+                            Values::Uniform,
+                            case,
+                        )?;
+                    }
+                }
+            }
+        }
+    }
+    check_activations(set)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Values {
+    /// Integers in -4..=4: every product and sum up to k = 4099 is exact in f32, so any correct
+    /// summation order must match the reference bit for bit.
+    Integers,
+    /// Uniform in [-1, 1): compared within a rounding-error bound.
+    Uniform,
+}
+
+/// A 64-bit LCG (Knuth's MMIX constants); the high bits are plenty for test data.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+
+    fn fill(&mut self, v: &mut [f32], values: Values) {
+        for x in v {
+            *x = match values {
+                Values::Integers => (self.next() % 9) as f32 - 4.0,
+                Values::Uniform => (self.next() >> 7) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0,
+            };
+        }
+    }
+}
+
+/// Stored size of a `rows × cols` operand with row stride `ld`, plus one spare element at the
+/// start so the data is not 16-byte aligned.
+fn stored(rows: usize, cols: usize, ld: usize) -> usize {
+    1 + if rows == 0 { 0 } else { (rows - 1) * ld + cols }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_gemm(
+    set: &dyn Kernels,
+    ta: Trans,
+    tb: Trans,
+    (m, n, k): (usize, usize, usize),
+    pad: usize,
+    accumulate: bool,
+    values: Values,
+    case: usize,
+) -> Result<(), String> {
+    let (ar, ac) = if ta == Trans::N { (m, k) } else { (k, m) };
+    let (br, bc) = if tb == Trans::N { (k, n) } else { (n, k) };
+    let (lda, ldb, ldc) = (ac + pad, bc + (pad + 1) % 4, n + (pad + 2) % 4);
+    let mut rng = Lcg(case as u64 * 2 + (values == Values::Uniform) as u64);
+    let mut a = vec![0.0; stored(ar, ac, lda)];
+    let mut b = vec![0.0; stored(br, bc, ldb)];
+    let mut c0 = vec![0.0; stored(m, n, ldc)];
+    rng.fill(&mut a, values);
+    rng.fill(&mut b, values);
+    if accumulate {
+        rng.fill(&mut c0, values);
+    } else {
+        c0.fill(f32::NAN);
+    }
+    let (a, b) = (&a[1..], &b[1..]);
+    let mut want = c0.clone();
+    Scalar.gemm(
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        a,
+        lda,
+        b,
+        ldb,
+        &mut want[1..],
+        ldc,
+        accumulate,
+    );
+    let mut got = c0.clone();
+    set.gemm(
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        a,
+        lda,
+        b,
+        ldb,
+        &mut got[1..],
+        ldc,
+        accumulate,
+    );
+
+    // Rounding bound per element: (k + 2)·eps·(Σ|a||b| + |c|), the reference's own error included.
+    let bound = (values == Values::Uniform).then(|| {
+        let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+        let mut s = abs(&c0);
+        let c_init = if accumulate {
+            true
+        } else {
+            s.fill(0.0);
+            false
+        };
+        Scalar.gemm(
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            &abs(a),
+            lda,
+            &abs(b),
+            ldb,
+            &mut s[1..],
+            ldc,
+            c_init,
+        );
+        s
+    });
+    let describe = || {
+        format!(
+            "{} gemm {ta:?}{tb:?} m={m} n={n} k={k} lda={lda} ldb={ldb} ldc={ldc} accumulate={accumulate} {}",
+            set.name(),
+            if values == Values::Integers { "integer inputs" } else { "uniform inputs" }
+        )
+    };
+    for (idx, (&g, &w)) in got.iter().zip(&want).enumerate() {
+        let inside = idx >= 1 && (idx - 1) % ldc < n && (idx - 1) / ldc < m;
+        if !inside {
+            if g.to_bits() != c0[idx].to_bits() {
+                return Err(format!(
+                    "{}: wrote outside C at storage index {}",
+                    describe(),
+                    idx - 1
+                ));
+            }
+            continue;
+        }
+        let ok = match &bound {
+            None => g == w,
+            Some(s) => (g - w).abs() <= (k as f32 + 2.0) * f32::EPSILON * s[idx],
+        };
+        if !ok {
+            let (i, j) = ((idx - 1) / ldc, (idx - 1) % ldc);
+            return Err(format!("{}: C[{i}][{j}] = {g}, scalar {w}", describe()));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one activation of a kernel set in place.
+type Apply = fn(&dyn Kernels, &mut [f32]);
+/// The f32 std formula it is checked against.
+type Reference = fn(f32) -> f32;
+
+/// Sigmoid and tanh against f32 std: relative error at most 1e-6, absolute at most f32::MIN_POSITIVE
+/// (results below the normal range may flush to zero), NaN in → NaN out, and the sign of tanh(±0).
+fn check_activations(set: &dyn Kernels) -> Result<(), String> {
+    let special = [
+        0.0,
+        1e-30,
+        1e-8,
+        1e-3,
+        0.1,
+        0.5,
+        0.624,
+        0.625,
+        0.626,
+        1.0,
+        2.0,
+        5.0,
+        9.0,
+        9.1,
+        10.0,
+        15.0,
+        17.0,
+        20.0,
+        44.0,
+        50.0,
+        87.0,
+        87.5,
+        88.0,
+        88.8,
+        89.0,
+        100.0,
+        1e30,
+        f32::MAX,
+        f32::INFINITY,
+    ];
+    let mut xs: Vec<f32> = special.iter().flat_map(|&v| [v, -v]).collect();
+    xs.push(f32::NAN);
+    xs.push(-f32::NAN);
+    // Dense sweep over [-30, 30] in steps of 1/128 (exact in f32), then off-grid points.
+    xs.extend((-3840..=3840).map(|i| i as f32 / 128.0));
+    let mut rng = Lcg(7);
+    xs.extend((0..4001).map(|_| (rng.next() >> 8) as f32 / (1u32 << 24) as f32 * 40.0 - 20.0));
+    let activations: [(&str, Apply, Reference); 2] = [
+        ("sigmoid", |s, x| s.sigmoid(x), |v| 1.0 / (1.0 + (-v).exp())),
+        ("tanh", |s, x| s.tanh(x), f32::tanh),
+    ];
+    for (name, run, reference) in activations {
+        // Every length up to 33 exercises each vector tail; then the whole sweep at once.
+        let mut lengths: Vec<usize> = (0..=33).collect();
+        lengths.push(xs.len());
+        for len in lengths {
+            for start in (0..xs.len())
+                .step_by(len.max(1))
+                .take(if len == xs.len() { 1 } else { 8 })
+            {
+                let input = &xs[start..(start + len).min(xs.len())];
+                let mut got = input.to_vec();
+                run(set, &mut got);
+                for (&x, &g) in input.iter().zip(&got) {
+                    let w = reference(x);
+                    let ok = if w.is_nan() {
+                        g.is_nan()
+                    } else if w == 0.0 && name == "tanh" {
+                        g.to_bits() == w.to_bits()
+                    } else {
+                        (g - w).abs() <= 1e-6 * w.abs() + f32::MIN_POSITIVE
+                    };
+                    if !ok {
+                        return Err(format!(
+                            "{} {name}({x:e}) = {g:e}, std gives {w:e}",
+                            set.name()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
