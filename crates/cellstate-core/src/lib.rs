@@ -9,6 +9,10 @@ pub mod kernels;
 
 pub use error::{Error, Result};
 pub mod lstm;
+pub mod model;
+pub mod optim;
 pub mod rng;
 
-pub use lstm::{BackwardInput, ForwardInput, Lstm, LstmConfig, ParamEntry};
+pub use lstm::{BackwardInput, ForwardInput, Lstm, LstmConfig, LstmLayer, ParamEntry};
+pub use model::{Batch, BatchStats, Model, ModelConfig};
+pub use optim::{Optimizer, OptimizerConfig};

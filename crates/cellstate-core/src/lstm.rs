@@ -802,6 +802,12 @@ impl LstmLayer {
         Ok(())
     }
 
+    /// The last layer's output of the last forward pass, time-major `(T, B, D·H)`, whatever the layout
+    /// of the input was.
+    pub fn output_time_major(&self) -> &[f32] {
+        &self.cache.xs[self.config.num_layers]
+    }
+
     /// h_n of the last forward pass, `(L·D, B, H)`.
     pub fn h_n(&self) -> &[f32] {
         &self.cache.h_n

@@ -52,6 +52,14 @@ impl Rng {
         lo + (hi - lo) * self.next_f32()
     }
 
+    /// Standard normal (Box–Muller; one of the pair is discarded to keep the stream simple).
+    pub fn normal(&mut self) -> f32 {
+        // 1 − u is in (0, 1], so the logarithm is finite.
+        let u1 = 1.0 - self.next_f32() as f64;
+        let u2 = self.next_f32() as f64;
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+
     /// Uniform integer in [0, n) (Lemire's multiply-shift; n > 0).
     pub fn below(&mut self, n: u32) -> u32 {
         ((self.next_u32() as u64 * n as u64) >> 32) as u32

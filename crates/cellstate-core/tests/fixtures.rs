@@ -1,7 +1,7 @@
 //! Parity with PyTorch: every `lstm` case in `../shared/fixtures/torch-lstm/` (float64 references made by
 //! `torch.nn.LSTM`), forward outputs and every gradient, within `atol + rtol·|ref|`.
 
-use cellstate_core::{BackwardInput, ForwardInput, Lstm, LstmConfig};
+use cellstate_core::{BackwardInput, Batch, ForwardInput, Lstm, LstmConfig, Model, ModelConfig};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -160,4 +160,80 @@ fn lstm_cases_match_pytorch() {
     }
     // The fixture set has eight `lstm` cases (README of ../shared/fixtures/torch-lstm).
     assert_eq!(cases, 8, "expected 8 lstm fixture cases");
+}
+
+#[test]
+fn sentiment_cases_match_pytorch() {
+    let dir = fixtures_dir();
+    let mut cases = 0;
+    for name in ["seed-sentiment-onehot", "sentiment-embedding-packed"] {
+        let case: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        let cfg = &case["config"];
+        let get = |k: &str| cfg[k].as_u64().unwrap() as usize;
+        let input = if cfg["input"] == "one-hot" {
+            format!(r#"{{"kind":"one-hot","vocabSize":{}}}"#, get("vocabSize"))
+        } else {
+            format!(
+                r#"{{"kind":"embedding","vocabSize":{},"dim":{},"paddingIdx":0}}"#,
+                get("vocabSize"),
+                get("embeddingDim")
+            )
+        };
+        let json = format!(
+            r#"{{"input":{input},"lstm":{{"hiddenSize":{}}},"pooling":"last","units":1,"loss":"bce"}}"#,
+            get("hiddenSize")
+        );
+        let mut model = Model::new(ModelConfig::from_json(&json).unwrap()).unwrap();
+        let mut flat = model.params().to_vec();
+        for e in model.param_table() {
+            flat[e.offset..e.offset + e.len()].copy_from_slice(&tensor(&case["params"][&e.name]));
+        }
+        model.set_params(&flat).unwrap();
+        let tokens: Vec<i32> = tensor(&case["inputs"]["tokens"])
+            .iter()
+            .map(|&v| v as i32)
+            .collect();
+        let labels = tensor(&case["inputs"]["labels"]);
+        let lengths: Option<Vec<u32>> = cfg["lengths"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_u64().unwrap() as u32).collect());
+        let batch = Batch {
+            tokens: Some(&tokens),
+            batch: get("batch"),
+            steps: get("seqLen"),
+            lengths: lengths.as_deref(),
+            targets: Some(&labels),
+            ..Default::default()
+        };
+        let stats = model.forward_backward(&batch).unwrap();
+        let (rtol, atol) = (1e-4, 1e-6);
+        assert_close(
+            &format!("{name} logits"),
+            &model.logits(),
+            &tensor(&case["outputs"]["logits"]),
+            rtol,
+            atol,
+        );
+        let want = case["outputs"]["loss"].as_f64().unwrap();
+        assert!(
+            (stats.loss - want).abs() <= 1e-5 * want.abs(),
+            "{name} loss {} vs {want}",
+            stats.loss
+        );
+        for e in model.param_table() {
+            let got = &model.grads()[e.offset..e.offset + e.len()];
+            assert_close(
+                &format!("{name} d{}", e.name),
+                got,
+                &tensor(&case["grads"][&e.name]),
+                rtol,
+                atol,
+            );
+        }
+        cases += 1;
+    }
+    assert_eq!(cases, 2);
 }
