@@ -64,8 +64,8 @@ export function tar(entries: TarInput[], { end = true } = {}): Uint8Array {
 }
 
 /** gzip of `bytes` (one member, as `tar czf` writes). */
-export function gzip(bytes: Uint8Array): Uint8Array {
-  return gzipSync(bytes, { level: 6 });
+export function gzip(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(gzipSync(bytes, { level: 6 }));
 }
 
 /** A review of the aclImdb layout. */
@@ -78,7 +78,7 @@ export interface Review {
 }
 
 /** An aclImdb-layout .tar.gz of `reviews`, in the given order, with the metadata files a real one has. */
-export function imdbTarball(reviews: Review[], extra: TarInput[] = []): Uint8Array {
+export function imdbTarball(reviews: Review[], extra: TarInput[] = []): Uint8Array<ArrayBuffer> {
   return gzip(
     tar([
       { name: 'aclImdb/', type: '5' },
@@ -183,14 +183,14 @@ export function pickleLists(lists: number[][]): Uint8Array {
 }
 
 /** An .npz (zip, stored as np.savez does) of `arrays` named without `.npy`. */
-export function npz(arrays: Record<string, Uint8Array>): Uint8Array {
+export function npz(arrays: Record<string, Uint8Array>): Uint8Array<ArrayBuffer> {
   const files: Record<string, Uint8Array> = {};
   for (const [k, v] of Object.entries(arrays)) files[`${k}.npy`] = v;
-  return zipSync(files, { level: 0 });
+  return new Uint8Array(zipSync(files, { level: 0 }));
 }
 
 /** A Keras-layout imdb.npz of rank lists and labels. */
-export function kerasNpz(train: { x: number[][]; y: number[] }, test: { x: number[][]; y: number[] }): Uint8Array {
+export function kerasNpz(train: { x: number[][]; y: number[] }, test: { x: number[][]; y: number[] }): Uint8Array<ArrayBuffer> {
   return npz({
     x_train: npy('|O', train.x.length, pickleObjectArray(train.x)),
     y_train: npyInt64(train.y),

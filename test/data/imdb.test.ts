@@ -4,8 +4,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { DataError, ValueError } from '../../ts/errors';
-import { loadImdb, WordIndex, encode, decode, tokenize, type Review } from '../../ts/data/index';
-import { gzip, imdbTarball, kerasNpz, npy, npyInt64, npz, pickleLists, pickleObjectArray, reviews, tar } from './helpers';
+import { loadImdb, WordIndex, encode, decode, tokenize } from '../../ts/data/index';
+import { type Review, gzip, imdbTarball, kerasNpz, npy, npyInt64, npz, pickleLists, pickleObjectArray, reviews, tar } from './helpers';
 
 const corpus: Review[] = [
   { split: 'train', label: 'neg', id: 10, rating: 1, text: 'The movie was BAD.<br /><br />bad bad' },
