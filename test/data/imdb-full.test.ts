@@ -97,6 +97,17 @@ describe('the shared labeled tarball', () => {
   });
 });
 
+describe('the shipped sample', () => {
+  test('holds the same reviews as the full tarball: train/neg/0 first, test/pos/999 last', async () => {
+    // With the full tarball's word index the sample's ids are those of the same reviews in the full set.
+    const sample = await loadImdb({ sample: true, seed: null, wordIndex: sorted.wordIndex! });
+    expect(review(sample.train, 0)).toEqual(review(sorted.train, 0)); // train/neg/0
+    expect(review(sample.train, 1000)).toEqual(review(sorted.train, 12500)); // train/pos/0
+    expect(review(sample.test, 1999)).toEqual(review(sorted.test, 12500 + 999)); // test/pos/999
+    expect(sample.test.labels[1999]).toBe(1);
+  });
+});
+
 describe('Keras options on the full data', () => {
   test('numWords 10,000: every id < 10,000, the others oov, in-vocabulary ids unchanged', () => {
     const d = kerasPipeline(corpus, { numWords: 10000 });

@@ -3,8 +3,9 @@
  * given no source, finds the upstream tarball in a cache or downloads it there (HTTPS, progress on
  * stderr, SHA-256 verified, written atomically: a temp file renamed into place, removed on any failure).
  *
- * Where the data comes from, in order: `source` (path, URL or anything the browser entry takes) →
- * `CELLSTATE_IMDB` (a path) → `<cacheDir>/aclImdb_v1.tar.gz` → download to that file.
+ * Where the data comes from, in order: `sample: true` (the sample shipped in `data/`) → `source` (path,
+ * URL or anything the browser entry takes) → `CELLSTATE_IMDB` (a path) → `<cacheDir>/aclImdb_v1.tar.gz`
+ * → download to that file.
  * cacheDir: option `cacheDir`, else `CELLSTATE_DATA_DIR`, else `$XDG_CACHE_HOME/cellstate`, else
  * `~/.cache/cellstate`.
  */
@@ -14,6 +15,7 @@ import { promises as fsp } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { DataError, ValueError } from '../errors';
 import { IMDB_SHA256, IMDB_URL, type Imdb, type LoadImdbOptions as BrowserLoadImdbOptions, loadImdbFrom } from './imdb';
 import { type ByteSource } from './source';
@@ -28,6 +30,12 @@ export interface LoadImdbOptions extends Omit<BrowserLoadImdbOptions, 'source' |
   /** As in the browser entry, or a path to `imdb_word_index.json`. For an npz path, a
    * `imdb_word_index.json` in the same folder is used when this is left out. */
   wordIndex?: BrowserLoadImdbOptions['wordIndex'];
+  /**
+   * Load the sample shipped in the package instead (`data/imdb-sample.tar.gz`: 2,000 training and 2,000
+   * test reviews of the upstream tarball, balanced, the 1,000 smallest ids of each folder): offline, no
+   * download. The word index is then built on its 2,000 training reviews.
+   */
+  sample?: boolean;
   /** Cache folder; default `CELLSTATE_DATA_DIR`, `$XDG_CACHE_HOME/cellstate` or `~/.cache/cellstate`. */
   cacheDir?: string;
   /** Download when nothing is cached (default true); false makes a missing cache an error. */
@@ -166,12 +174,26 @@ async function download(url: string, dest: string, sha256: string, progress: Loa
   }
 }
 
+declare const __dirname: string | undefined;
+
+/** Path of the shipped sample: `data/` at the package root, seen from `dist/` or from `ts/data/`. */
+async function samplePath(): Promise<string> {
+  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '../data/imdb-sample.tar.gz'), join(here, '../../data/imdb-sample.tar.gz')];
+  for (const c of candidates) if (await exists(c)) return c;
+  throw new DataError(`the IMDB sample is not installed: none of ${candidates.join(', ')} exists`);
+}
+
 /** Resolves the source of a Node load: a stream plus a name for messages, and the word index beside an npz. */
 async function resolveSource(o: LoadImdbOptions): Promise<{ stream: ByteSource; what: string; besideNpz?: string }> {
   const fromPath = async (path: string) => {
     const beside = join(dirname(path), 'imdb_word_index.json');
     return { stream: await openPath(path), what: path, besideNpz: /\.npz$/i.test(path) && (await exists(beside)) ? beside : undefined };
   };
+  if (o.sample) {
+    if (o.source !== undefined) throw new ValueError('pass either source or sample: true, not both');
+    return fromPath(await samplePath());
+  }
   if (o.source !== undefined) {
     if (typeof o.source === 'string' && !URL_LIKE.test(o.source)) return fromPath(o.source);
     if (o.source instanceof URL && o.source.protocol === 'file:') return fromPath(o.source.pathname);
