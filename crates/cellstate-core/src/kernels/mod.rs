@@ -8,6 +8,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2_fma;
+#[cfg(test)]
+mod bench;
 // AVX-512 intrinsics are stable since 1.89, above the workspace's declared rust-version.
 #[cfg(target_arch = "x86_64")]
 #[clippy::msrv = "1.89"]

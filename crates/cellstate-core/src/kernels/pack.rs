@@ -32,9 +32,12 @@ pub(crate) trait MicroKernel {
     );
 }
 
-/// Inner-dimension block: a `KC × NR` B panel (16 KiB at NR = 16) stays in L1 across the `ir` loop.
-const KC: usize = 256;
-/// Row block, rounded down to a multiple of MR: a `MC × KC` A block (96 KiB) stays in L2.
+/// Inner-dimension block: a `KC × NR` B panel (8 KiB at NR = 16, 16 KiB at 32) stays in L1 across
+/// the `ir` loop. Measured on this Xeon (48 KiB L1d, 2 MiB L2): KC = 128 with MC = 96 ran the
+/// k = 1600..2048 backward products about 2× faster than KC = 256 (A block spilling out of L1).
+const KC: usize = 128;
+/// Row block, rounded down to a multiple of MR: a `MC × KC` A block (48 KiB) is reused from L1/L2
+/// by every B panel.
 const MC: usize = 96;
 /// Column block: a `KC × NC` B block (2 MiB) fits this generation's L2.
 const NC: usize = 2048;

@@ -5,7 +5,7 @@
 use super::{Kernels, Scalar, Trans};
 
 /// Inner dimensions up to 12 cover every remainder of the 6/8-row and 8/16/32-column tiles; the
-/// larger sizes cross the 96-row and 256-deep blocks, and the last shapes cross the 2048-column block.
+/// larger sizes cross the 96-row and 128-deep blocks, and the last shapes cross the 2048-column block.
 const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
 const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
 const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
