@@ -224,7 +224,7 @@ fn check_gemm(
 }
 
 /// Runs one activation of a kernel set in place.
-type Apply = fn(&dyn Kernels, &mut [f32]);
+pub(super) type Apply = fn(&dyn Kernels, &mut [f32]);
 /// The f32 std formula it is checked against.
 type Reference = fn(f32) -> f32;
 
