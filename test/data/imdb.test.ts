@@ -229,6 +229,17 @@ describe('bad input is a DataError', () => {
     await expect(loadImdb({ source: bad })).rejects.toThrow(DataError);
   });
 
+  test('a source that fails mid-stream is a DataError naming the failure, not a gzip error', async () => {
+    let n = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (n++ === 0) c.enqueue(tarball.subarray(0, 50));
+        else throw new Error('socket hang up');
+      },
+    });
+    await expect(loadImdb({ source: failing })).rejects.toThrow(/reading the IMDB source failed: socket hang up/);
+  });
+
   test('truncated or corrupt tar inside a valid gzip', async () => {
     const t = tar([{ name: 'aclImdb/train/pos/1_10.txt', data: 'good' }]);
     await rejects(gzip(t.subarray(0, 700)), /truncated/); // inside the entry

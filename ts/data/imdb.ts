@@ -313,7 +313,7 @@ export async function resolveWordIndex(w: LoadImdbOptions['wordIndex']): Promise
     (typeof Response !== 'undefined' && w instanceof Response);
   let obj: unknown = w;
   if (isSource) {
-    const bytes = await readAll(await openSource(w as ByteSource, 'word index'));
+    const bytes = await readAll(await openSource(w as ByteSource, 'word index'), 'the word index');
     try {
       obj = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     } catch (e) {
@@ -337,7 +337,7 @@ export async function loadImdbFrom(source: ByteSource, options: LoadImdbOptions 
   resolveIdOptions(options); // fail on bad options before reading 80 MB
   const words = await resolveWordIndex(options.wordIndex);
   const { kind, stream } = await sniff(await openSource(source, what), what);
-  const corpus = kind === 'tar.gz' ? await readAclImdb(stream, words, what) : readKerasNpz(await readAll(stream), words, what);
+  const corpus = kind === 'tar.gz' ? await readAclImdb(stream, words, what) : readKerasNpz(await readAll(stream, what), words, what);
   return kerasPipeline(corpus, options);
 }
 

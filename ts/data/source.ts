@@ -66,7 +66,7 @@ export async function sniff(
   const head: Uint8Array[] = [];
   let have = 0;
   while (have < 2) {
-    const { done, value } = await reader.read();
+    const { done, value } = await readChunk(reader, what);
     if (done) break;
     head.push(value);
     have += value.length;
@@ -94,6 +94,16 @@ export async function sniff(
   );
 }
 
+/** `reader.read()`, with a failure of the underlying source turned into a DataError naming it. */
+async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, what: string): Promise<ReadableStreamReadResult<Uint8Array>> {
+  try {
+    return await reader.read();
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new DataError(`reading ${what} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+}
+
 /** Joins chunks into one array of `total` bytes. */
 export function concat(chunks: Uint8Array[], total = chunks.reduce((n, c) => n + c.length, 0)): Uint8Array {
   if (chunks.length === 1) return chunks[0];
@@ -106,12 +116,12 @@ export function concat(chunks: Uint8Array[], total = chunks.reduce((n, c) => n +
   return out;
 }
 
-/** Reads a whole stream into memory. */
-export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+/** Reads a whole stream into memory. @throws {DataError} when the source fails. */
+export async function readAll(stream: ReadableStream<Uint8Array>, what = 'source'): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const reader = stream.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await readChunk(reader, what);
     if (done) break;
     chunks.push(value);
   }
@@ -130,13 +140,34 @@ export async function gunzipEach(
   if (typeof DecompressionStream === 'undefined') {
     throw new DataError('this JavaScript runtime has no DecompressionStream: cannot gunzip (Node ≥ 18 and current browsers have it)');
   }
-  const reader = stream.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>).getReader();
+  // Errors of the source itself (a dropped connection, a file read error) are told apart from bad gzip.
+  let sourceError: unknown = null;
+  const src = stream.getReader();
+  const tagged = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { done, value } = await src.read();
+        if (done) c.close();
+        else c.enqueue(value);
+      } catch (e) {
+        sourceError = e;
+        c.error(e);
+      }
+    },
+    cancel(reason) {
+      return src.cancel(reason);
+    },
+  });
+  const reader = tagged.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>).getReader();
   for (;;) {
     let r: ReadableStreamReadResult<Uint8Array>;
     try {
       r = await reader.read();
     } catch (e) {
       if (e instanceof DataError) throw e;
+      if (sourceError !== null) {
+        throw new DataError(`reading ${what} failed: ${(sourceError as Error).message ?? String(sourceError)}`, { cause: sourceError });
+      }
       throw new DataError(`${what} is not valid gzip data (corrupt or truncated): ${(e as Error).message}`, { cause: e });
     }
     if (r.done) return;
