@@ -1,6 +1,6 @@
 /** Bad input gets a typed error naming the problem and the expected shape, and leaves state as it was. */
 import { describe, expect, it } from 'vitest';
-import { DisposedError, LSTM, ShapeError, StateError, ValueError } from '../ts/index';
+import { DisposedError, LSTM, ShapeError, StateError, type TensorLike, ValueError } from '../ts/index';
 import { backend, backendNames, randomTensor, rng } from './helpers';
 
 describe.each(backendNames)('LSTM errors on %s', (name) => {
@@ -106,7 +106,7 @@ describe.each(backendNames)('LSTM errors on %s', (name) => {
   it('loadStateDict lists every problem and changes nothing when any entry is wrong', async () => {
     const lstm = await make();
     const before = lstm.stateDict();
-    const dict = lstm.stateDict();
+    const dict: Record<string, TensorLike> = lstm.stateDict();
     dict.weight_ih_l0 = randomTensor([16, 3], rng(5));
     dict.weight_hh_l0 = randomTensor([16, 5], rng(5));
     delete (dict as Record<string, unknown>).bias_ih_l1;

@@ -61,7 +61,15 @@ export interface Backend {
 }
 
 /** Where the wasm module comes from: a URL or path string, a fetch `Response`, the bytes, or a compiled module. */
-export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Module;
+export type WasmSource = string | URL | Response | ArrayBuffer | ArrayBufferView | WasmModule;
+
+/**
+ * `WebAssembly.Module` where the compiler knows it (the DOM lib, @types/node 22+), else nothing: the published
+ * declarations must compile for Node users whose `lib` has no DOM and who keep `skipLibCheck` off.
+ */
+type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never[]) => infer M } }
+  ? M
+  : never;
 
 /** Options of {@link init} and {@link loadBackend}. */
 export interface InitOptions {

@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export * from './common';
+export * from './data/index';

@@ -3,6 +3,8 @@
  * @packageDocumentation
  */
 import './native';
+import './model-node';
 
 export * from './common';
+export * from './data/node';
 export { nativeFileName } from './native';

@@ -350,10 +350,6 @@ impl Lstm {
         Ok(())
     }
 
-    /// The parameter table as JSON: `[{"name": .., "offset": .., "shape": [..]}, ..]`.
-    pub fn param_table_json(&self) -> String {
-        table_json(&self.layer.table)
-    }
 
     /// The flat gradient buffer (same layout as the parameters).
     pub fn grads(&self) -> &[f32] {

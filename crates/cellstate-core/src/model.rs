@@ -456,6 +456,11 @@ impl Model {
         })
     }
 
+    /// The config with every default filled in, as JSON.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(&self.config).unwrap_or_default()
+    }
+
     /// The config this model was built from.
     pub fn config(&self) -> &ModelConfig {
         &self.config

@@ -92,6 +92,16 @@ impl Default for OptimizerConfig {
 }
 
 impl OptimizerConfig {
+    /// Parses and checks a JSON config such as `{"type":"adam","lr":0.001}`.
+    ///
+    /// # Errors
+    /// `Error::Value` naming the unknown type, field or out-of-range value.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let c: OptimizerConfig = serde_json::from_str(json).map_err(|e| Error::Value(format!("optimizer config: {e}")))?;
+        c.validate()?;
+        Ok(c)
+    }
+
     /// The configured learning rate.
     pub fn lr(&self) -> f32 {
         match *self {

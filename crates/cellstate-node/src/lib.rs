@@ -2,8 +2,12 @@
 //! The surface matches `cellstate-wasm` name for name (checked by test/surface.test.ts).
 #![deny(clippy::all)]
 
-use cellstate_core::{kernels, BackwardInput, Error, ForwardInput, Lstm, LstmConfig};
-use napi::bindgen_prelude::{Float32Array, Uint32Array};
+use cellstate_core::lstm::table_json;
+use cellstate_core::{
+    kernels, BackwardInput, Batch, BatchStats, Error, ForwardInput, Lstm, LstmConfig, Model, ModelConfig,
+    OptimizerConfig,
+};
+use napi::bindgen_prelude::{Float32Array, Float64Array, Int32Array, Uint32Array};
 use napi_derive::napi;
 
 /// Errors cross as `Error("[kind] message")`; the TypeScript layer maps `kind` to a typed error class.
@@ -46,7 +50,7 @@ impl LstmHandle {
     /// The parameter table as JSON.
     #[napi]
     pub fn param_table(&self) -> String {
-        self.inner.param_table_json()
+        table_json(self.inner.param_table())
     }
 
     /// A copy of the flat parameters.
@@ -169,4 +173,179 @@ impl LstmHandle {
 #[napi]
 pub fn kernel_name() -> String {
     kernels::active().name().to_string()
+}
+
+/// A sequence model living in the addon's memory.
+#[napi]
+pub struct ModelHandle {
+    inner: Model,
+}
+
+fn stats(s: BatchStats) -> Float64Array {
+    Float64Array::new(vec![s.loss, s.correct, s.count])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn batch<'a>(
+    tokens: &'a Option<Int32Array>,
+    x: &'a Option<Float32Array>,
+    batch: u32,
+    steps: u32,
+    lengths: &'a Option<Uint32Array>,
+    targets: Option<&'a [f32]>,
+) -> Batch<'a> {
+    Batch {
+        tokens: tokens.as_deref(),
+        x: x.as_deref(),
+        batch: batch as usize,
+        steps: steps as usize,
+        lengths: lengths.as_deref(),
+        targets,
+    }
+}
+
+#[napi]
+impl ModelHandle {
+    /// A model from its JSON config.
+    #[napi(constructor)]
+    pub fn new(config: String) -> napi::Result<Self> {
+        let config = ModelConfig::from_json(&config).map_err(js_err)?;
+        Model::new(config).map(|inner| ModelHandle { inner }).map_err(js_err)
+    }
+
+    /// The config with defaults filled in, as JSON.
+    #[napi]
+    pub fn config_json(&self) -> String {
+        self.inner.config_json()
+    }
+
+    /// The parameter table as JSON.
+    #[napi]
+    pub fn param_table(&self) -> String {
+        table_json(self.inner.param_table())
+    }
+
+    /// A copy of the flat parameters.
+    #[napi]
+    pub fn params(&self) -> Float32Array {
+        f32s(self.inner.params().to_vec())
+    }
+
+    /// Replaces the flat parameters.
+    #[napi]
+    pub fn set_params(&mut self, data: Float32Array) -> napi::Result<()> {
+        self.inner.set_params(&data).map_err(js_err)
+    }
+
+    /// A copy of the flat gradients.
+    #[napi]
+    pub fn grads(&self) -> Float32Array {
+        f32s(self.inner.grads().to_vec())
+    }
+
+    /// Replaces the optimiser (JSON config) and the clipping norm (0 for none).
+    #[napi]
+    pub fn set_optimizer(&mut self, config: String, clip_norm: f64) -> napi::Result<()> {
+        let config = OptimizerConfig::from_json(&config).map_err(js_err)?;
+        let clip = (clip_norm != 0.0).then_some(clip_norm as f32);
+        self.inner.set_optimizer(config, clip).map_err(js_err)
+    }
+
+    /// Sets the learning rate.
+    #[napi]
+    pub fn set_lr(&mut self, lr: f64) -> napi::Result<()> {
+        self.inner.set_lr(lr as f32).map_err(js_err)
+    }
+
+    /// Optimiser steps taken.
+    #[napi]
+    pub fn optimizer_step(&self) -> f64 {
+        self.inner.optimizer().step as f64
+    }
+
+    /// A copy of the optimiser's first moment.
+    #[napi(js_name = "optimizerM")]
+    pub fn optimizer_m(&self) -> Float32Array {
+        f32s(self.inner.optimizer().m.clone())
+    }
+
+    /// A copy of the optimiser's second moment (empty for SGD).
+    #[napi(js_name = "optimizerV")]
+    pub fn optimizer_v(&self) -> Float32Array {
+        f32s(self.inner.optimizer().v.clone())
+    }
+
+    /// Restores the optimiser's step count and moments.
+    #[napi]
+    pub fn set_optimizer_state(&mut self, step: f64, m: Float32Array, v: Float32Array) -> napi::Result<()> {
+        self.inner.set_optimizer_state(step as u64, &m, &v).map_err(js_err)
+    }
+
+    /// One training step; returns [loss, correct, count].
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_batch(
+        &mut self,
+        tokens: Option<Int32Array>,
+        x: Option<Float32Array>,
+        batch_size: u32,
+        steps: u32,
+        lengths: Option<Uint32Array>,
+        targets: Float32Array,
+    ) -> napi::Result<Float64Array> {
+        let b = batch(&tokens, &x, batch_size, steps, &lengths, Some(&targets));
+        self.inner.train_batch(&b).map(stats).map_err(js_err)
+    }
+
+    /// Forward, loss and backward without an update; returns [loss, correct, count].
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward(
+        &mut self,
+        tokens: Option<Int32Array>,
+        x: Option<Float32Array>,
+        batch_size: u32,
+        steps: u32,
+        lengths: Option<Uint32Array>,
+        targets: Float32Array,
+    ) -> napi::Result<Float64Array> {
+        let b = batch(&tokens, &x, batch_size, steps, &lengths, Some(&targets));
+        self.inner.forward_backward(&b).map(stats).map_err(js_err)
+    }
+
+    /// Loss and accuracy counts without updates; returns [loss, correct, count].
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate_batch(
+        &mut self,
+        tokens: Option<Int32Array>,
+        x: Option<Float32Array>,
+        batch_size: u32,
+        steps: u32,
+        lengths: Option<Uint32Array>,
+        targets: Float32Array,
+    ) -> napi::Result<Float64Array> {
+        let b = batch(&tokens, &x, batch_size, steps, &lengths, Some(&targets));
+        self.inner.evaluate_batch(&b).map(stats).map_err(js_err)
+    }
+
+    /// Outputs (probabilities for BCE / cross-entropy), batch-first.
+    #[napi]
+    pub fn predict_batch(
+        &mut self,
+        tokens: Option<Int32Array>,
+        x: Option<Float32Array>,
+        batch_size: u32,
+        steps: u32,
+        lengths: Option<Uint32Array>,
+    ) -> napi::Result<Float32Array> {
+        let b = batch(&tokens, &x, batch_size, steps, &lengths, None);
+        self.inner.predict_batch(&b).map(f32s).map_err(js_err)
+    }
+
+    /// The last forward's logits, batch-first.
+    #[napi]
+    pub fn logits(&self) -> Float32Array {
+        f32s(self.inner.logits())
+    }
 }

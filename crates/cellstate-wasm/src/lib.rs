@@ -1,7 +1,11 @@
 //! wasm-bindgen exports of cellstate-core: argument conversion and error mapping only.
 //! The surface matches `cellstate-node` name for name (checked by test/surface.test.ts).
 
-use cellstate_core::{kernels, BackwardInput, Error, ForwardInput, Lstm, LstmConfig};
+use cellstate_core::lstm::table_json;
+use cellstate_core::{
+    kernels, BackwardInput, Batch, BatchStats, Error, ForwardInput, Lstm, LstmConfig, Model, ModelConfig,
+    OptimizerConfig,
+};
 use wasm_bindgen::prelude::*;
 
 /// Errors cross as `Error("[kind] message")`; the TypeScript layer maps `kind` to a typed error class.
@@ -40,7 +44,7 @@ impl LstmHandle {
     /// The parameter table as JSON.
     #[wasm_bindgen(js_name = paramTable)]
     pub fn param_table(&self) -> String {
-        self.inner.param_table_json()
+        table_json(self.inner.param_table())
     }
 
     /// A copy of the flat parameters.
@@ -158,4 +162,185 @@ impl LstmHandle {
 #[wasm_bindgen(js_name = kernelName)]
 pub fn kernel_name() -> String {
     kernels::active().name().to_string()
+}
+
+/// A sequence model living in wasm memory.
+#[wasm_bindgen(js_name = ModelHandle)]
+pub struct ModelHandle {
+    inner: Model,
+}
+
+fn stats(s: BatchStats) -> Vec<f64> {
+    vec![s.loss, s.correct, s.count]
+}
+
+#[wasm_bindgen(js_class = ModelHandle)]
+impl ModelHandle {
+    /// A model from its JSON config.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: &str) -> Result<ModelHandle, JsValue> {
+        let config = ModelConfig::from_json(config).map_err(js_err)?;
+        Model::new(config).map(|inner| ModelHandle { inner }).map_err(js_err)
+    }
+
+    /// The config with defaults filled in, as JSON.
+    #[wasm_bindgen(js_name = configJson)]
+    pub fn config_json(&self) -> String {
+        self.inner.config_json()
+    }
+
+    /// The parameter table as JSON.
+    #[wasm_bindgen(js_name = paramTable)]
+    pub fn param_table(&self) -> String {
+        table_json(self.inner.param_table())
+    }
+
+    /// A copy of the flat parameters.
+    pub fn params(&self) -> Vec<f32> {
+        self.inner.params().to_vec()
+    }
+
+    /// Replaces the flat parameters.
+    #[wasm_bindgen(js_name = setParams)]
+    pub fn set_params(&mut self, data: &[f32]) -> Result<(), JsValue> {
+        self.inner.set_params(data).map_err(js_err)
+    }
+
+    /// A copy of the flat gradients.
+    pub fn grads(&self) -> Vec<f32> {
+        self.inner.grads().to_vec()
+    }
+
+    /// Replaces the optimiser (JSON config) and the clipping norm (0 for none).
+    #[wasm_bindgen(js_name = setOptimizer)]
+    pub fn set_optimizer(&mut self, config: &str, clip_norm: f64) -> Result<(), JsValue> {
+        let config = OptimizerConfig::from_json(config).map_err(js_err)?;
+        let clip = (clip_norm != 0.0).then_some(clip_norm as f32);
+        self.inner.set_optimizer(config, clip).map_err(js_err)
+    }
+
+    /// Sets the learning rate.
+    #[wasm_bindgen(js_name = setLr)]
+    pub fn set_lr(&mut self, lr: f64) -> Result<(), JsValue> {
+        self.inner.set_lr(lr as f32).map_err(js_err)
+    }
+
+    /// Optimiser steps taken.
+    #[wasm_bindgen(js_name = optimizerStep)]
+    pub fn optimizer_step(&self) -> f64 {
+        self.inner.optimizer().step as f64
+    }
+
+    /// A copy of the optimiser's first moment.
+    #[wasm_bindgen(js_name = optimizerM)]
+    pub fn optimizer_m(&self) -> Vec<f32> {
+        self.inner.optimizer().m.clone()
+    }
+
+    /// A copy of the optimiser's second moment (empty for SGD).
+    #[wasm_bindgen(js_name = optimizerV)]
+    pub fn optimizer_v(&self) -> Vec<f32> {
+        self.inner.optimizer().v.clone()
+    }
+
+    /// Restores the optimiser's step count and moments.
+    #[wasm_bindgen(js_name = setOptimizerState)]
+    pub fn set_optimizer_state(&mut self, step: f64, m: &[f32], v: &[f32]) -> Result<(), JsValue> {
+        self.inner.set_optimizer_state(step as u64, m, v).map_err(js_err)
+    }
+
+    /// One training step; returns [loss, correct, count].
+    #[wasm_bindgen(js_name = trainBatch)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_batch(
+        &mut self,
+        tokens: Option<Vec<i32>>,
+        x: Option<Vec<f32>>,
+        batch: u32,
+        steps: u32,
+        lengths: Option<Vec<u32>>,
+        targets: &[f32],
+    ) -> Result<Vec<f64>, JsValue> {
+        let b = Batch {
+            tokens: tokens.as_deref(),
+            x: x.as_deref(),
+            batch: batch as usize,
+            steps: steps as usize,
+            lengths: lengths.as_deref(),
+            targets: Some(targets),
+        };
+        self.inner.train_batch(&b).map(stats).map_err(js_err)
+    }
+
+    /// Forward, loss and backward without an update; returns [loss, correct, count].
+    #[wasm_bindgen(js_name = forwardBackward)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward(
+        &mut self,
+        tokens: Option<Vec<i32>>,
+        x: Option<Vec<f32>>,
+        batch: u32,
+        steps: u32,
+        lengths: Option<Vec<u32>>,
+        targets: &[f32],
+    ) -> Result<Vec<f64>, JsValue> {
+        let b = Batch {
+            tokens: tokens.as_deref(),
+            x: x.as_deref(),
+            batch: batch as usize,
+            steps: steps as usize,
+            lengths: lengths.as_deref(),
+            targets: Some(targets),
+        };
+        self.inner.forward_backward(&b).map(stats).map_err(js_err)
+    }
+
+    /// Loss and accuracy counts without updates; returns [loss, correct, count].
+    #[wasm_bindgen(js_name = evaluateBatch)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate_batch(
+        &mut self,
+        tokens: Option<Vec<i32>>,
+        x: Option<Vec<f32>>,
+        batch: u32,
+        steps: u32,
+        lengths: Option<Vec<u32>>,
+        targets: &[f32],
+    ) -> Result<Vec<f64>, JsValue> {
+        let b = Batch {
+            tokens: tokens.as_deref(),
+            x: x.as_deref(),
+            batch: batch as usize,
+            steps: steps as usize,
+            lengths: lengths.as_deref(),
+            targets: Some(targets),
+        };
+        self.inner.evaluate_batch(&b).map(stats).map_err(js_err)
+    }
+
+    /// Outputs (probabilities for BCE / cross-entropy), batch-first.
+    #[wasm_bindgen(js_name = predictBatch)]
+    pub fn predict_batch(
+        &mut self,
+        tokens: Option<Vec<i32>>,
+        x: Option<Vec<f32>>,
+        batch: u32,
+        steps: u32,
+        lengths: Option<Vec<u32>>,
+    ) -> Result<Vec<f32>, JsValue> {
+        let b = Batch {
+            tokens: tokens.as_deref(),
+            x: x.as_deref(),
+            batch: batch as usize,
+            steps: steps as usize,
+            lengths: lengths.as_deref(),
+            targets: None,
+        };
+        self.inner.predict_batch(&b).map_err(js_err)
+    }
+
+    /// The last forward's logits, batch-first.
+    pub fn logits(&self) -> Vec<f32> {
+        self.inner.logits()
+    }
 }
