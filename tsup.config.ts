@@ -20,5 +20,7 @@ export default defineConfig([
     clean: false,
     platform: 'browser',
     target: 'es2022',
+    // Self-contained, so a page can import it with no bundler or import map (fflate is small).
+    noExternal: ['fflate'],
   },
 ]);

@@ -46,14 +46,29 @@ export interface RawModule {
     seed: number,
   ) => RawLstm;
   kernelName(): string;
+  availableKernels(): string[];
+  selectKernels(name: string): void;
+  kernelSelfTest(name: string): string;
+  kernelNote(): string;
 }
 
 /** A loaded backend. */
 export interface Backend {
   /** `'wasm'` or `'native'`. */
   readonly name: BackendName;
-  /** The kernel set the core chose (e.g. `simd128`, `avx512`, `scalar`). */
+  /** The active kernel set (e.g. `simd128`, `avx512`, `avx2_fma`, `scalar`). */
   readonly kernels: string;
+  /** Kernel sets this backend can run on this machine, scalar first and the best last. */
+  readonly availableKernels: readonly string[];
+  /** Why a `CELLSTATE_KERNELS` request was not honoured, or `''`. */
+  readonly kernelNote: string;
+  /**
+   * Switches the kernel set (e.g. `'scalar'`, the reference; for tests and benchmarks).
+   * @throws {ValueError} naming the sets available here.
+   */
+  selectKernels(name: string): void;
+  /** Runs the kernel set `name` against the scalar reference over awkward sizes; `''` when they agree. */
+  kernelSelfTest(name: string): string;
   /** The binding module. @internal */
   readonly raw: RawModule;
   /** Bytes of wasm linear memory, or `null` for the native backend. */
@@ -108,13 +123,7 @@ async function loadWasm(source?: WasmSource): Promise<Backend> {
       let src = source ?? (await platform.defaultWasm());
       if (platform.prepareWasm) src = await platform.prepareWasm(src);
       const exports = await initWasm({ module_or_path: src as never });
-      const raw = wasmGlue as unknown as RawModule;
-      return {
-        name: 'wasm' as const,
-        kernels: raw.kernelName(),
-        raw,
-        memoryBytes: () => exports.memory.buffer.byteLength,
-      };
+      return makeBackend('wasm', wasmGlue as unknown as RawModule, () => exports.memory.buffer.byteLength);
     })();
     wasmBackend.catch(() => {
       wasmBackend = null;
@@ -123,13 +132,27 @@ async function loadWasm(source?: WasmSource): Promise<Backend> {
   return wasmBackend;
 }
 
+function makeBackend(name: BackendName, raw: RawModule, memoryBytes: () => number | null): Backend {
+  return {
+    name,
+    raw,
+    memoryBytes,
+    get kernels() {
+      return raw.kernelName();
+    },
+    availableKernels: Object.freeze([...raw.availableKernels()]),
+    kernelNote: raw.kernelNote(),
+    selectKernels: (k: string) => call(() => raw.selectKernels(k)),
+    kernelSelfTest: (k: string) => raw.kernelSelfTest(k),
+  };
+}
+
 function loadNative(): Backend {
   if (!nativeBackend) {
     if (!platform.loadNative) {
       throw new BackendError('the native backend exists only in Node.js; this runtime has the wasm backend');
     }
-    const raw = platform.loadNative();
-    nativeBackend = { name: 'native', kernels: raw.kernelName(), raw, memoryBytes: () => null };
+    nativeBackend = makeBackend('native', platform.loadNative(), () => null);
   }
   return nativeBackend;
 }

@@ -165,6 +165,8 @@ interface RawModel {
   optimizerM(): Float32Array;
   optimizerV(): Float32Array;
   setOptimizerState(step: number, m: Float32Array, v: Float32Array): void;
+  rngState(): Uint32Array;
+  setRngState(state: Uint32Array): void;
   trainBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
   forwardBackward(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
   evaluateBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
@@ -809,6 +811,7 @@ export class SequenceModel {
       metadata: {
         'cellstate.optimizer': JSON.stringify({ ...this.#optimizer, clipNorm: this.#clipNorm || undefined, step: raw.optimizerStep() }),
         'cellstate.epochs': String(this.#epochsDone),
+        'cellstate.rng': Array.from(raw.rngState()).join(','),
         ...extra,
       },
     };
@@ -847,6 +850,13 @@ export class SequenceModel {
       call(() => raw.setOptimizerState(Number(step ?? 0), m, v));
     }
     this.#epochsDone = Number(meta['cellstate.epochs'] ?? 0) || 0;
+    if (meta['cellstate.rng']) {
+      const words = meta['cellstate.rng'].split(',').map(Number);
+      if (words.length !== 8 || !words.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) {
+        throw new DataError(`saved random state "${meta['cellstate.rng']}" is not 8 unsigned 32-bit words`);
+      }
+      call(() => raw.setRngState(Uint32Array.from(words)));
+    }
   }
 
   /** The whole model (config, weights, optimiser state) as one safetensors buffer: for browsers, IndexedDB, or sending. */

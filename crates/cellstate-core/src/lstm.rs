@@ -439,6 +439,16 @@ impl LstmLayer {
         self.rng = Rng::new(seed);
     }
 
+    /// The dropout stream's state.
+    pub fn rng(&self) -> &Rng {
+        &self.rng
+    }
+
+    /// Continues the dropout stream from a saved state.
+    pub fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
+    }
+
     /// Sets whether dropout is active, keeping its random stream.
     pub fn set_training(&mut self, training: bool) {
         self.training = training;

@@ -547,6 +547,23 @@ impl Model {
         Ok(())
     }
 
+    /// The state of both dropout streams (head, then between LSTM layers), so training resumes exactly.
+    pub fn rng_state(&self) -> [u32; 8] {
+        let (a, b) = (self.rng.state(), self.lstm.rng().state());
+        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    }
+
+    /// Restores the dropout streams saved by [`Model::rng_state`].
+    ///
+    /// # Errors
+    /// `Error::Shape` unless `state` has 8 words.
+    pub fn set_rng_state(&mut self, state: &[u32]) -> Result<()> {
+        check_len("random state", state.len(), 8, "(8 words)")?;
+        self.rng = Rng::from_state([state[0], state[1], state[2], state[3]]);
+        self.lstm.set_rng(Rng::from_state([state[4], state[5], state[6], state[7]]));
+        Ok(())
+    }
+
     /// Sets the learning rate for the next steps (schedules call this between batches).
     ///
     /// # Errors

@@ -28,6 +28,19 @@ impl Rng {
         Self { s }
     }
 
+    /// The generator's state, to save and restore a stream exactly.
+    pub fn state(&self) -> [u32; 4] {
+        self.s
+    }
+
+    /// A generator continuing from a saved state (an all-zero state, which xoshiro cannot leave, is replaced).
+    pub fn from_state(s: [u32; 4]) -> Self {
+        if s == [0; 4] {
+            return Self::new(0);
+        }
+        Self { s }
+    }
+
     /// The next 32 random bits.
     pub fn next_u32(&mut self) -> u32 {
         let s = &mut self.s;

@@ -175,6 +175,30 @@ pub fn kernel_name() -> String {
     kernels::active().name().to_string()
 }
 
+/// Names of the kernel sets this build can run, scalar first.
+#[napi]
+pub fn available_kernels() -> Vec<String> {
+    kernels::available().into_iter().map(String::from).collect()
+}
+
+/// Makes `name` the active kernel set for this process.
+#[napi]
+pub fn select_kernels(name: String) -> napi::Result<()> {
+    kernels::select(&name).map_err(|m| js_err(Error::Value(m)))
+}
+
+/// Checks kernel set `name` against the scalar reference over the awkward-size sweep; "" when it agrees.
+#[napi]
+pub fn kernel_self_test(name: String) -> String {
+    kernels::self_test_by_name(&name).err().unwrap_or_default()
+}
+
+/// Why `CELLSTATE_KERNELS` was not honoured, or "".
+#[napi]
+pub fn kernel_note() -> String {
+    kernels::override_note().unwrap_or_default().to_string()
+}
+
 /// A sequence model living in the addon's memory.
 #[napi]
 pub struct ModelHandle {
@@ -279,6 +303,18 @@ impl ModelHandle {
     #[napi]
     pub fn set_optimizer_state(&mut self, step: f64, m: Float32Array, v: Float32Array) -> napi::Result<()> {
         self.inner.set_optimizer_state(step as u64, &m, &v).map_err(js_err)
+    }
+
+    /// The dropout streams' state (8 words).
+    #[napi]
+    pub fn rng_state(&self) -> Uint32Array {
+        Uint32Array::new(self.inner.rng_state().to_vec())
+    }
+
+    /// Restores the dropout streams' state.
+    #[napi]
+    pub fn set_rng_state(&mut self, state: Uint32Array) -> napi::Result<()> {
+        self.inner.set_rng_state(&state).map_err(js_err)
     }
 
     /// One training step; returns [loss, correct, count].

@@ -164,6 +164,30 @@ pub fn kernel_name() -> String {
     kernels::active().name().to_string()
 }
 
+/// Names of the kernel sets this build can run, scalar first.
+#[wasm_bindgen(js_name = availableKernels)]
+pub fn available_kernels() -> Vec<String> {
+    kernels::available().into_iter().map(String::from).collect()
+}
+
+/// Makes `name` the active kernel set for this module.
+#[wasm_bindgen(js_name = selectKernels)]
+pub fn select_kernels(name: &str) -> Result<(), JsValue> {
+    kernels::select(name).map_err(|m| js_err(Error::Value(m)))
+}
+
+/// Checks kernel set `name` against the scalar reference over the awkward-size sweep; "" when it agrees.
+#[wasm_bindgen(js_name = kernelSelfTest)]
+pub fn kernel_self_test(name: &str) -> String {
+    kernels::self_test_by_name(name).err().unwrap_or_default()
+}
+
+/// Why `CELLSTATE_KERNELS` was not honoured, or "".
+#[wasm_bindgen(js_name = kernelNote)]
+pub fn kernel_note() -> String {
+    kernels::override_note().unwrap_or_default().to_string()
+}
+
 /// A sequence model living in wasm memory.
 #[wasm_bindgen(js_name = ModelHandle)]
 pub struct ModelHandle {
@@ -247,6 +271,18 @@ impl ModelHandle {
     #[wasm_bindgen(js_name = setOptimizerState)]
     pub fn set_optimizer_state(&mut self, step: f64, m: &[f32], v: &[f32]) -> Result<(), JsValue> {
         self.inner.set_optimizer_state(step as u64, m, v).map_err(js_err)
+    }
+
+    /// The dropout streams' state (8 words).
+    #[wasm_bindgen(js_name = rngState)]
+    pub fn rng_state(&self) -> Vec<u32> {
+        self.inner.rng_state().to_vec()
+    }
+
+    /// Restores the dropout streams' state.
+    #[wasm_bindgen(js_name = setRngState)]
+    pub fn set_rng_state(&mut self, state: &[u32]) -> Result<(), JsValue> {
+        self.inner.set_rng_state(state).map_err(js_err)
     }
 
     /// One training step; returns [loss, correct, count].

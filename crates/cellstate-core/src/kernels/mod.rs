@@ -141,6 +141,17 @@ fn default_choice() -> &'static (usize, Option<String>) {
     })
 }
 
+/// Runs [`self_test`] on the set called `name`: `Ok` when it agrees with the scalar reference.
+///
+/// # Errors
+/// The first disagreement, or that no such set exists on this machine.
+pub fn self_test_by_name(name: &str) -> Result<(), String> {
+    match by_name(name) {
+        Some(set) => self_test(set),
+        None => Err(format!("no kernel set named {name:?} here; available: {}", available().join(", "))),
+    }
+}
+
 /// The kernel set chosen for this process: one relaxed atomic load after the first call.
 pub fn active() -> &'static dyn Kernels {
     let mut i = ACTIVE.load(Ordering::Relaxed);
