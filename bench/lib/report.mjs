@@ -1,0 +1,108 @@
+// The terminal table and the README's markdown table, both with the ratio of cellstate to each peer.
+
+const fmt = (v, d = 1) => (v == null || !Number.isFinite(v) ? '-' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v < 10 ? 2 : d));
+const mb = (b) => (b == null ? '-' : `${Math.round(b / 2 ** 20)} MB`);
+
+function who(r) {
+  const threads = r.threads ? ` ${r.threads}t` : '';
+  return `${r.engine} ${r.backend ?? r.variant}${threads}`;
+}
+
+/** cellstate's samples/s on the same config and mode, per backend. */
+function cellstateRates(doc, config, mode) {
+  const out = {};
+  for (const r of doc.results) {
+    if (r.engine === 'cellstate' && r.config === config && r.mode === mode && r.status === 'ok') out[r.variant] = r.samplesPerSecond;
+  }
+  return out;
+}
+
+function ratio(a, b) {
+  return a && b ? `${a / b >= 10 ? (a / b).toFixed(0) : (a / b).toFixed(2)}x` : '-';
+}
+
+function rowsOf(doc) {
+  const groups = [];
+  for (const config of [...new Set(doc.results.map((r) => r.config))]) {
+    for (const mode of ['train', 'infer']) {
+      const rows = doc.results.filter((r) => r.config === config && r.mode === mode);
+      if (rows.length) groups.push({ config, mode, rows, cs: cellstateRates(doc, config, mode) });
+    }
+  }
+  return groups;
+}
+
+function pad(cells, widths) {
+  return cells.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+}
+
+export function report(doc) {
+  const m = doc.machine;
+  const lines = [
+    '',
+    `cellstate bench ${doc.quick ? '(quick) ' : ''}${doc.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    `machine: ${m.cpuModel}, ${m.cores} cores [${m.cpuFeatures.join(' ')}], ${Math.round(m.memoryBytes / 2 ** 30)} GiB, ${m.os}; node ${m.node}`,
+    `ceilings (1 thread): ${doc.ceilings.map((c) => `${c.kind} ${c.status === 'ok' ? `${fmt(c.gflops)} GFLOP/s` : c.status}`).join(', ')}`,
+    `FLOPs: forward ${doc.flops.forward}; train ${doc.flops.train}`,
+  ];
+  const head = ['engine / backend / threads', 'kernels', 'batch', 'samples/s', 'spread', 'GFLOP/s', 'peak RSS', 'check', 'native/this', 'wasm/this'];
+  for (const g of rowsOf(doc)) {
+    lines.push('', `== ${g.config} ${g.mode}${g.config !== 'imdb' ? ` (${JSON.stringify(doc.configs[g.config] ?? {}).replace(/"/g, '')})` : ''}`);
+    const table = [head];
+    const notes = [];
+    for (const r of g.rows) {
+      if (r.status === 'ok') {
+        const isCs = r.engine === 'cellstate';
+        table.push([
+          who(r),
+          r.kernels ?? '-',
+          r.batch ?? '-',
+          fmt(r.samplesPerSecond),
+          r.secondsPerStep?.spread != null ? `${Math.round(r.secondsPerStep.spread * 100)}%` : r.cold ? 'cold' : '-',
+          fmt(r.gflops),
+          mb(r.peakRssBytes),
+          r.check?.status ?? '-',
+          isCs ? '' : ratio(g.cs.native, r.samplesPerSecond),
+          isCs ? '' : ratio(g.cs.wasm, r.samplesPerSecond),
+        ]);
+        if (r.label) notes.push(`${who(r)}: ${r.label}${r.notes ? `; ${r.notes.join('; ')}` : ''}${r.source ? `; ${r.source}` : ''}`);
+      } else if (r.status !== 'reference') {
+        notes.push(`${who(r)}: ${r.status.toUpperCase()}: ${r.why ?? r.error}`);
+      }
+    }
+    const widths = head.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
+    for (const row of table) lines.push(pad(row, widths));
+    for (const n of [...new Set(notes)]) lines.push(`  - ${n}`);
+  }
+  lines.push('', 'native/this, wasm/this: cellstate (native addon, wasm) samples/s divided by the row\'s. cellstate "train" is', 'its LSTM layer forward + backward only until the model API lands: compare it with peers\' full steps with care.', '');
+  return `${lines.join('\n')}\n`;
+}
+
+/** The latest results as markdown for the READMEs. */
+export function markdownTable(doc, chartPath) {
+  const m = doc.machine;
+  const out = [
+    `Measured ${doc.startedAt.slice(0, 10)} with \`${doc.command}\` on ${m.cpuModel} (${m.cores} cores, ${m.cpuFeatures.filter((f) => /avx2|avx512f$|fma|neon/.test(f)).join(', ')}), ${m.os}, Node ${m.node}, one shared, busy machine: medians of noisy timings.`,
+    `Samples per second (higher is better); **cs native ÷** and **cs wasm ÷** are cellstate's rate over the peer's. cellstate runs 1 thread (all cores: not yet), and its *train* is the LSTM layer's forward + backward only (no head, loss or Adam) until the model API lands. Ceilings (1 thread): ${doc.ceilings.map((c) => `${c.kind} ${c.status === 'ok' ? `${fmt(c.gflops)} GFLOP/s` : c.status}`).join(', ')}.`,
+    '',
+    '| config | mode | engine (backend, threads) | samples/s | GFLOP/s | cs native ÷ | cs wasm ÷ | note |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const g of rowsOf(doc)) {
+    for (const r of g.rows) {
+      if (r.status === 'ok') {
+        const isCs = r.engine === 'cellstate';
+        const note = [r.engine === 'brain' ? 'one sequence at a time, RMSProp' : '', r.cold ? 'single cold step' : '', ...(r.notes ?? []), r.config === 'imdb' ? `${r.reviews} reviews in ${fmt(r.seconds)} s; ${r.source?.split(' (')[0] ?? ''}` : '']
+          .filter(Boolean)
+          .join('; ');
+        out.push(`| ${g.config} | ${g.mode} | ${who(r)} | ${fmt(r.samplesPerSecond)} | ${fmt(r.gflops)} | ${isCs ? '' : ratio(g.cs.native, r.samplesPerSecond)} | ${isCs ? '' : ratio(g.cs.wasm, r.samplesPerSecond)} | ${note} |`);
+      } else if (r.status === 'failed') {
+        out.push(`| ${g.config} | ${g.mode} | ${who(r)} | failed | | | | ${String(r.error).slice(0, 90).replace(/\|/g, '/')} |`);
+      }
+    }
+  }
+  const skipped = [...new Set(doc.results.filter((r) => r.status === 'skipped').map((r) => `${r.engine} ${r.variant}: ${r.why}`))];
+  if (skipped.length) out.push('', `Not measured: ${skipped.join('; ')}.`);
+  if (chartPath) out.push('', `![samples/s per config](${chartPath})`);
+  return out.join('\n');
+}

@@ -1,0 +1,268 @@
+// `npm run bench`: cellstate against its peers on fixed, named configurations, every job in its own
+// process. See bench/README.md (usage) and bench/SCHEMA.md (the JSON written).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CONFIGS } from './lib/configs.mjs';
+import { machineInfo, machineSlug } from './lib/machine.mjs';
+import { report, markdownTable } from './lib/report.mjs';
+import { chartSvg } from './lib/chart.mjs';
+
+export const SCHEMA = 'cellstate-bench';
+export const SCHEMA_VERSION = 1;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+
+const { values: opts } = parseArgs({
+  options: {
+    config: { type: 'string', multiple: true },
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    'no-save': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (opts.help) {
+  console.log(`usage: bench/run [--config seed|medium|large|imdb ...] [--quick] [--json FILE] [--no-save]
+  --config   run only these configurations (repeat or comma-separate); default all
+  --quick    seconds per job instead of a budget (for CI); default configs: seed, imdb (640 reviews)
+  --json     also write the results (schema ${SCHEMA} v${SCHEMA_VERSION}, bench/SCHEMA.md) to FILE
+  --no-save  do not write bench/results/ or the README table (full runs write both)`);
+  process.exit(0);
+}
+
+const quick = opts.quick;
+const wanted = (opts.config ?? (quick ? ['seed', 'imdb'] : ['seed', 'medium', 'large', 'imdb'])).flatMap((c) => c.split(','));
+for (const c of wanted) {
+  if (!CONFIGS[c] && c !== 'imdb') {
+    console.error(`unknown config ${c}; known: ${[...Object.keys(CONFIGS), 'imdb'].join(', ')}`);
+    process.exit(2);
+  }
+}
+const budgetS = quick ? 0.6 : 5;
+const repeats = quick ? 3 : 7;
+const jobTimeoutS = quick ? 60 : 300;
+const machine = machineInfo();
+const cores = machine.cores;
+const startedAt = new Date();
+const results = [];
+const log = (s) => process.stderr.write(`${s}\n`);
+
+/** Runs one child process and returns its `@@RESULT` objects (or one failure describing why). */
+function runChild(cmd, args, { env = {}, timeoutS = jobTimeoutS, describe }) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutS * 1000);
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve([{ ...describe, status: 'failed', error: `could not start ${cmd}: ${e.message}` }]);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const found = out
+        .split('\n')
+        .filter((l) => l.startsWith('@@RESULT '))
+        .map((l) => JSON.parse(l.slice(9)));
+      if (found.length) return resolve(found);
+      const tail = err.trim().split('\n').slice(-4).join(' | ').slice(0, 600);
+      const why = timedOut ? `timed out after ${timeoutS} s` : `exited with ${signal ?? `code ${code}`}`;
+      resolve([{ ...describe, status: 'failed', error: `${why}${tail ? `: ${tail}` : ''}` }]);
+    });
+  });
+}
+
+async function job(spec, { env, nodeFlags = [] } = {}) {
+  const full = { budgetS, repeats, quick, ...spec };
+  const [r] = await runChild(process.execPath, [...nodeFlags, join(here, 'worker.mjs'), JSON.stringify(full)], { env, describe: full });
+  const line = r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : r.status === 'reference' ? 'stored' : `FAILED ${r.error}`;
+  log(`  ${spec.config} ${spec.mode} ${spec.engine}/${spec.variant}${spec.threads ? ` ${spec.threads}t` : ''}: ${line}`);
+  return r;
+}
+
+function skipped(spec, why) {
+  log(`  ${spec.config} ${spec.mode} ${spec.engine}/${spec.variant}: skipped (${why})`);
+  return { ...spec, status: 'skipped', why };
+}
+
+// --- optional peers, probed once ------------------------------------------------------------------
+const peersDir = join(here, 'node_modules');
+function peerInstalled(name) {
+  return existsSync(join(peersDir, name, 'package.json')) ? null : `${name} is not installed in bench/node_modules (run bench/run, which runs npm ci)`;
+}
+const torchProbe = spawnSync('python3', ['-c', 'import torch, sys; print(torch.__version__)'], { encoding: 'utf8' });
+const torchWhy =
+  torchProbe.error ? `python3 not found: ${torchProbe.error.message}` :
+  torchProbe.status !== 0 ? `python3 cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}` : null;
+const relaxedBuild = readdirSync(join(root, 'dist')).find((f) => /relaxed.*\.wasm$/.test(f));
+
+async function runConfig(name) {
+  const cfg = CONFIGS[name];
+  log(`\n${name}: B ${cfg.B}, T ${cfg.T}, ${cfg.oneHot ? 'one-hot ' : 'F '}${cfg.F}, H ${cfg.H}`);
+  const refs = {};
+  for (const mode of ['infer', 'train']) {
+    const path = join(tmpdir(), `cellstate-bench-ref-${process.pid}-${name}-${mode}.bin`);
+    const r = await job({ engine: 'cellstate', variant: 'reference', mode, config: name, reference: path }, { env: { CELLSTATE_KERNELS: 'scalar' } });
+    refs[mode] = r.status === 'reference' ? path : undefined;
+    if (!refs[mode]) results.push({ ...r, config: name, mode, engine: 'cellstate', variant: 'reference' });
+  }
+  const modes = ['train', 'infer'];
+  for (const mode of modes) {
+    for (const variant of ['native', 'wasm']) {
+      results.push(await job({ engine: 'cellstate', variant, mode, config: name, threads: 1, referencePath: refs[mode] }));
+    }
+    results.push(skipped({ engine: 'cellstate', variant: 'wasm-relaxed', mode, config: name }, relaxedBuild ? 'relaxed build found but not wired into the benchmark' : 'cellstate ships no relaxed-SIMD wasm build yet'));
+    results.push(skipped({ engine: 'cellstate', variant: 'all-cores', mode, config: name, threads: cores }, 'all cores: not yet (cellstate is single-threaded today)'));
+  }
+  const tfWhy = peerInstalled('@tensorflow/tfjs');
+  for (const mode of modes) {
+    for (const variant of quick ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'wasm-malloc']) {
+      const spec = { engine: 'tfjs', variant, mode, config: name, threads: 1, referencePath: refs.infer };
+      if (tfWhy || (variant !== 'cpu' && peerInstalled('@tensorflow/tfjs-backend-wasm'))) {
+        results.push(skipped(spec, tfWhy ?? peerInstalled('@tensorflow/tfjs-backend-wasm')));
+        continue;
+      }
+      // glibc malloc returns freed memory to the OS at once unless told otherwise; tfjs-backend-wasm then
+      // spends its time in page faults. 'wasm' is what a user gets; 'wasm-malloc' raises both thresholds.
+      const env = variant === 'wasm-malloc' ? { MALLOC_TRIM_THRESHOLD_: String(2 ** 30), MALLOC_TOP_PAD_: String(2 ** 30) } : {};
+      let r = await job(spec, { env });
+      if (r.status === 'failed' && variant !== 'cpu' && cfg.B > 8) {
+        // tfjs-backend-wasm training at large shapes exhausts its 4 GB of wasm memory: record that, then B 8.
+        results.push(r);
+        r = await job({ ...spec, batch: 8 }, { env });
+        r.notes = [...(r.notes ?? []), `batch ${cfg.B} failed (see the entry before); measured at batch 8`];
+      }
+      results.push(r);
+    }
+    results.push(skipped({ engine: 'tfjs', variant: 'node', mode, config: name }, '@tensorflow/tfjs-node is unavailable: its install script downloads libtensorflow, which cannot be fetched here'));
+  }
+  for (const variant of ['node', 'web']) {
+    const pkg = `onnxruntime-${variant}`;
+    for (const threads of [...new Set([1, cores])]) {
+      const spec = { engine: 'onnxruntime', variant, mode: 'infer', config: name, threads, referencePath: refs.infer };
+      results.push(peerInstalled(pkg) ? skipped(spec, peerInstalled(pkg)) : await job(spec));
+    }
+  }
+  for (const mode of modes) {
+    const spec = { engine: 'brain', variant: 'js', mode, config: name, threads: 1 };
+    results.push(peerInstalled('brain.js') ? skipped(spec, peerInstalled('brain.js')) : await job(spec));
+  }
+  for (const mode of modes) {
+    for (const threads of [...new Set([1, cores])]) {
+      const spec = { engine: 'pytorch', variant: 'cpu', mode, config: name, threads, budgetS, repeats, referencePath: refs.infer };
+      if (torchWhy) {
+        results.push(skipped(spec, torchWhy));
+        continue;
+      }
+      const [r] = await runChild('python3', [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
+      log(`  ${name} ${mode} pytorch ${threads}t: ${r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : `FAILED ${r.error}`}`);
+      results.push(r);
+    }
+  }
+}
+
+async function runImdb() {
+  const reviews = quick ? 640 : 15000;
+  log(`\nimdb: one epoch of the seed job, ${reviews} reviews`);
+  for (const variant of ['native', 'wasm']) {
+    const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, reviews };
+    const [r] = await runChild(process.execPath, [join(here, 'imdb.mjs'), JSON.stringify(spec)], { describe: spec, timeoutS: quick ? 60 : 600 });
+    log(`  imdb cellstate/${variant}: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`);
+    results.push(r);
+  }
+}
+
+async function runCeilings() {
+  log('\nceilings (one thread)');
+  const seconds = quick ? 0.3 : 2;
+  const out = [];
+  const wasmCeiling = join(here, 'ceilings', 'wasm.mjs');
+  out.push(...(await runChild(process.execPath, [wasmCeiling, 'simd128', String(seconds)], { describe: { kind: 'simd128' } })));
+  let [relaxed] = await runChild(process.execPath, [wasmCeiling, 'relaxed', String(seconds)], { describe: { kind: 'relaxed' } });
+  if (relaxed.status !== 'ok') {
+    const [flagged] = await runChild(process.execPath, ['--experimental-wasm-relaxed-simd', wasmCeiling, 'relaxed', String(seconds)], { describe: { kind: 'relaxed' } });
+    if (flagged.status === 'ok') relaxed = { ...flagged, flags: '--experimental-wasm-relaxed-simd' };
+  }
+  out.push(relaxed);
+  if (process.arch !== 'x64') {
+    out.push({ kind: 'native-fma', status: 'skipped', why: `the native ceiling is written for x86-64 (AVX2/AVX-512), this is ${process.arch}` });
+  } else {
+    const exe = join(tmpdir(), `cellstate-bench-fma-${process.pid}`);
+    const cc = spawnSync(process.env.CC ?? 'cc', ['-O3', '-o', exe, join(here, 'ceilings', 'fma.c')], { encoding: 'utf8' });
+    if (cc.error || cc.status !== 0) {
+      const why = cc.error ? `no C compiler (${process.env.CC ?? 'cc'}): ${cc.error.message}` : `cc failed: ${cc.stderr.trim().split('\n').slice(-2).join(' | ')}`;
+      out.push({ kind: 'avx2-fma', status: 'skipped', why }, { kind: 'avx512-fma', status: 'skipped', why });
+    } else {
+      out.push(...(await runChild(exe, [String(seconds)], { describe: { kind: 'native-fma' } })));
+    }
+  }
+  for (const c of out) log(`  ${c.kind}: ${c.status === 'ok' ? `${c.gflops.toFixed(1)} GFLOP/s${c.flags ? ` (${c.flags})` : ''}` : `${c.status}: ${c.why ?? c.error}`}`);
+  return out;
+}
+
+function gitCommit() {
+  const r = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  const d = spawnSync('git', ['status', '--porcelain', '--', 'crates', 'ts'], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? { commit: r.stdout.trim(), dirty: d.stdout.trim().length > 0 } : { commit: null, dirty: null };
+}
+
+log(`cellstate bench (${quick ? 'quick' : 'full'}): ${machine.cpuModel}, ${cores} cores, [${machine.cpuFeatures.join(' ')}], node ${machine.node}`);
+log('Note: timings on a shared or busy machine are noisy; medians are quoted, spreads are in the JSON.');
+const ceilings = await runCeilings();
+for (const c of wanted) {
+  if (c === 'imdb') await runImdb();
+  else await runConfig(c);
+}
+const finishedAt = new Date();
+const doc = {
+  schema: SCHEMA,
+  schemaVersion: SCHEMA_VERSION,
+  startedAt: startedAt.toISOString(),
+  finishedAt: finishedAt.toISOString(),
+  command: `bench/run ${process.argv.slice(2).join(' ')}`.trim(),
+  quick,
+  budgetSeconds: budgetS,
+  machine,
+  runtime: { name: 'node', version: process.versions.node, v8: process.versions.v8 },
+  cellstate: { version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version, ...gitCommit() },
+  flops: {
+    forward: '2*T*4H*(F+H) per sample (the gate products; pointwise work not counted)',
+    train: '3 * forward per sample (backward = 2 * forward: dx/dh products and weight gradients); head, loss and optimiser not counted',
+  },
+  configs: Object.fromEntries(wanted.filter((c) => CONFIGS[c]).map((c) => [c, CONFIGS[c]])),
+  ceilings,
+  results,
+};
+const text = report(doc);
+process.stdout.write(text);
+if (opts.json) writeFileSync(opts.json, `${JSON.stringify(doc, null, 2)}\n`);
+if (!quick && !opts['no-save']) {
+  const dir = join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = `${startedAt.toISOString().slice(0, 10)}_${machineSlug(machine)}`;
+  writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileSync(join(dir, `${base}.svg`), chartSvg(doc));
+  const md = markdownTable(doc, `results/${base}.svg`);
+  writeFileSync(join(dir, `${base}.md`), md);
+  const readme = join(here, 'README.md');
+  if (existsSync(readme)) {
+    const s = readFileSync(readme, 'utf8');
+    const re = /<!-- results:start -->[\s\S]*<!-- results:end -->/;
+    if (re.test(s)) writeFileSync(readme, s.replace(re, `<!-- results:start -->\n${md}\n<!-- results:end -->`));
+  }
+  log(`\nwrote bench/results/${base}.{json,svg,md}`);
+} else if (quick) {
+  log('\n(quick run: nothing written to bench/results/)');
+}
