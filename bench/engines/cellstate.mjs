@@ -69,7 +69,10 @@ export async function prepare({ job, cfg, data, weights }) {
     samplesPerStep: b,
     memoryBytes: () => backend.memoryBytes(),
     async writeReference(path) {
-      writeFileSync(path, serialize(outputs(lstm, cfg, data, job.mode, Math.min(CHECK_ROWS, b))));
+      const out = outputs(lstm, cfg, data, job.mode, Math.min(CHECK_ROWS, b));
+      writeFileSync(path, serialize(out));
+      // Raw little-endian float32 h_T as well, for the Python peer.
+      writeFileSync(`${path}.hN.f32`, new Uint8Array(out.hN.buffer, out.hN.byteOffset, out.hN.byteLength));
     },
     check: job.referencePath
       ? async () => {
