@@ -560,7 +560,8 @@ impl Model {
     pub fn set_rng_state(&mut self, state: &[u32]) -> Result<()> {
         check_len("random state", state.len(), 8, "(8 words)")?;
         self.rng = Rng::from_state([state[0], state[1], state[2], state[3]]);
-        self.lstm.set_rng(Rng::from_state([state[4], state[5], state[6], state[7]]));
+        self.lstm
+            .set_rng(Rng::from_state([state[4], state[5], state[6], state[7]]));
         Ok(())
     }
 
@@ -996,9 +997,9 @@ impl Model {
                     stats.correct += (arg == cls) as u8 as f64;
                     stats.count += 1.0;
                     if grad {
-                        for k in 0..u {
-                            let pk = (row[k] - max).exp() / sum;
-                            self.d_act[r * u + k] = (pk - (k == cls) as u8 as f32) / denom;
+                        let d = &mut self.d_act[r * u..(r + 1) * u];
+                        for (k, (g, &zk)) in d.iter_mut().zip(row).enumerate() {
+                            *g = ((zk - max).exp() / sum - (k == cls) as u8 as f32) / denom;
                         }
                     }
                 }

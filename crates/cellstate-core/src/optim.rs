@@ -97,7 +97,8 @@ impl OptimizerConfig {
     /// # Errors
     /// `Error::Value` naming the unknown type, field or out-of-range value.
     pub fn from_json(json: &str) -> Result<Self> {
-        let c: OptimizerConfig = serde_json::from_str(json).map_err(|e| Error::Value(format!("optimizer config: {e}")))?;
+        let c: OptimizerConfig = serde_json::from_str(json)
+            .map_err(|e| Error::Value(format!("optimizer config: {e}")))?;
         c.validate()?;
         Ok(c)
     }
