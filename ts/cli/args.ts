@@ -1,0 +1,79 @@
+/** Command-line parsing on `node:util` parseArgs (strict: unknown flags are errors), and typed flag values. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A mistake in the command line: printed as `error: <message>`, exit status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | undefined>;
+
+/**
+ * Parses `argv` against `options`; parseArgs' own errors (unknown flag, missing value) become UsageErrors
+ * that point to the command's help.
+ * @throws {UsageError}
+ */
+export function parse(argv: string[], options: Options, { positionals = false, command }: { positionals?: boolean; command: string }) {
+  try {
+    const r = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals });
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
+    throw new UsageError(`${msg} (see \`cellstate ${command} --help\`)`);
+  }
+}
+
+function raw(v: Values, name: string): string | undefined {
+  const x = v[name];
+  return typeof x === 'string' ? x : undefined;
+}
+
+/** An integer flag in [min, max], or undefined when absent. @throws {UsageError} */
+export function intFlag(v: Values, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const s = raw(v, name);
+  if (s === undefined) return undefined;
+  const n = Number(s.replace(/_/g, ''));
+  if (!/^\s*[-+]?[\d_]+\s*$/.test(s) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in [${min}, ${max}]`;
+    throw new UsageError(`--${name} must be an integer ${range}, got '${s}'`);
+  }
+  return n;
+}
+
+/** A number flag in [min, max] (exclusive min when `openMin`), or undefined. @throws {UsageError} */
+export function numFlag(v: Values, name: string, min: number, max: number, openMin = false): number | undefined {
+  const s = raw(v, name);
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (s.trim() === '' || !Number.isFinite(n) || n < min || n > max || (openMin && n === min)) {
+    throw new UsageError(`--${name} must be a number in ${openMin ? '(' : '['}${min}, ${max}], got '${s}'`);
+  }
+  return n;
+}
+
+/** One of `choices`, or undefined. @throws {UsageError} */
+export function choiceFlag<T extends string>(v: Values, name: string, choices: readonly T[]): T | undefined {
+  const s = raw(v, name);
+  if (s === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(s)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${s}'`);
+  return s as T;
+}
+
+/** A string flag, or undefined; empty strings are refused. @throws {UsageError} */
+export function strFlag(v: Values, name: string): string | undefined {
+  const s = raw(v, name);
+  if (s !== undefined && s.trim() === '') throw new UsageError(`--${name} needs a value`);
+  return s;
+}
+
+/** `--name` → true, `--no-name` → false, neither → undefined. @throws {UsageError} when both are given. */
+export function switchFlag(v: Values, name: string): boolean | undefined {
+  const on = v[name] === true;
+  const off = v[`no-${name}`] === true;
+  if (on && off) throw new UsageError(`--${name} and --no-${name} contradict each other`);
+  return on ? true : off ? false : undefined;
+}

@@ -1,0 +1,86 @@
+/**
+ * What `--save DIR` writes beside the model (config.json + model.safetensors from `saveModel`):
+ * `vocab.json` (the words and id rules that turn text into the model's ids) and `metrics.json` (the run).
+ * Files are written to a temporary name and renamed, so an interrupted save never leaves half a file.
+ */
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataError, type SequenceModel, WordIndex, loadModel, saveModel } from '../index';
+import type { TrainSettings } from './presets';
+
+export const VOCAB_FORMAT = 'cellstate.imdb-vocab';
+export const VOCAB_VERSION = 1;
+
+export interface VocabFile {
+  format: typeof VOCAB_FORMAT;
+  version: number;
+  /** WordIndex id rules: numWords, skipTop, startChar, oovChar, indexFrom. */
+  idOptions: WordIndex['options'];
+  maxlen: number;
+  padding: 'pre' | 'post';
+  truncating: 'pre' | 'post';
+  /** word → rank, only the ranks that map to kept ids. */
+  words: Record<string, number>;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new DataError(`cannot write ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The vocabulary file of a run: the word index trimmed to the words the model can see. */
+export function vocabOf(wordIndex: WordIndex, s: TrainSettings): VocabFile {
+  const o = wordIndex.options;
+  const words: Record<string, number> = {};
+  for (const [w, r] of Object.entries(wordIndex.toJSON())) if (o.numWords === null || r + o.indexFrom < o.numWords) words[w] = r;
+  return { format: VOCAB_FORMAT, version: VOCAB_VERSION, idOptions: o, maxlen: s.maxlen, padding: s.padding, truncating: s.truncating, words };
+}
+
+/** Saves model, vocabulary and metrics into `dir`. @throws {DataError} when the directory cannot be written. */
+export async function saveRun(dir: string, model: SequenceModel, vocab: VocabFile, metrics: unknown): Promise<void> {
+  await saveModel(model, dir);
+  await writeAtomic(join(dir, 'vocab.json'), JSON.stringify(vocab));
+  await writeAtomic(join(dir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+}
+
+export interface LoadedRun {
+  model: SequenceModel;
+  vocab: VocabFile;
+  wordIndex: WordIndex;
+  metrics: Record<string, unknown> | null;
+}
+
+/**
+ * Loads what {@link saveRun} wrote.
+ * @throws {DataError} when a file is missing, corrupt or of another format version.
+ */
+export async function loadRun(dir: string): Promise<LoadedRun> {
+  const model = await loadModel(dir);
+  const vocabPath = join(dir, 'vocab.json');
+  let vocab: VocabFile;
+  try {
+    vocab = JSON.parse(await readFile(vocabPath, 'utf8')) as VocabFile;
+  } catch (e) {
+    model.dispose();
+    throw new DataError(`cannot read ${vocabPath}: ${(e as Error).message}; was ${dir} saved by \`cellstate imdb train --save\`?`, { cause: e });
+  }
+  if (vocab?.format !== VOCAB_FORMAT || vocab.version !== VOCAB_VERSION || typeof vocab.words !== 'object' || !vocab.idOptions) {
+    model.dispose();
+    throw new DataError(
+      `${vocabPath} is not a ${VOCAB_FORMAT} file of version ${VOCAB_VERSION} (found format ${JSON.stringify(vocab?.format)}, version ${JSON.stringify(vocab?.version)}); retrain with this version of cellstate`,
+    );
+  }
+  let metrics: Record<string, unknown> | null = null;
+  try {
+    metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    metrics = null; // optional: a model saved without its metrics still predicts
+  }
+  return { model, vocab, wordIndex: new WordIndex(vocab.words, vocab.idOptions), metrics };
+}
