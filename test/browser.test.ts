@@ -39,6 +39,7 @@ declare global {
     cellstateReady: Promise<BackendInfo>;
     runCase(name: string): Promise<CaseResult>;
     liveHandles(): number;
+    trainAndStore(): Promise<{ reviews: number[]; loss: number; same: boolean; text: string }>;
   }
 }
 
@@ -92,7 +93,7 @@ describe('cellstate in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(join(distDir, 'browser.js'))) throw new Error('dist/browser.js is missing: run `bash scripts/build` first');
     server = await startStaticServer(
-      { '/dist/': distDir, '/page/': join(repoRoot, 'test/browser'), '/fixtures/': fixturesDir },
+      { '/dist/': distDir, '/page/': join(repoRoot, 'test/browser'), '/fixtures/': fixturesDir, '/data/': join(repoRoot, 'data') },
       {
         '/raw/module.bin': { file: wasmFile, type: 'application/octet-stream' },
         '/raw/module.wasm': { file: wasmFile, type: 'application/wasm' },
@@ -159,6 +160,21 @@ describe('cellstate in headless Chromium', () => {
       expect(fetched).not.toContain('/dist/cellstate_wasm_bg.wasm');
       expect(fetched).toContain(mode === 'bytes' ? '/raw/module.bin' : '/raw/module.wasm');
       checkCase(cases[0], await page.evaluate((n) => window.runCase(n), cases[0]));
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('loads the IMDB sample from a URL, trains the notebook model, and round-trips it through IndexedDB', async (ctx) => {
+    if (!browser) return ctx.skip(launchError ?? 'no browser');
+    const { page, problems } = await openPage('url');
+    try {
+      const r = await page.evaluate(() => window.trainAndStore());
+      expect(r.reviews).toEqual([512, 256]);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.same).toBe(true);
+      expect(r.text).toBe('this movie is good');
       expect(problems).toEqual([]);
     } finally {
       await page.close();

@@ -3,7 +3,16 @@
 //   ?wasm=url       init() with no source: the entry must fetch dist/cellstate_wasm_bg.wasm beside itself
 //   ?wasm=bytes     init({ wasm: ArrayBuffer }) from /raw/module.bin (served as octet-stream)
 //   ?wasm=response  init({ wasm: Response }) from /raw/module.wasm served as application/wasm
-import { init, LSTM, liveHandles } from '/dist/browser.js';
+import {
+  init,
+  LSTM,
+  liveHandles,
+  loadImdb,
+  loadModel,
+  padSequences,
+  saveModel,
+  sequenceClassifier,
+} from '/dist/browser.js';
 
 async function wasmOption(mode) {
   if (mode === 'url') return {};
@@ -40,10 +49,36 @@ async function runCase(name) {
   return result;
 }
 
+/**
+ * The whole job in the page: the shipped IMDB sample streamed from a URL (gunzip + tar via
+ * DecompressionStream), padded, one epoch of the notebook's model, then saved to IndexedDB and loaded back.
+ */
+async function trainAndStore() {
+  const { train, test, wordIndex } = await loadImdb({ source: '/data/imdb-sample.tar.gz', numWords: 300, trainSize: 512, testSize: 256 });
+  const pad = (s) => padSequences(s, { maxlen: 100, padding: 'post', truncating: 'post' });
+  const model = sequenceClassifier({ input: 'one-hot', vocabSize: 300, lstm: { hiddenSize: 16 }, seed: 1 });
+  const history = await model.fit(pad(train), train.labels, { epochs: 1, batchSize: 64 });
+  const xTest = pad(test);
+  const before = model.predict(xTest);
+  await saveModel(model, { indexedDB: 'browser-test' });
+  const loaded = await loadModel({ indexedDB: 'browser-test' });
+  const after = loaded.predict(xTest);
+  const text = wordIndex.decode(wordIndex.encode('this movie is good'));
+  model.dispose();
+  loaded.dispose();
+  return {
+    reviews: [train.labels.length, test.labels.length],
+    loss: history.epochs[0].loss,
+    same: before.data.length === after.data.length && before.data.every((v, i) => v === after.data[i]),
+    text,
+  };
+}
+
 const mode = new URLSearchParams(location.search).get('wasm') ?? 'url';
 window.cellstateReady = (async () => {
   const backend = await init(await wasmOption(mode));
   window.runCase = runCase;
+  window.trainAndStore = trainAndStore;
   window.liveHandles = liveHandles;
   return { name: backend.name, kernels: backend.kernels, memoryBytes: backend.memoryBytes() };
 })();

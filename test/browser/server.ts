@@ -15,6 +15,7 @@ const mimeTypes: Record<string, string> = {
   '.json': 'application/json; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.wasm': 'application/wasm',
+  '.gz': 'application/gzip',
 };
 
 export interface StaticServer {
