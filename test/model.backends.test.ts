@@ -1,0 +1,55 @@
+/** Models on the two backends agree, and model handles are freed. */
+import { describe, expect, it } from 'vitest';
+import { liveModelHandles, sequenceClassifier } from '../ts/index';
+import { backend, expectClose, rng } from './helpers';
+
+const config = {
+  input: { embedding: 8 },
+  vocabSize: 50,
+  lstm: { hiddenSize: 12, numLayers: 2, bidirectional: true },
+  pooling: 'max' as const,
+  head: [{ units: 6 }],
+  mask: true,
+  seed: 5,
+};
+
+function data(n: number, t: number) {
+  const r = rng(12);
+  return {
+    x: { data: Int32Array.from({ length: n * t }, () => Math.floor(r() * 50)), shape: [n, t] },
+    y: Float32Array.from({ length: n }, () => (r() > 0.5 ? 1 : 0)),
+  };
+}
+
+describe('models on native and wasm', () => {
+  it('train to the same losses (1e-4) and predictions (1e-4) from the same seed', async () => {
+    const { x, y } = data(48, 17);
+    const run = async (name: 'native' | 'wasm') => {
+      const m = sequenceClassifier(config, { backend: await backend(name) });
+      const h = await m.fit(x, y, { epochs: 3, batchSize: 16, optimizer: { type: 'adam', lr: 1e-2 } });
+      const p = m.predict(x).data;
+      m.dispose();
+      return { losses: h.epochs.map((e) => e.loss), p };
+    };
+    const [a, b] = [await run('native'), await run('wasm')];
+    expectClose('losses', a.losses, b.losses, { rtol: 1e-4, atol: 1e-6 });
+    expectClose('predictions', a.p, b.p, { rtol: 1e-4, atol: 1e-5 });
+  });
+
+  it.each(['native', 'wasm'] as const)('free model handles on dispose and keep wasm memory flat (%s)', async (name) => {
+    const b = await backend(name);
+    const base = liveModelHandles();
+    const { x, y } = data(8, 9);
+    const cycle = () => {
+      const m = sequenceClassifier(config, { backend: b });
+      m.trainBatch(x, y);
+      m.predict(x);
+      m.dispose();
+    };
+    for (let i = 0; i < 10; i++) cycle();
+    const warm = b.memoryBytes();
+    for (let i = 0; i < 150; i++) cycle();
+    expect(liveModelHandles()).toBe(base);
+    if (warm !== null) expect(b.memoryBytes()).toBe(warm);
+  });
+});
