@@ -29,6 +29,7 @@ const COMMON_OPTIONS = {
   backend: { type: 'string' },
   threads: { type: 'string' },
   json: { type: 'boolean' },
+  'log-every': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -80,6 +81,7 @@ Options (each overrides the preset):
   --backend auto|native|wasm                  --threads N (the core is single-threaded for now)
   --save DIR            keep the model, vocabulary and metrics; saved after every finished epoch
   --json                print one JSON object (config, epochs, testAccuracy, seconds, backend) as the last line
+  --log-every SECONDS   when stdout is not a terminal, a progress line this often (default 3)
 
 Data (the first that applies):
   --sample              the 2,000 + 2,000-review sample shipped in the package (offline)
@@ -99,7 +101,7 @@ Options:
   --model DIR           the saved model (required)
   --test-size N         the first N test reviews after the loader's shuffle (default: all)
   --data PATH | --sample | --offline    as for train
-  --backend auto|native|wasm    --json
+  --backend auto|native|wasm    --json    --log-every SECONDS
 `;
 
 export const PREDICT_HELP = `Usage: cellstate imdb predict --model DIR [TEXT ...]
@@ -201,10 +203,10 @@ const slice = (x: Padded<Int32Array>, from: number, to: number) => ({
  * Loss and accuracy over a padded split in chunks, with progress, stopping early on abort.
  * (The model's own validation pass prints nothing: 25,000 long reviews take most of a minute.)
  */
-async function evaluateWithProgress(model: SequenceModel, x: Padded<Int32Array>, y: Uint8Array, label: string, io: Io, tty: Out) {
+async function evaluateWithProgress(model: SequenceModel, x: Padded<Int32Array>, y: Uint8Array, label: string, io: Io, everySeconds: number) {
   const n = x.shape[0];
   const chunk = 512;
-  const progress = new Progress(tty, label, n);
+  const progress = new Progress(io.out, label, n, { everySeconds });
   let loss = 0;
   let correct = 0;
   for (let from = 0; from < n; from += chunk) {
@@ -239,6 +241,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
   const s = settingsFrom(v);
   const save = strFlag(v, 'save');
   const json = v.json === true;
+  const logEvery = numFlag(v, 'log-every', 0.01, 3600) ?? 3;
   const out = io.out;
   const t0 = performance.now();
   const { backend, threads } = await startBackend(v, out);
@@ -286,14 +289,14 @@ export async function train(argv: string[], io: Io): Promise<number> {
     signal: io.signal,
     callbacks: {
       onEpochBegin: (epoch) => {
-        bar = new Progress(out, `epoch ${epoch + 1}/${s.epochs}`, batches);
+        bar = new Progress(out, `epoch ${epoch + 1}/${s.epochs}`, batches, { everySeconds: logEvery });
       },
       onBatchEnd: (l) => {
         bar?.update(l.batch + 1, `loss ${l.loss.toFixed(4)} acc ${(l.accuracy ?? 0).toFixed(4)} ${fmtInt(l.samplesPerSecond)} samples/s`);
       },
       onEpochEnd: async (l: EpochLogs) => {
         bar?.clear();
-        const ev = await evaluateWithProgress(model, xTest, test.labels, `  testing`, io, out);
+        const ev = await evaluateWithProgress(model, xTest, test.labels, '  testing', io, logEvery);
         const rec: EpochRecord = {
           epoch: l.epoch + 1,
           loss: l.loss,
@@ -348,7 +351,7 @@ function modelDir(v: Values, command: string): string {
 }
 
 export async function evaluate(argv: string[], io: Io): Promise<number> {
-  const { values: v } = parse(argv, { ...MODEL_OPTIONS, ...DATA_OPTIONS, 'test-size': { type: 'string' } }, { command: 'imdb evaluate' });
+  const { values: v } = parse(argv, { ...MODEL_OPTIONS, ...DATA_OPTIONS, 'test-size': { type: 'string' }, 'log-every': { type: 'string' } }, { command: 'imdb evaluate' });
   if (v.help) {
     io.out.write(EVALUATE_HELP);
     return 0;
@@ -364,11 +367,13 @@ export async function evaluate(argv: string[], io: Io): Promise<number> {
     { data: strFlag(v, 'data'), sample: v.sample === true, offline: v.offline === true, numWords, seed: 113, wordIndex: vocab.words },
     io.err,
   );
-  io.out.write(`${describeData(d, 0, testSize)}\n`.replace(/; using 0 \+/, '; using test'));
+  const nTest = d.test.labels.length;
+  const using = testSize !== null && testSize < nTest ? `; using ${fmtInt(testSize)}` : '';
+  io.out.write(`data: ${d.source}${d.origin === '--data' ? '' : ` [${d.origin}]`} (${fmtInt(nTest)} test reviews${using})\n`);
   const test = head(d.test, testSize);
   const x = padSequences(test, { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating });
-  io.out.write(`model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epochs trained)\n`);
-  const ev = await evaluateWithProgress(run.model, x, test.labels, 'testing', io, io.out);
+  io.out.write(`model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epoch${run.model.epochsTrained === 1 ? '' : 's'} trained)\n`);
+  const ev = await evaluateWithProgress(run.model, x, test.labels, 'testing', io, numFlag(v, 'log-every', 0.01, 3600) ?? 3);
   run.model.dispose();
   if (!ev) {
     io.out.write('interrupted\n');
