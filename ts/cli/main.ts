@@ -83,6 +83,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A closed pipe (`cellstate ... | head`) ends the command quietly, as it would a C program.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const code = await main(process.argv.slice(2));
 // Let stdout drain before exiting (a pipe may still hold the last line).
 process.exitCode = code;
