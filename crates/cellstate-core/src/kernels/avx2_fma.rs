@@ -3,8 +3,9 @@
 
 use super::pack::{self, MicroKernel};
 use super::poly;
-use super::{Kernels, Trans};
+use super::{Kernels, PackedB, Trans};
 use core::arch::x86_64::*;
+use std::ops::Range;
 
 /// AVX2 + FMA, 8 floats per vector. The private field keeps it unconstructible outside this module:
 /// `mod.rs` hands out [`INSTANCE`] only after [`supported`] returned true.
@@ -74,23 +75,10 @@ unsafe fn tile_6x16(
     }
 }
 
+/// The blocked loops compiled for this instruction set (every task of a product runs this).
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_avx2(
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    accumulate: bool,
-) {
-    pack::gemm::<Tile6x16>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+unsafe fn block_avx2(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usize>) {
+    pack::block::<Tile6x16>(job, rows, cols)
 }
 
 /// The 8-lane vector type the shared polynomial code is written against.
@@ -221,7 +209,35 @@ impl Kernels for Avx2Fma {
         accumulate: bool,
     ) {
         // SAFETY: an Avx2Fma is only handed out by `mod.rs` after `supported()` returned true.
-        unsafe { gemm_avx2(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate) }
+        unsafe {
+            pack::gemm::<Tile6x16>(
+                ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, block_avx2,
+            )
+        }
+    }
+
+    fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
+        pack::pack_b_whole::<Tile6x16>(tb, k, n, b, ldb, out)
+    }
+
+    fn gemm_packed_b(
+        &self,
+        ta: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        packed: &PackedB,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let b = packed.expect(k, n, Tile6x16::NR);
+        // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and shape.
+        unsafe {
+            pack::gemm_packed_b::<Tile6x16>(ta, m, n, k, a, lda, b, c, ldc, accumulate, block_avx2)
+        }
     }
 
     fn sigmoid(&self, x: &mut [f32]) {

@@ -6,8 +6,9 @@
 
 use super::pack::{self, MicroKernel};
 use super::poly;
-use super::{Kernels, Trans};
+use super::{Kernels, PackedB, Trans};
 use core::arch::x86_64::*;
+use std::ops::Range;
 
 /// AVX-512F, 16 floats per vector. The private field keeps it unconstructible outside this module:
 /// `mod.rs` hands out [`INSTANCE`] only after [`supported`] returned true.
@@ -77,23 +78,10 @@ unsafe fn tile_8x32(
     }
 }
 
+/// The blocked loops compiled for this instruction set (every task of a product runs this).
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_avx512(
-    ta: Trans,
-    tb: Trans,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    accumulate: bool,
-) {
-    pack::gemm::<Tile8x32>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+unsafe fn block_avx512(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usize>) {
+    pack::block::<Tile8x32>(job, rows, cols)
 }
 
 /// The 16-lane vector type the shared polynomial code is written against.
@@ -220,7 +208,59 @@ impl Kernels for Avx512 {
         accumulate: bool,
     ) {
         // SAFETY: an Avx512 is only handed out by `mod.rs` after `supported()` returned true.
-        unsafe { gemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate) }
+        unsafe {
+            pack::gemm::<Tile8x32>(
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                a,
+                lda,
+                b,
+                ldb,
+                c,
+                ldc,
+                accumulate,
+                block_avx512,
+            )
+        }
+    }
+
+    fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
+        pack::pack_b_whole::<Tile8x32>(tb, k, n, b, ldb, out)
+    }
+
+    fn gemm_packed_b(
+        &self,
+        ta: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        packed: &PackedB,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let b = packed.expect(k, n, Tile8x32::NR);
+        // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and shape.
+        unsafe {
+            pack::gemm_packed_b::<Tile8x32>(
+                ta,
+                m,
+                n,
+                k,
+                a,
+                lda,
+                b,
+                c,
+                ldc,
+                accumulate,
+                block_avx512,
+            )
+        }
     }
 
     fn sigmoid(&self, x: &mut [f32]) {

@@ -24,9 +24,11 @@ mod selftest;
 mod simd128;
 #[cfg(test)]
 mod tests;
+mod threads;
 
 pub use scalar::Scalar;
 pub use selftest::self_test;
+pub use threads::{set_threads, threads};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -38,6 +40,54 @@ pub enum Trans {
     N,
     /// Use the transpose of the stored matrix.
     T,
+}
+
+/// `op(B)` (k × n) laid out once for repeated products with different `A` (the recurrent weights,
+/// used for every time step). Made by [`Kernels::pack_b`], read by [`Kernels::gemm_packed_b`] of the
+/// same kernel set; the buffer is reused when packed again, so a layer keeps one per shape.
+#[derive(Clone, Debug, Default)]
+pub struct PackedB {
+    data: Vec<f32>,
+    /// Where the (aligned) packed data starts in `data`.
+    offset: usize,
+    k: usize,
+    n: usize,
+    /// Panel width of the layout: 0 for a plain row-major k × n copy (the default methods), else the
+    /// micro-kernel's NR.
+    panel: usize,
+}
+
+impl PackedB {
+    /// An empty packing, to be filled by [`Kernels::pack_b`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rows of `op(B)` (the inner dimension).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns of `op(B)`.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The packed floats, after checking that they hold `k × n` in the layout of panel width `panel`.
+    fn expect(&self, k: usize, n: usize, panel: usize) -> &[f32] {
+        assert!(
+            self.k == k && self.n == n,
+            "gemm_packed_b: B was packed as {}x{}, the product needs {k}x{n}",
+            self.k,
+            self.n
+        );
+        assert!(
+            self.panel == panel,
+            "gemm_packed_b: B was packed for panels of {} columns by another kernel set, this one uses {panel}",
+            self.panel
+        );
+        &self.data[self.offset..]
+    }
 }
 
 /// The operations the layers need from an instruction set.
@@ -65,6 +115,45 @@ pub trait Kernels: Sync {
         ldc: usize,
         accumulate: bool,
     );
+
+    /// Packs `op(B)` (k × n; stored k × n for `tb = N`, n × k for `T`, row stride `ldb`) into `out`
+    /// for [`gemm_packed_b`](Kernels::gemm_packed_b). The default keeps a plain row-major copy.
+    fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
+        out.data.clear();
+        out.data.resize(k * n, 0.0);
+        for p in 0..k {
+            for j in 0..n {
+                out.data[p * n + j] = match tb {
+                    Trans::N => b[p * ldb + j],
+                    Trans::T => b[j * ldb + p],
+                };
+            }
+        }
+        (out.offset, out.k, out.n, out.panel) = (0, k, n, 0);
+    }
+
+    /// As [`gemm`](Kernels::gemm) with `op(B)` from this set's [`pack_b`](Kernels::pack_b); bitwise
+    /// the same result as `gemm` on the unpacked B. The default runs `gemm` on the plain copy.
+    ///
+    /// # Panics
+    /// When `packed` does not hold k × n, or was packed by a set with another layout.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_packed_b(
+        &self,
+        ta: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        packed: &PackedB,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let b = packed.expect(k, n, 0);
+        self.gemm(ta, Trans::N, m, n, k, a, lda, b, n, c, ldc, accumulate);
+    }
 
     /// `x = 1 / (1 + exp(-x))` in place.
     fn sigmoid(&self, x: &mut [f32]);
@@ -148,7 +237,10 @@ fn default_choice() -> &'static (usize, Option<String>) {
 pub fn self_test_by_name(name: &str) -> Result<(), String> {
     match by_name(name) {
         Some(set) => self_test(set),
-        None => Err(format!("no kernel set named {name:?} here; available: {}", available().join(", "))),
+        None => Err(format!(
+            "no kernel set named {name:?} here; available: {}",
+            available().join(", ")
+        )),
     }
 }
 

@@ -5,9 +5,12 @@
 //! contiguous, unit-stride data. Loops, outermost first: `jc` over NC columns, `pc` over KC of the
 //! inner dimension (B block stays in L2), `ic` over MC rows (A block in L1/L2), then `jr`/`ir` over
 //! micro-tiles. Packing buffers are thread-local and only grow, so steady-state calls do not allocate.
+//! Large products are cut into rectangles of whole micro-tiles run on the pool of `threads.rs`; a B
+//! used many times (the recurrent weights) can be packed once up front (`pack_b_whole`).
 
-use super::Trans;
+use super::{threads, PackedB, Trans};
 use std::cell::RefCell;
+use std::ops::Range;
 
 /// A register-blocked micro-kernel over packed panels: `C[MR×NR] = Â·B̂ (+ C if accumulate)`.
 pub(crate) trait MicroKernel {
@@ -95,12 +98,38 @@ pub(crate) fn check_operands(
     );
 }
 
-/// `C = op(A)·op(B) (+ C)` through packing and the micro-kernel `K`.
+/// Where `op(B)` comes from: the caller's matrix, packed block by block as the loops reach it, or a
+/// copy packed once by [`pack_b_whole`] (the recurrent weights, reused for every time step).
+pub(crate) enum BSource<'a> {
+    /// Stored k × n (`N`) or n × k (`T`) with row stride `ldb`.
+    Raw { tb: Trans, b: &'a [f32], ldb: usize },
+    /// Panels laid out `[ceil(n/NR)][k][NR]`, zero-padded, from [`pack_b_whole`] with the same `NR`.
+    Packed(&'a [f32]),
+}
+
+/// One product, shared by the tasks that each compute a rectangle of `C`.
+pub(crate) struct Job<'a> {
+    ta: Trans,
+    a: &'a [f32],
+    lda: usize,
+    b: BSource<'a>,
+    k: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+}
+
+// SAFETY: tasks only read `a` and `b`, and write disjoint rectangles of `C` through `c` (the split in
+// `dispatch` hands each output tile to exactly one task); the caller's `&mut` to C outlives them all.
+unsafe impl Sync for Job<'_> {}
+
+/// A kernel set's entry into [`block`]: the same function under its `#[target_feature]`.
+pub(crate) type BlockFn = unsafe fn(&Job<'_>, Range<usize>, Range<usize>);
+
+/// `C = op(A)·op(B) (+ C)` through packing and the micro-kernel `K`, split over threads when large.
 ///
 /// # Safety
-/// The CPU supports `K`'s instruction set. Callers mark their entry point with the same
-/// `#[target_feature]` so this body and the kernel inline into it.
-#[inline(always)]
+/// The CPU supports `K`'s instruction set, and `block` is `K`'s [`block`] entry.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm<K: MicroKernel>(
     ta: Trans,
@@ -115,9 +144,75 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
+    block: BlockFn,
 ) {
-    const { assert!(K::MR * K::NR <= TILE_MAX && MC >= K::MR) };
     check_operands(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    let b = BSource::Raw { tb, b, ldb };
+    dispatch::<K>(ta, m, n, k, a, lda, b, c, ldc, accumulate, block);
+}
+
+/// As [`gemm`] with `op(B)` from [`pack_b_whole`] (`packed` holds `k × n` packed for `K`).
+///
+/// # Safety
+/// As for [`gemm`]; `packed` came from [`pack_b_whole::<K>`] with these `k` and `n`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_packed_b<K: MicroKernel>(
+    ta: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    packed: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    block: BlockFn,
+) {
+    let empty: [f32; 0] = [];
+    // B is checked by its packed length instead of a stride.
+    check_operands(ta, Trans::N, m, n, 0, a, lda, &empty, n, c, ldc);
+    let (ar, ac) = if ta == Trans::N { (m, k) } else { (k, m) };
+    assert!(
+        a.len() >= extent(ar, ac, lda),
+        "gemm: A too short for {ar}x{ac}, lda {lda}"
+    );
+    assert!(
+        packed.len() >= n.div_ceil(K::NR) * K::NR * k,
+        "gemm: packed B too short for {k}x{n}"
+    );
+    dispatch::<K>(
+        ta,
+        m,
+        n,
+        k,
+        a,
+        lda,
+        BSource::Packed(packed),
+        c,
+        ldc,
+        accumulate,
+        block,
+    );
+}
+
+/// Handles empty shapes, then runs `block` over the whole of C or over tiles of it on the pool.
+/// Only C is divided (along its longer side, in whole micro-tiles), never k, so every element is
+/// summed in the same order whatever the thread count.
+#[allow(clippy::too_many_arguments)]
+unsafe fn dispatch<K: MicroKernel>(
+    ta: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: BSource<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    block: BlockFn,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -129,9 +224,52 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
         }
         return;
     }
+    let job = Job {
+        ta,
+        a,
+        lda,
+        b,
+        k,
+        c: c.as_mut_ptr(),
+        ldc,
+        accumulate,
+    };
+    let by_cols = n >= m;
+    let (len, unit) = if by_cols { (n, K::NR) } else { (m, K::MR) };
+    let units = len.div_ceil(unit);
+    let tasks = threads::tasks_for(2 * m * n * k, units);
+    if tasks <= 1 {
+        block(&job, 0..m, 0..n);
+        return;
+    }
+    // Whole micro-tiles per task, so a packed B's panels start on a task boundary.
+    let per = units.div_ceil(tasks) * unit;
+    let count = len.div_ceil(per);
+    threads::for_each(count, &|i| {
+        let part = i * per..len.min((i + 1) * per);
+        let (rows, cols) = if by_cols { (0..m, part) } else { (part, 0..n) };
+        // SAFETY: the parts are disjoint and inside m × n, checked by the caller.
+        unsafe { block(&job, rows, cols) }
+    });
+}
+
+/// The blocked loops over the rectangle `rows × cols` of C, on the calling thread.
+///
+/// # Safety
+/// The CPU supports `K`'s instruction set; the rectangle lies inside C and no other thread writes
+/// it; `cols.start` is a multiple of `K::NR` when B is packed. Callers mark their entry point with
+/// the same `#[target_feature]` so this body and the kernel inline into it.
+#[inline(always)]
+pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, cols: Range<usize>) {
+    const { assert!(K::MR * K::NR <= TILE_MAX && MC >= K::MR) };
+    let (m, n, k) = (rows.len(), cols.len(), job.k);
+    let (ldc, c) = (job.ldc, job.c);
     let mc_max = (MC / K::MR) * K::MR;
     let (kc_max, nc_max) = (k.min(KC), n.min(NC));
-    let b_len = kc_max * nc_max.next_multiple_of(K::NR);
+    let b_len = match job.b {
+        BSource::Raw { .. } => kc_max * nc_max.next_multiple_of(K::NR),
+        BSource::Packed(_) => 0,
+    };
     let a_len = kc_max * m.min(mc_max).next_multiple_of(K::MR);
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
@@ -144,26 +282,37 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
             .align_offset(ALIGN_FLOATS * 4)
             .min(ALIGN_FLOATS);
         let (bpack, apack) = scratch[skip..skip + b_len + a_len].split_at_mut(b_len);
-        let c = c.as_mut_ptr();
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
+        for jc in (cols.start..cols.end).step_by(NC) {
+            let nc = NC.min(cols.end - jc);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
                 // Later k-blocks add onto what the first one wrote.
-                let acc = accumulate || pc > 0;
-                pack_b::<K>(tb, b, ldb, pc, jc, kc, nc, bpack);
-                for ic in (0..m).step_by(mc_max) {
-                    let mc = mc_max.min(m - ic);
-                    pack_a::<K>(ta, a, lda, ic, pc, mc, kc, apack);
+                let acc = job.accumulate || pc > 0;
+                // Panel p of this block starts at `base + p·stride`.
+                let (base, stride) = match job.b {
+                    BSource::Raw { tb, b, ldb } => {
+                        pack_b::<K>(tb, b, ldb, pc, jc, kc, nc, bpack);
+                        (bpack.as_ptr(), kc * K::NR)
+                    }
+                    BSource::Packed(p) => {
+                        // Whole panels [k][NR]: this k-block is rows pc.. of panel jc/NR onwards.
+                        (
+                            p.as_ptr().add((jc / K::NR) * k * K::NR + pc * K::NR),
+                            k * K::NR,
+                        )
+                    }
+                };
+                for ic in (rows.start..rows.end).step_by(mc_max) {
+                    let mc = mc_max.min(rows.end - ic);
+                    pack_a::<K>(job.ta, job.a, job.lda, ic, pc, mc, kc, apack);
                     for jr in (0..nc).step_by(K::NR) {
                         let nr = K::NR.min(nc - jr);
-                        // Panel jr/NR starts at (jr/NR)·kc·NR = jr·kc.
-                        let bp = bpack.as_ptr().add(jr * kc);
+                        let bp = base.add((jr / K::NR) * stride);
                         for ir in (0..mc).step_by(K::MR) {
                             let mr = K::MR.min(mc - ir);
                             let ap = apack.as_ptr().add(ir * kc);
-                            // SAFETY: (ic+ir, jc+jr) is inside C by check_operands; a full tile
-                            // writes rows ic+ir..+MR, columns jc+jr..+NR, all inside m × n.
+                            // SAFETY: (ic+ir, jc+jr) is inside this task's rectangle of C; a full
+                            // tile writes rows ic+ir..+MR, columns jc+jr..+NR, all inside it.
                             let cp = c.add((ic + ir) * ldc + jc + jr);
                             if mr == K::MR && nr == K::NR {
                                 K::tile(kc, ap, bp, cp, ldc, acc);
@@ -176,6 +325,37 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
             }
         }
     });
+}
+
+/// Packs all of `op(B)` (k × n) into `[ceil(n/NR)][k][NR]` panels, zero-padding the last one, for
+/// [`gemm_packed_b`]: the layout [`pack_b`] produces per block, with each panel holding every k.
+/// The buffer of `out` is reused; its data starts on a 64-byte boundary.
+pub(crate) fn pack_b_whole<K: MicroKernel>(
+    tb: Trans,
+    k: usize,
+    n: usize,
+    b: &[f32],
+    ldb: usize,
+    out: &mut PackedB,
+) {
+    let (br, bc) = if tb == Trans::N { (k, n) } else { (n, k) };
+    assert!(
+        b.len() >= extent(br, bc, ldb),
+        "pack_b: B too short for {br}x{bc}, ldb {ldb}"
+    );
+    let len = n.div_ceil(K::NR) * K::NR * k;
+    out.data.clear();
+    out.data.resize(len + ALIGN_FLOATS, 0.0);
+    let skip = out
+        .data
+        .as_ptr()
+        .align_offset(ALIGN_FLOATS * 4)
+        .min(ALIGN_FLOATS);
+    if len > 0 {
+        // One k-block as tall as k: pack_b's per-block layout is then the whole-matrix layout.
+        pack_b::<K>(tb, b, ldb, 0, 0, k, n, &mut out.data[skip..skip + len]);
+    }
+    (out.offset, out.k, out.n, out.panel) = (skip, k, n, K::NR);
 }
 
 /// A partial tile: run the full kernel into a stack buffer, then copy its `mr × nr` corner.

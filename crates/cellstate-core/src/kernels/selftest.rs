@@ -2,19 +2,26 @@
 //! so the wasm build runs the very same check inside wasm from JavaScript. Deterministic inputs, no
 //! external crates, no timing.
 
-use super::{Kernels, Scalar, Trans};
+use super::threads::with_forced_tasks;
+use super::{Kernels, PackedB, Scalar, Trans};
 
 /// Inner dimensions up to 12 cover every remainder of the 6/8-row and 8/16/32-column tiles; the
 /// larger sizes cross the 96-row and 128-deep blocks, and the last shapes cross the 2048-column block.
 const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
 const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
 const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
+/// Tasks the split variant is cut into: 3 leaves an uneven last part on most tile grids.
+const SPLIT_TASKS: usize = 3;
 
 /// Checks `set` against the scalar reference: GEMM over every m, n, k in 0..=12, a cross-product of
 /// 1..=257, and two shapes wider than a column block, for all four transposition cases, accumulating
 /// and overwriting (C pre-filled with NaN), with leading dimensions both tight and padded; then
 /// sigmoid and tanh against f32 std over special values and a dense sweep. Calls `set` directly, so a
 /// SIMD set is exercised even where a caller might pick another path by size.
+///
+/// Every GEMM case is also run split into [`SPLIT_TASKS`] tasks whatever its size (on the pool when
+/// [`threads`](super::threads) > 1), and through [`Kernels::pack_b`] + [`Kernels::gemm_packed_b`],
+/// split and not: each must equal the plain call bit for bit, since only output tiles are divided.
 ///
 /// # Errors
 /// A description of the first mismatch.
@@ -166,6 +173,40 @@ fn check_gemm(
         accumulate,
     );
 
+    // The same product split over tasks, and with B packed once: bitwise equal to the plain call.
+    let variants: [Variant; 3] = [
+        ("split", &|out| {
+            with_forced_tasks(SPLIT_TASKS, || {
+                set.gemm(ta, tb, m, n, k, a, lda, b, ldb, out, ldc, accumulate)
+            })
+        }),
+        ("packed B", &|out| {
+            let mut packed = PackedB::new();
+            set.pack_b(tb, k, n, b, ldb, &mut packed);
+            set.gemm_packed_b(ta, m, n, k, a, lda, &packed, out, ldc, accumulate)
+        }),
+        ("packed B split", &|out| {
+            let mut packed = PackedB::new();
+            set.pack_b(tb, k, n, b, ldb, &mut packed);
+            with_forced_tasks(SPLIT_TASKS, || {
+                set.gemm_packed_b(ta, m, n, k, a, lda, &packed, out, ldc, accumulate)
+            })
+        }),
+    ];
+    for (what, run) in variants {
+        let mut other = c0.clone();
+        run(&mut other[1..]);
+        if let Some(idx) = (0..got.len()).find(|&i| other[i].to_bits() != got[i].to_bits()) {
+            return Err(format!(
+                "{} gemm {ta:?}{tb:?} m={m} n={n} k={k} accumulate={accumulate}: {what} differs from the plain call at storage index {}: {} vs {}",
+                set.name(),
+                idx as isize - 1,
+                other[idx],
+                got[idx]
+            ));
+        }
+    }
+
     // Rounding bound per element: (k + 2)·eps·(Σ|a||b| + |c|), the reference's own error included.
     let bound = (values == Values::Uniform).then(|| {
         let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
@@ -222,6 +263,9 @@ fn check_gemm(
     }
     Ok(())
 }
+
+/// Another way of computing the same product into C: its name and the call.
+type Variant<'a> = (&'a str, &'a dyn Fn(&mut [f32]));
 
 /// Runs one activation of a kernel set in place.
 pub(super) type Apply = fn(&dyn Kernels, &mut [f32]);

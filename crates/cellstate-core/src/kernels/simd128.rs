@@ -6,8 +6,9 @@
 
 use super::pack::{self, MicroKernel};
 use super::poly;
-use super::{Kernels, Trans};
+use super::{Kernels, PackedB, Trans};
 use core::arch::wasm32::*;
+use std::ops::Range;
 
 /// SIMD128, 4 floats per vector.
 pub struct Simd128(());
@@ -126,6 +127,11 @@ impl poly::Lanes for V {
     }
 }
 
+/// The blocked loops for this set (simd128 is on for the whole module, so no target_feature here).
+unsafe fn block_simd128(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usize>) {
+    pack::block::<Tile6x8>(job, rows, cols)
+}
+
 impl Kernels for Simd128 {
     fn name(&self) -> &'static str {
         "simd128"
@@ -147,7 +153,59 @@ impl Kernels for Simd128 {
         accumulate: bool,
     ) {
         // SAFETY: this module is compiled only with simd128 enabled, so the kernel's instructions exist.
-        unsafe { pack::gemm::<Tile6x8>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate) }
+        unsafe {
+            pack::gemm::<Tile6x8>(
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                a,
+                lda,
+                b,
+                ldb,
+                c,
+                ldc,
+                accumulate,
+                block_simd128,
+            )
+        }
+    }
+
+    fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
+        pack::pack_b_whole::<Tile6x8>(tb, k, n, b, ldb, out)
+    }
+
+    fn gemm_packed_b(
+        &self,
+        ta: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        packed: &PackedB,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let b = packed.expect(k, n, Tile6x8::NR);
+        // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and shape.
+        unsafe {
+            pack::gemm_packed_b::<Tile6x8>(
+                ta,
+                m,
+                n,
+                k,
+                a,
+                lda,
+                b,
+                c,
+                ldc,
+                accumulate,
+                block_simd128,
+            )
+        }
     }
 
     fn sigmoid(&self, x: &mut [f32]) {

@@ -10,6 +10,29 @@ fn every_available_set_matches_scalar() {
     }
 }
 
+/// The sweep again with a pool of two threads: every split product (the self-test forces a split of
+/// each case) runs its tiles on two threads and must still equal the one-thread result bit for bit.
+/// `set_threads` is process-wide, but results do not depend on it, so concurrent tests are unaffected.
+#[test]
+fn every_available_set_matches_scalar_on_two_threads() {
+    let before = threads();
+    set_threads(2).unwrap();
+    let result = available()
+        .into_iter()
+        .try_for_each(|name| self_test(by_name(name).unwrap()));
+    set_threads(before).unwrap();
+    result.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn thread_count_is_validated() {
+    assert!(set_threads(0).unwrap_err().contains("from 1 to"));
+    assert!(set_threads(u32::MAX as usize)
+        .unwrap_err()
+        .contains("from 1 to"));
+    assert!(threads() >= 1);
+}
+
 /// The scalar reference passes its own sweep: guards the sweep's bookkeeping (bounds, tails, NaN).
 #[test]
 fn scalar_passes_self_test() {

@@ -1,0 +1,155 @@
+//! The process-wide thread count and the pool that splits one GEMM over output tiles.
+//!
+//! Native builds keep a persistent rayon pool of `threads − 1` workers; the calling thread takes a
+//! share of the tiles itself, so `threads = 2` means one extra worker, not two. rayon rather than a
+//! hand-rolled pool of parked std threads: its scopes let workers borrow the caller's slices without
+//! lifetime-erasing `unsafe`, and its parking and wake-up are long tested. Work is handed out by an
+//! atomic counter, so a core that another process is using simply takes fewer tiles.
+//!
+//! wasm32 is always single-threaded: our wasm build has no shared memory (no atomics target feature,
+//! no worker glue), so `set_threads(n > 1)` is an error there.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Below this many flops (2·m·n·k) a product runs on the calling thread: waking a worker costs
+/// tens of microseconds on a loaded machine, more than a 1 MFLOP product takes (~10 µs at 100 GFLOP/s).
+pub(crate) const PARALLEL_MIN_FLOP: usize = 4 << 20;
+/// Smallest share of work worth a task of its own (each task repacks its own A or B block).
+const TASK_MIN_FLOP: usize = 1 << 20;
+/// Tasks per thread: more than one so the counter can balance cores that are not equally free.
+const TASKS_PER_THREAD: usize = 2;
+
+/// More than any machine this runs on has cores; guards against a negative number wrapped to u32.
+pub(crate) const MAX_THREADS: usize = 1024;
+
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// Tests set this to force a split of every product into this many tasks, whatever its size.
+    static FORCED_TASKS: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The number of threads GEMMs may use (1 unless [`set_threads`] said otherwise; always 1 on wasm32).
+pub fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
+/// Sets the number of threads (the caller included) that large GEMMs are split over, for the
+/// whole process. Results are bitwise identical for every thread count: only output tiles are
+/// divided, never the inner dimension, so each element is summed in the same order.
+///
+/// # Errors
+/// `n` outside 1..=1024; `n > 1` on wasm32 (no shared memory in this build); a pool that cannot be started.
+pub fn set_threads(n: usize) -> Result<(), String> {
+    if !(1..=MAX_THREADS).contains(&n) {
+        return Err(format!("threads must be from 1 to {MAX_THREADS}, got {n}"));
+    }
+    pool::resize(n)?;
+    THREADS.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Runs `f` with every GEMM split into `tasks` tasks (as far as the tile grid allows), ignoring
+/// the size threshold: lets the self-test exercise the split on small shapes. Thread-local.
+pub(crate) fn with_forced_tasks<R>(tasks: usize, f: impl FnOnce() -> R) -> R {
+    /// Restores the previous setting even if `f` panics.
+    struct Restore(Option<usize>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FORCED_TASKS.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(FORCED_TASKS.with(|t| t.replace(Some(tasks))));
+    f()
+}
+
+/// How many tasks a product of `flop` flops over `units` splittable tiles should be cut into.
+pub(crate) fn tasks_for(flop: usize, units: usize) -> usize {
+    if let Some(t) = FORCED_TASKS.with(Cell::get) {
+        return t.clamp(1, units.max(1));
+    }
+    let n = threads();
+    if n == 1 || flop < PARALLEL_MIN_FLOP {
+        return 1;
+    }
+    (n * TASKS_PER_THREAD)
+        .min(units)
+        .min(flop / TASK_MIN_FLOP)
+        .max(1)
+}
+
+/// Calls `f(0..tasks)` once each, spread over the pool and the calling thread.
+pub(crate) fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
+    if tasks <= 1 || threads() == 1 {
+        (0..tasks).for_each(f);
+        return;
+    }
+    pool::run(tasks, f);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod pool {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, RwLock};
+
+    /// The workers besides the caller; `None` while `threads() == 1`.
+    static POOL: RwLock<Option<Arc<rayon::ThreadPool>>> = RwLock::new(None);
+
+    pub(super) fn resize(n: usize) -> Result<(), String> {
+        let pool = if n > 1 {
+            let built = rayon::ThreadPoolBuilder::new()
+                .num_threads(n - 1)
+                .thread_name(|i| format!("cellstate-gemm-{i}"))
+                .build()
+                .map_err(|e| format!("could not start {} worker threads: {e}", n - 1))?;
+            Some(Arc::new(built))
+        } else {
+            None
+        };
+        // The old pool's workers exit when the last running product drops its Arc.
+        *POOL.write().unwrap_or_else(|e| e.into_inner()) = pool;
+        Ok(())
+    }
+
+    pub(super) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
+        let pool = POOL.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(pool) = pool else {
+            (0..tasks).for_each(f);
+            return;
+        };
+        let next = AtomicUsize::new(0);
+        let claim = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= tasks {
+                break;
+            }
+            f(i);
+        };
+        let helpers = pool.current_num_threads().min(tasks - 1);
+        // The scope returns only when every helper is done, so the borrows of `f` end in time.
+        pool.in_place_scope(|s| {
+            for _ in 0..helpers {
+                s.spawn(|_| claim());
+            }
+            claim();
+        });
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod pool {
+    pub(super) fn resize(n: usize) -> Result<(), String> {
+        if n > 1 {
+            return Err(format!(
+                "threads must be 1 in the wasm backend (got {n}): this wasm build has no shared memory, \
+                 so it cannot run threads; use the native backend for more"
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
+        (0..tasks).for_each(f);
+    }
+}
