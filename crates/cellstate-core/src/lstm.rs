@@ -19,7 +19,7 @@
 //! sequence b is carried unchanged and its output is zero; the reverse direction therefore starts at
 //! step len(b) − 1 from h0.
 
-use crate::kernels::{self, Kernels, Trans};
+use crate::kernels::{self, Kernels, PackedB, Trans};
 use crate::rng::Rng;
 use crate::{Error, Result};
 
@@ -237,6 +237,9 @@ pub struct LstmLayer {
     table: Vec<ParamEntry>,
     cache: Cache,
     scratch: BackwardScratch,
+    /// W_hh of the direction being run, packed once for its T recurrent products (`op = W_hhᵀ`,
+    /// H × G, forward; `W_hh`, G × H, backward). Packing per step re-read 4 MB per step at H = 512.
+    packed_w_hh: PackedB,
     batch_first: bool,
     /// Dropout on the outputs of every layer but the last (PyTorch's `nn.LSTM(dropout=p)`).
     dropout: f32,
@@ -415,6 +418,7 @@ impl LstmLayer {
             config,
             cache: Cache::default(),
             scratch: BackwardScratch::default(),
+            packed_w_hh: PackedB::new(),
             batch_first: true,
             dropout: 0.0,
             training: false,
@@ -730,6 +734,8 @@ impl LstmLayer {
             );
         }
         let w_hh = &p[slot.w_hh..slot.w_hh + g * h];
+        let packed = &mut self.packed_w_hh;
+        ks.pack_b(Trans::T, h, g, w_hh, h, packed);
         let state = ld * b * h..(ld + 1) * b * h;
         let (h_prev, c_prev) = (&mut cache.h_prev[ld], &mut cache.c_prev[ld]);
         let tanh_c = &mut cache.tanh_c[ld];
@@ -745,7 +751,7 @@ impl LstmLayer {
             hp.copy_from_slice(hn);
             cp.copy_from_slice(cn);
             let gates = &mut acts[step * b * g..(step + 1) * b * g];
-            ks.gemm(Trans::N, Trans::T, b, g, h, hp, h, w_hh, h, gates, g, true);
+            ks.gemm_packed_b(Trans::N, b, g, h, hp, h, packed, gates, g, true);
             // Activations, per row: i, f through σ, g through tanh, o through σ.
             for row in gates.chunks_exact_mut(g) {
                 ks.sigmoid(&mut row[..2 * h]);
@@ -942,7 +948,10 @@ impl LstmLayer {
         let state = ld * b * h..(ld + 1) * b * h;
         let wide = dirs * h;
         let Self {
-            cache, scratch: s, ..
+            cache,
+            scratch: s,
+            packed_w_hh: packed,
+            ..
         } = self;
         match up.d_h_n {
             Some(v) => s.d_h.copy_from_slice(&v[state.clone()]),
@@ -953,6 +962,7 @@ impl LstmLayer {
             None => s.d_c.fill(0.0),
         }
         let w_hh = &params[slot.w_hh..slot.w_hh + g * h];
+        ks.pack_b(Trans::N, g, h, w_hh, h, packed);
         let (acts, tanh_c, c_prev) = (&cache.acts[ld], &cache.tanh_c[ld], &cache.c_prev[ld]);
         for s_i in 0..t {
             let step = if d == 0 { t - 1 - s_i } else { s_i };
@@ -979,20 +989,7 @@ impl LstmLayer {
                 }
             }
             // dL/dh_prev = dG_t · W_hh for real rows; padding rows pass their gradient through.
-            ks.gemm(
-                Trans::N,
-                Trans::N,
-                b,
-                h,
-                g,
-                dg,
-                g,
-                w_hh,
-                h,
-                &mut s.d_h_next,
-                h,
-                false,
-            );
+            ks.gemm_packed_b(Trans::N, b, h, g, dg, g, packed, &mut s.d_h_next, h, false);
             if cache.masked {
                 for j in 0..b {
                     if cache.mask[step * b + j] == 0 {
