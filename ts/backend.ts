@@ -50,6 +50,8 @@ export interface RawModule {
   selectKernels(name: string): void;
   kernelSelfTest(name: string): string;
   kernelNote(): string;
+  setThreads(n: number): void;
+  threads(): number;
 }
 
 /** A loaded backend. */
@@ -69,6 +71,17 @@ export interface Backend {
   selectKernels(name: string): void;
   /** Runs the kernel set `name` against the scalar reference over awkward sizes; `''` when they agree. */
   kernelSelfTest(name: string): string;
+  /**
+   * Threads (the calling one included) that large matrix products use, process-wide. 1 unless
+   * {@link Backend.setThreads} changed it; always 1 on wasm.
+   */
+  readonly threads: number;
+  /**
+   * Sets the thread count of large matrix products for the whole process (native: a persistent pool of
+   * `n − 1` workers). Results are bitwise identical for every count: only output tiles are divided.
+   * @throws {ValueError} when `n` is not an integer from 1 to 1024, or is above 1 on wasm (no shared memory).
+   */
+  setThreads(n: number): void;
   /** The binding module. @internal */
   readonly raw: RawModule;
   /** Bytes of wasm linear memory, or `null` for the native backend. */
@@ -144,6 +157,14 @@ function makeBackend(name: BackendName, raw: RawModule, memoryBytes: () => numbe
     kernelNote: raw.kernelNote(),
     selectKernels: (k: string) => call(() => raw.selectKernels(k)),
     kernelSelfTest: (k: string) => raw.kernelSelfTest(k),
+    get threads() {
+      return raw.threads();
+    },
+    setThreads: (n: number) => {
+      // Checked here: the bindings take a u32, so -1 or 2.5 would arrive silently converted.
+      if (!Number.isInteger(n) || n < 1) throw new ValueError(`threads must be an integer from 1 to 1024, got ${n}`);
+      call(() => raw.setThreads(n));
+    },
   };
 }
 

@@ -385,3 +385,16 @@ impl ModelHandle {
         f32s(self.inner.logits())
     }
 }
+
+/// Sets how many threads (the caller included) large matrix products use, for the whole process.
+/// Results are bitwise the same for every count.
+#[napi]
+pub fn set_threads(n: u32) -> napi::Result<()> {
+    kernels::set_threads(n as usize).map_err(|m| js_err(Error::Value(m)))
+}
+
+/// How many threads large matrix products use.
+#[napi]
+pub fn threads() -> u32 {
+    kernels::threads() as u32
+}

@@ -380,3 +380,15 @@ impl ModelHandle {
         self.inner.logits()
     }
 }
+
+/// Thread count of matrix products: only 1 is accepted, as this wasm build has no shared memory.
+#[wasm_bindgen(js_name = setThreads)]
+pub fn set_threads(n: u32) -> Result<(), JsValue> {
+    kernels::set_threads(n as usize).map_err(|m| js_err(Error::Value(m)))
+}
+
+/// How many threads matrix products use: always 1 in wasm.
+#[wasm_bindgen(js_name = threads)]
+pub fn threads() -> u32 {
+    kernels::threads() as u32
+}
