@@ -1,6 +1,6 @@
 /** `cellstate imdb train | evaluate | predict`. */
 import { readFileSync } from 'node:fs';
-import { type Backend, type EpochLogs, type Padded, type SequenceModel, init, padSequences, sequenceClassifier } from '../index';
+import { type Backend, DataError, type EpochLogs, type Padded, type SequenceModel, init, padSequences, sequenceClassifier } from '../index';
 import { UsageError, type Values, choiceFlag, intFlag, numFlag, parse, strFlag, switchFlag } from './args';
 import { describeData, head, resolveData } from './data';
 import { loadRun, saveRun, vocabOf } from './modeldir';
@@ -69,7 +69,7 @@ Presets:
   seed     the seed notebook: 300 words, first 15,000 train / 10,000 test reviews, maxlen 100 ('post'),
            one-hot → LSTM(16) → Linear(1), Adam 1e-3, batch 64, 10 epochs (default)
   strong   20,000 words, all 25,000 + 25,000 reviews, maxlen 400, Embedding 64 → BiLSTM 64 with
-           masking and max pooling, dropout 0.3, Adam 2e-3, clip-norm 1, 4 epochs
+           masking and max pooling, dropout 0.3, Adam 2e-3, clip-norm 1, 3 epochs
 
 Options (each overrides the preset):
   --epochs N            --batch-size N        --lr X              --seed N (init, dropout, batch order)
@@ -257,7 +257,10 @@ export async function train(argv: string[], io: Io): Promise<number> {
 
   const model = buildModel(s, backend);
   out.write(`${describeModel(s, model)}\n`);
-  const vocab = vocabOf(d.wordIndex!, s);
+  if (save && !d.wordIndex) {
+    throw new DataError(`${d.source} has no word index (an imdb.npz needs imdb_word_index.json beside it); --save needs one to predict text later`);
+  }
+  const vocab = save ? vocabOf(d.wordIndex!, s) : null;
   const epochs: EpochRecord[] = [];
   const dataInfo = { source: d.source, origin: d.origin, sample: d.sample, trainTotal: d.train.labels.length, testTotal: d.test.labels.length, train: train.labels.length, test: test.labels.length };
   const summary = () => {
@@ -314,7 +317,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
         );
         if (save) {
           // Every finished epoch, so Ctrl-C keeps the last one.
-          await saveRun(save, model, vocab, summary());
+          await saveRun(save, model, vocab!, summary());
           savedEpochs = rec.epoch;
         }
         return ev ? undefined : 'stop';
