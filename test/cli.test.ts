@@ -69,6 +69,12 @@ describe('cellstate', () => {
     expect(h.stdout).toMatch(/--preset seed\|strong/);
   });
 
+  it('is the package\'s `cellstate` bin, runnable as a script', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+    expect(pkg.bin?.cellstate?.replace(/^\.\//, '')).toBe('dist/cli.js');
+    expect(readFileSync(cliPath, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
   it('trains on the shipped sample, saves, then predicts and evaluates with the saved model', async () => {
     const dir = join(tmp, 'model');
     const r = await cli(['imdb', 'train', '--sample', ...tiny, '--epochs', '2', '--log-every', '0.1', '--save', dir, '--json']);
