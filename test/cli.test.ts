@@ -114,17 +114,19 @@ describe('cellstate', () => {
     const r = await cli(['imdb', 'train', '--sample', '--train-size', '2000', '--test-size', '2000', '--epochs', '2', '--log-every', '0.05', '--embedding', '32', '--maxlen', '200']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^epoch 1\/2 +\d+\/32 \(\d+%\) loss [\d.]+ acc [\d.]+ [\d,]+ samples\/s ETA /m);
-    expect(r.stdout).toMatch(/^time: .*backend: (native|wasm).*threads: 1 \(multi-threading is not implemented yet\)$/m);
+    expect(r.stdout).toMatch(/^time: .*backend: (native|wasm) \(\w+\), threads: 1$/m);
   });
 
   it('trains on the real tarball', async () => {
     expect(existsSync(tarball), `${tarball} (shared data) is missing`).toBe(true);
-    const r = await cli(['imdb', 'train', '--data', tarball, ...tiny, '--json']);
+    const r = await cli(['imdb', 'train', '--data', tarball, ...tiny, '--backend', 'native', '--threads', '2', '--json']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^backend: native \(\w+ kernels\), threads: 2$/m);
     expect(r.stdout).toContain(`data: ${tarball} (25,000 train + 25,000 test reviews; using 400 + 300)`);
     const j = lastJson(r.stdout);
     expect(j.testAccuracy).toBeGreaterThanOrEqual(0);
     expect(j.testAccuracy).toBeLessThanOrEqual(1);
+    expect(j.threads).toBe(2);
   });
 
   it('Ctrl-C stops between batches with status 130 and keeps the last finished epoch', async () => {
@@ -158,6 +160,7 @@ describe('cellstate', () => {
       expectCleanError(await cli(['imdb', 'fly']), 2, /unknown imdb command 'fly'/);
       expectCleanError(await cli(['imdb', 'train', '--sample', '--epochs', 'ten']), 2, /--epochs must be an integer/);
       expectCleanError(await cli(['imdb', 'train', '--sample', '--backend', 'gpu']), 2, /--backend must be one of auto, native, wasm/);
+      expectCleanError(await cli(['imdb', 'train', '--sample', '--backend', 'wasm', '--threads', '2']), 2, /wasm backend runs on one thread/);
     });
 
     it('missing or corrupt data file', async () => {

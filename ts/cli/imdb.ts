@@ -1,5 +1,6 @@
 /** `cellstate imdb train | evaluate | predict`. */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { type Backend, DataError, type EpochLogs, type Padded, type SequenceModel, init, padSequences, sequenceClassifier } from '../index';
 import { UsageError, type Values, choiceFlag, intFlag, numFlag, parse, strFlag, switchFlag } from './args';
 import { describeData, head, resolveData } from './data';
@@ -78,7 +79,7 @@ Options (each overrides the preset):
   --dropout X           --clip-norm X (0 = none)
   --num-words N         --maxlen N            --padding pre|post  --truncating pre|post
   --train-size N        --test-size N (0 = all)                   --data-seed N (loader shuffle, 113)
-  --backend auto|native|wasm                  --threads N (the core is single-threaded for now)
+  --backend auto|native|wasm                  --threads N|auto (native; default 1)
   --save DIR            keep the model, vocabulary and metrics; saved after every finished epoch
   --json                print one JSON object (config, epochs, testAccuracy, seconds, backend) as the last line
   --log-every SECONDS   when stdout is not a terminal, a progress line this often (default 3)
@@ -124,17 +125,22 @@ Commands:
 \`cellstate imdb <command> --help\` lists a command's options.
 `;
 
-/** Loads the backend and says which (on `log`). @throws {UsageError} on a bad --backend or --threads. */
-async function startBackend(v: Values, log: Out): Promise<{ backend: Backend; threads: string }> {
+/**
+ * Loads the backend, sets its thread count and says which (on `log`).
+ * `--threads N` (default 1; `auto` = the cores Node reports) sizes the native pool that splits large matrix
+ * products; results are bitwise identical for every count. wasm runs on one thread.
+ * @throws {UsageError} on a bad --backend or --threads.
+ */
+async function startBackend(v: Values, log: Out): Promise<{ backend: Backend; threads: number }> {
   const name = choiceFlag(v, 'backend', BACKENDS) ?? 'auto';
-  const requested = intFlag(v, 'threads', 1, 1024);
+  const requested = v.threads === 'auto' ? availableParallelism() : (intFlag(v, 'threads', 1, 1024) ?? 1);
   const backend = await init({ backend: name });
-  const threads =
-    requested !== undefined && requested > 1
-      ? `1 (${requested} requested; multi-threading is not implemented yet)`
-      : '1 (multi-threading is not implemented yet)';
-  log.write(`backend: ${backend.name} (${backend.kernels} kernels), threads: ${threads}\n`);
-  return { backend, threads };
+  if (requested > 1 && backend.name === 'wasm') {
+    throw new UsageError(`--threads ${requested}: the wasm backend runs on one thread (the native backend takes --threads)`);
+  }
+  backend.setThreads(requested);
+  log.write(`backend: ${backend.name} (${backend.kernels} kernels), threads: ${backend.threads}\n`);
+  return { backend, threads: backend.threads };
 }
 
 function settingsFrom(v: Values): TrainSettings {
@@ -282,7 +288,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
       stalledEpochs: stalledEpochs(epochs),
       seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
       backend: { name: backend.name, kernels: backend.kernels },
-      threads: 1,
+      threads,
     };
   };
 
