@@ -77,7 +77,14 @@ function runChild(cmd, args, { env = {}, timeoutS = jobTimeoutS, describe }) {
         .filter((l) => l.startsWith('@@RESULT '))
         .map((l) => JSON.parse(l.slice(9)));
       if (found.length) return resolve(found);
-      const tail = err.trim().split('\n').slice(-4).join(' | ').slice(0, 600);
+      // The last lines of stderr that say something (tfjs prints a banner about tfjs-node there).
+      const tail = err
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim() && !/^=+$|looks like you are running TensorFlow\.js in Node/.test(l.trim()))
+        .slice(-4)
+        .join(' | ')
+        .slice(0, 600);
       const why = timedOut ? `timed out after ${timeoutS} s` : `exited with ${signal ?? `code ${code}`}`;
       resolve([{ ...describe, status: 'failed', error: `${why}${tail ? `: ${tail}` : ''}` }]);
     });
