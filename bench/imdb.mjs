@@ -23,23 +23,22 @@ async function main() {
     source = `IMDB sample shipped in data/ (${imdb.train.labels.length} training reviews, cycled; the full dataset is not in cellstate's cache: ${String(e.message).split(";")[0]})`;
   }
   const tLoad = performance.now();
-  const padded = cs.padSequences(imdb.train, { maxlen: cfg.T });
+  const padded = cs.padSequences(imdb.train, { maxlen: cfg.T, padding: 'post', truncating: 'post' });
   const n = imdb.train.labels.length;
   const reviews = job.reviews;
   const trainer = await imdbTrainer(cs, job.variant, cfg, makeWeights(cfg));
-  const x = new Float32Array(cfg.B * cfg.T * cfg.F);
+  const ids = new Int32Array(cfg.B * cfg.T);
   const y = new Float32Array(cfg.B);
   let done = 0;
   let batches = 0;
   while (done < reviews) {
     const b = Math.min(cfg.B, reviews - done);
-    x.fill(0);
     for (let r = 0; r < b; r++) {
       const src = (done + r) % n; // cycles when the source has fewer reviews than wanted
-      for (let t = 0; t < cfg.T; t++) x[(r * cfg.T + t) * cfg.F + padded.data[src * cfg.T + t]] = 1;
+      ids.set(padded.data.subarray(src * cfg.T, (src + 1) * cfg.T), r * cfg.T);
       y[r] = imdb.train.labels[src];
     }
-    trainer.step(x.subarray(0, b * cfg.T * cfg.F), y.subarray(0, b), b);
+    trainer.step(ids.subarray(0, b * cfg.T), y.subarray(0, b), b);
     done += b;
     batches++;
   }
@@ -54,7 +53,7 @@ async function main() {
       backend: trainer.backend,
       kernels: trainer.kernels,
       threads: 1,
-      label: `one epoch end to end: load, words, pad, one-hot, ${TRAIN_LABEL}`,
+      label: `one epoch end to end: load, words, pad, ${TRAIN_LABEL}`,
       source,
       reviews,
       batches,

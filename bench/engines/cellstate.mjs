@@ -1,47 +1,60 @@
 // cellstate under the benchmark: one adapter per mode.
-// TRAIN IS A STAND-IN until the model API lands: `trainStep` runs the LSTM layer's forward and backward
-// with a fixed upstream gradient on h_T (no Dense head, no loss, no optimiser step) and results are
-// labelled `layer fwd+bwd`. Switch `trainStep` (and `TRAIN_LABEL`) to `model.trainBatch(...)` then.
+// train: a full training step in the core, one call per batch (`model.trainBatch`): the LSTM (a row gather
+//   of W_ih for one-hot input), a Dense(1) head on the last hidden state, BCE with logits, backward, Adam.
+// infer: the LSTM layer's forward pass.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { serialize, deserialize } from 'node:v8';
 import { compare } from '../lib/stats.mjs';
 
 const dist = new URL('../../dist/index.js', import.meta.url);
-export const TRAIN_LABEL = 'layer fwd+bwd (not a full train step: no head, loss or Adam)';
+export const TRAIN_LABEL = 'full train step: forward, Dense(1) head, BCE, backward, Adam (model.trainBatch)';
 export const CHECK_ROWS = 2;
 // Float32 SIMD against the scalar reference: sums in another order, T up to 200 steps of recurrence.
 const ATOL = 2e-4;
 const RTOL = 2e-3;
 
-function newLayer(cs, backend, cfg, weights) {
-  const lstm = new cs.LSTM({ inputSize: cfg.F, hiddenSize: cfg.H, batchFirst: true, seed: 1, backend });
+function layerDict(cfg, weights, prefix = '') {
   const sd = {};
   for (const [k, v] of Object.entries(weights)) {
-    sd[k] = { data: v, shape: k.startsWith('bias') ? [4 * cfg.H] : [4 * cfg.H, k.includes('ih') ? cfg.F : cfg.H] };
+    sd[prefix + k] = { data: v, shape: k.startsWith('bias') ? [4 * cfg.H] : [4 * cfg.H, k.includes('ih') ? cfg.F : cfg.H] };
   }
-  lstm.loadStateDict(sd);
+  return sd;
+}
+
+function newLayer(cs, backend, cfg, weights) {
+  const lstm = new cs.LSTM({ inputSize: cfg.F, hiddenSize: cfg.H, batchFirst: true, seed: 1, backend });
+  lstm.loadStateDict(layerDict(cfg, weights));
   return lstm;
 }
 
-/** One training step of `b` rows (see the note at the top: layer fwd+bwd for now). */
-function trainStep(lstm, cfg, x, dHN, b) {
-  lstm.forward({ data: x, shape: [b, cfg.T, cfg.F] });
-  return lstm.backward({ hN: { data: dHN, shape: [1, b, cfg.H] } });
+/** The notebook's model for the config: one-hot token ids for seed, float features otherwise. */
+export function newModel(cs, backend, cfg, weights) {
+  const model = cs.sequenceClassifier(
+    { input: cfg.oneHot ? 'one-hot' : { features: cfg.F }, vocabSize: cfg.oneHot ? cfg.F : undefined, lstm: { hiddenSize: cfg.H }, seed: 1 },
+    { backend },
+  );
+  // The same LSTM weights as every peer; the head keeps the model's seeded initialisation.
+  model.loadStateDict(layerDict(cfg, weights, 'lstm.'), { strict: false });
+  model.setOptimizer({ type: 'adam', lr: 1e-3 });
+  return model;
+}
+
+function modelInput(cfg, data, b) {
+  return cfg.oneHot
+    ? { data: data.ids.subarray(0, b * cfg.T), shape: [b, cfg.T] }
+    : { data: data.x.subarray(0, b * cfg.T * cfg.F), shape: [b, cfg.T, cfg.F] };
 }
 
 function inferStep(lstm, cfg, x, b) {
   return lstm.forward({ data: x, shape: [b, cfg.T, cfg.F] });
 }
 
-/** What the check compares: h_T, and for train also dx and every parameter gradient. */
-function outputs(lstm, cfg, data, mode, b) {
-  const x = data.x.subarray(0, b * cfg.T * cfg.F);
-  const dHN = data.dHN.subarray(0, b * cfg.H);
-  if (mode === 'infer') return { hN: inferStep(lstm, cfg, x, b).hN.data };
-  const fwd = lstm.forward({ data: x, shape: [b, cfg.T, cfg.F] });
-  const g = lstm.backward({ hN: { data: dHN, shape: [1, b, cfg.H] } });
-  const out = { hN: fwd.hN.data, dX: g.x.data };
-  for (const [k, v] of Object.entries(g.params)) out[`d_${k}`] = v.data;
+/** What the check compares: h_T for infer; for train the logits and every parameter gradient of one batch. */
+function outputs(run, cfg, data, mode, b) {
+  if (mode === 'infer') return { hN: inferStep(run, cfg, data.x.subarray(0, b * cfg.T * cfg.F), b).hN.data };
+  run.computeGradients(modelInput(cfg, data, b), data.y.subarray(0, b));
+  const out = { logits: run.lastLogits() };
+  for (const [k, v] of Object.entries(run.gradients())) out[`d_${k}`] = v.data;
   return out;
 }
 
@@ -49,15 +62,17 @@ export async function prepare({ job, cfg, data, weights }) {
   const cs = await import(dist.href);
   const wanted = job.variant === 'reference' ? 'native' : job.variant;
   const backend = await cs.loadBackend({ backend: wanted });
-  const lstm = newLayer(cs, backend, cfg, weights);
+  const threads = job.threads ?? 1;
+  if (threads !== backend.threads) backend.setThreads(threads);
+  const run = job.mode === 'train' ? newModel(cs, backend, cfg, weights) : newLayer(cs, backend, cfg, weights);
   const b = cfg.B;
   const info = {
     engine: 'cellstate',
     backend: backend.name,
     kernels: backend.kernels,
-    threads: 1,
+    threads: backend.threads,
     label: job.mode === 'train' ? TRAIN_LABEL : 'LSTM forward',
-    input: cfg.oneHot ? 'dense one-hot (B, T, F) tensor (the model API will gather token ids)' : 'dense',
+    input: cfg.oneHot ? (job.mode === 'train' ? 'token ids (one-hot as a row gather)' : 'dense one-hot (B, T, F) tensor') : 'dense',
     runtime: `node ${process.versions.node}`,
   };
   if (job.variant === 'reference' && backend.kernels !== 'scalar') {
@@ -69,15 +84,15 @@ export async function prepare({ job, cfg, data, weights }) {
     samplesPerStep: b,
     memoryBytes: () => backend.memoryBytes(),
     async writeReference(path) {
-      const out = outputs(lstm, cfg, data, job.mode, Math.min(CHECK_ROWS, b));
+      const out = outputs(run, cfg, data, job.mode, Math.min(CHECK_ROWS, b));
       writeFileSync(path, serialize(out));
       // Raw little-endian float32 h_T as well, for the Python peer.
-      writeFileSync(`${path}.hN.f32`, new Uint8Array(out.hN.buffer, out.hN.byteOffset, out.hN.byteLength));
+      if (out.hN) writeFileSync(`${path}.hN.f32`, new Uint8Array(out.hN.buffer, out.hN.byteOffset, out.hN.byteLength));
     },
     check: job.referencePath
       ? async () => {
           const ref = deserialize(readFileSync(job.referencePath));
-          const got = outputs(lstm, cfg, data, job.mode, Math.min(CHECK_ROWS, b));
+          const got = outputs(run, cfg, data, job.mode, Math.min(CHECK_ROWS, b));
           for (const k of Object.keys(ref)) {
             const c = compare(got[k], ref[k], ATOL, RTOL);
             if (!c.ok) return { ok: false, status: 'failed', why: `${k}: ${c.why}` };
@@ -97,24 +112,23 @@ export async function prepare({ job, cfg, data, weights }) {
     step:
       job.mode === 'train'
         ? () => {
-            trainStep(lstm, cfg, data.x, data.dHN, b);
+            run.trainBatch(modelInput(cfg, data, b), data.y.subarray(0, b));
           }
         : () => {
-            inferStep(lstm, cfg, data.x, b);
+            inferStep(run, cfg, data.x, b);
           },
-    dispose: () => lstm.dispose(),
+    dispose: () => run.dispose(),
   };
 }
 
-/** The IMDB job's trainer: the same adapter as the timed train mode, on batches the caller fills. */
+/** The IMDB job's trainer: the same model as the timed train mode, on padded token ids. */
 export async function imdbTrainer(cs, variant, cfg, weights) {
   const backend = await cs.loadBackend({ backend: variant });
-  const lstm = newLayer(cs, backend, cfg, weights);
-  const dHN = new Float32Array(cfg.B * cfg.H).fill(0.01);
+  const model = newModel(cs, backend, cfg, weights);
   return {
     backend: backend.name,
     kernels: backend.kernels,
-    step: (x, _y, b) => trainStep(lstm, cfg, x, dHN.subarray(0, b * cfg.H), b),
-    dispose: () => lstm.dispose(),
+    step: (ids, y, b) => model.trainBatch({ data: ids, shape: [b, cfg.T] }, y),
+    dispose: () => model.dispose(),
   };
 }

@@ -27,7 +27,7 @@ export function chartSvg(doc) {
     parts.push(`<text x="10" y="${y + 12}" font-weight="bold">${esc(g.title)}</text>`);
     y += 22;
     for (const r of g.rows) {
-      const label = `${r.engine} ${r.backend ?? r.variant}${r.threads ? ` ${r.threads}t` : ''}${r.engine === 'cellstate' && r.mode === 'train' ? ' (layer)' : ''}`;
+      const label = `${r.engine} ${r.backend ?? r.variant}${r.threads ? ` ${r.threads}t` : ''}`;
       parts.push(`<text x="${left - 6}" y="${y + 12}" text-anchor="end">${esc(label)}</text>`);
       parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(r.samplesPerSecond) - left).toFixed(1)}" height="${barH}" fill="${COLORS[r.engine] ?? '#868e96'}"/>`);
       parts.push(`<text x="${(x(r.samplesPerSecond) + 4).toFixed(1)}" y="${y + 12}">${esc(r.samplesPerSecond >= 100 ? Math.round(r.samplesPerSecond) : r.samplesPerSecond.toPrecision(3))}</text>`);

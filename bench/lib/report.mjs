@@ -12,7 +12,7 @@ function who(r) {
 function cellstateRates(doc, config, mode) {
   const out = {};
   for (const r of doc.results) {
-    if (r.engine === 'cellstate' && r.config === config && r.mode === mode && r.status === 'ok') out[r.variant] = r.samplesPerSecond;
+    if (r.engine === 'cellstate' && r.config === config && r.mode === mode && r.status === 'ok' && (r.threads ?? 1) === 1) out[r.variant] = r.samplesPerSecond;
   }
   return out;
 }
@@ -74,7 +74,7 @@ export function report(doc) {
     for (const row of table) lines.push(pad(row, widths));
     for (const n of [...new Set(notes)]) lines.push(`  - ${n}`);
   }
-  lines.push('', 'native/this, wasm/this: cellstate (native addon, wasm) samples/s divided by the row\'s. cellstate "train" is', 'its LSTM layer forward + backward only until the model API lands: compare it with peers\' full steps with care.', '');
+  lines.push('', 'native/this, wasm/this: cellstate (native addon, wasm) samples/s at 1 thread divided by the row\'s. Every "train" row is', 'a full step (forward, Dense(1) head, loss, backward, Adam); cellstate\'s is one core call per batch (model.trainBatch).', '');
   return `${lines.join('\n')}\n`;
 }
 
@@ -83,7 +83,7 @@ export function markdownTable(doc, chartPath) {
   const m = doc.machine;
   const out = [
     `Measured ${doc.startedAt.slice(0, 10)} with \`${doc.command}\` on ${m.cpuModel} (${m.cores} cores, ${m.cpuFeatures.filter((f) => /avx2|avx512f$|fma|neon/.test(f)).join(', ')}), ${m.os}, Node ${m.node}, one shared, busy machine: medians of noisy timings.`,
-    `Samples per second (higher is better); **cs native ÷** and **cs wasm ÷** are cellstate's rate over the peer's. cellstate runs 1 thread (all cores: not yet), and its *train* is the LSTM layer's forward + backward only (no head, loss or Adam) until the model API lands. Ceilings (1 thread): ${doc.ceilings.map((c) => `${c.kind} ${c.status === 'ok' ? `${fmt(c.gflops)} GFLOP/s` : c.status}`).join(', ')}.`,
+    `Samples per second (higher is better); **cs native ÷** and **cs wasm ÷** are cellstate's rate over the peer's. The ratios use cellstate at 1 thread; its rows at all cores are listed too. Every *train* row is a full step (forward, Dense(1) head, loss, backward, Adam); cellstate's is one core call per batch (\`model.trainBatch\`, one-hot input as a row gather). *infer* is the LSTM forward on the same dense input for every engine. Ceilings (1 thread): ${doc.ceilings.map((c) => `${c.kind} ${c.status === 'ok' ? `${fmt(c.gflops)} GFLOP/s` : c.status}`).join(', ')}.`,
     '',
     '| config | mode | engine (backend, threads) | samples/s | GFLOP/s | cs native ÷ | cs wasm ÷ | note |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: | --- |',
