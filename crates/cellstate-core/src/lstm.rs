@@ -353,7 +353,6 @@ impl Lstm {
         Ok(())
     }
 
-
     /// The flat gradient buffer (same layout as the parameters).
     pub fn grads(&self) -> &[f32] {
         &self.grads

@@ -4,8 +4,8 @@
 
 use cellstate_core::lstm::table_json;
 use cellstate_core::{
-    kernels, BackwardInput, Batch, BatchStats, Error, ForwardInput, Lstm, LstmConfig, Model, ModelConfig,
-    OptimizerConfig,
+    kernels, BackwardInput, Batch, BatchStats, Error, ForwardInput, Lstm, LstmConfig, Model,
+    ModelConfig, OptimizerConfig,
 };
 use napi::bindgen_prelude::{Float32Array, Float64Array, Int32Array, Uint32Array};
 use napi_derive::napi;
@@ -234,7 +234,9 @@ impl ModelHandle {
     #[napi(constructor)]
     pub fn new(config: String) -> napi::Result<Self> {
         let config = ModelConfig::from_json(&config).map_err(js_err)?;
-        Model::new(config).map(|inner| ModelHandle { inner }).map_err(js_err)
+        Model::new(config)
+            .map(|inner| ModelHandle { inner })
+            .map_err(js_err)
     }
 
     /// The config with defaults filled in, as JSON.
@@ -301,8 +303,15 @@ impl ModelHandle {
 
     /// Restores the optimiser's step count and moments.
     #[napi]
-    pub fn set_optimizer_state(&mut self, step: f64, m: Float32Array, v: Float32Array) -> napi::Result<()> {
-        self.inner.set_optimizer_state(step as u64, &m, &v).map_err(js_err)
+    pub fn set_optimizer_state(
+        &mut self,
+        step: f64,
+        m: Float32Array,
+        v: Float32Array,
+    ) -> napi::Result<()> {
+        self.inner
+            .set_optimizer_state(step as u64, &m, &v)
+            .map_err(js_err)
     }
 
     /// The dropout streams' state (8 words).

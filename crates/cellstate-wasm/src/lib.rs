@@ -3,8 +3,8 @@
 
 use cellstate_core::lstm::table_json;
 use cellstate_core::{
-    kernels, BackwardInput, Batch, BatchStats, Error, ForwardInput, Lstm, LstmConfig, Model, ModelConfig,
-    OptimizerConfig,
+    kernels, BackwardInput, Batch, BatchStats, Error, ForwardInput, Lstm, LstmConfig, Model,
+    ModelConfig, OptimizerConfig,
 };
 use wasm_bindgen::prelude::*;
 
@@ -204,7 +204,9 @@ impl ModelHandle {
     #[wasm_bindgen(constructor)]
     pub fn new(config: &str) -> Result<ModelHandle, JsValue> {
         let config = ModelConfig::from_json(config).map_err(js_err)?;
-        Model::new(config).map(|inner| ModelHandle { inner }).map_err(js_err)
+        Model::new(config)
+            .map(|inner| ModelHandle { inner })
+            .map_err(js_err)
     }
 
     /// The config with defaults filled in, as JSON.
@@ -270,7 +272,9 @@ impl ModelHandle {
     /// Restores the optimiser's step count and moments.
     #[wasm_bindgen(js_name = setOptimizerState)]
     pub fn set_optimizer_state(&mut self, step: f64, m: &[f32], v: &[f32]) -> Result<(), JsValue> {
-        self.inner.set_optimizer_state(step as u64, m, v).map_err(js_err)
+        self.inner
+            .set_optimizer_state(step as u64, m, v)
+            .map_err(js_err)
     }
 
     /// The dropout streams' state (8 words).
