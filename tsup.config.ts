@@ -23,4 +23,13 @@ export default defineConfig([
     // Self-contained, so a page can import it with no bundler or import map (fflate is small).
     noExternal: ['fflate'],
   },
+  {
+    entry: { cli: 'ts/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    clean: false,
+    platform: 'node',
+    target: 'node20',
+    banner: { js: '#!/usr/bin/env node' },
+  },
 ]);
