@@ -4,6 +4,7 @@
  */
 import { type Backend, type RawLstm, call, getBackend } from './backend';
 import { DisposedError, ShapeError, ValueError } from './errors';
+import { type ParamInfo, mergeParams, paramSize, splitParams } from './params';
 import { Tensor, type TensorLike, checkTensor } from './tensor';
 
 /** Constructor options of {@link LSTM}, named as PyTorch's `nn.LSTM` arguments. */
@@ -67,11 +68,6 @@ export interface Gradients {
   params: Record<string, Tensor>;
 }
 
-interface ParamInfo {
-  name: string;
-  offset: number;
-  shape: number[];
-}
 
 let live = 0;
 const registry = new FinalizationRegistry<RawLstm>((raw) => {
@@ -141,7 +137,7 @@ export class LSTM {
 
   /** Total number of parameters. */
   get numParameters(): number {
-    return this.#table.reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+    return this.#table.reduce((n, e) => n + paramSize(e), 0);
   }
 
   /** The parameter names in PyTorch's state-dict order. */
@@ -155,12 +151,7 @@ export class LSTM {
   }
 
   #split(flat: Float32Array): Record<string, Tensor> {
-    const out: Record<string, Tensor> = {};
-    for (const e of this.#table) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      out[e.name] = new Tensor(flat.slice(e.offset, e.offset + n), e.shape);
-    }
-    return out;
+    return splitParams(this.#table, flat);
   }
 
   /** Copies of every parameter under PyTorch's names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...). */
@@ -176,24 +167,7 @@ export class LSTM {
   loadStateDict(dict: Record<string, TensorLike>, { strict = true }: { strict?: boolean } = {}): void {
     const raw = this.#handle();
     const flat = raw.params();
-    const problems: string[] = [];
-    const known = new Set(this.#table.map((e) => e.name));
-    for (const e of this.#table) {
-      const t = dict[e.name];
-      if (t === undefined) {
-        if (strict) problems.push(`missing ${e.name} [${e.shape.join(', ')}]`);
-        continue;
-      }
-      try {
-        checkTensor(e.name, t, e.shape);
-      } catch (err) {
-        problems.push((err as Error).message);
-        continue;
-      }
-      flat.set(t.data, e.offset);
-    }
-    if (strict) for (const k of Object.keys(dict)) if (!known.has(k)) problems.push(`unexpected ${k}`);
-    if (problems.length) throw new ShapeError(`state dict does not fit this LSTM: ${problems.join('; ')}`);
+    mergeParams(this.#table, flat, dict, strict, 'state dict does not fit this LSTM');
     call(() => raw.setParams(flat));
     this.#lastInput = null;
   }

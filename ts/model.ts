@@ -6,6 +6,7 @@
 import { type Backend, call, getBackend } from './backend';
 import { DataError, DisposedError, ShapeError, StateError, ValueError } from './errors';
 import { decodeModelBundle, encodeModelBundle, type ModelParts } from './io/bundle';
+import { type ParamInfo, mergeParams, paramSize, splitParams } from './params';
 import { Tensor, type TensorLike, checkTensor } from './tensor';
 
 /** How tokens or features enter the LSTM. */
@@ -175,11 +176,6 @@ interface RawModel {
   free?(): void;
 }
 
-interface ParamInfo {
-  name: string;
-  offset: number;
-  shape: number[];
-}
 
 let liveModels = 0;
 const registry = new FinalizationRegistry<RawModel>((raw) => {
@@ -355,7 +351,7 @@ export class SequenceModel {
 
   /** Total number of parameters. */
   get numParameters(): number {
-    return this.#table.reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+    return this.#table.reduce((n, e) => n + paramSize(e), 0);
   }
 
   /** Parameter names (PyTorch's, e.g. `lstm.weight_ih_l0`, `fc.weight`) in storage order. */
@@ -375,12 +371,7 @@ export class SequenceModel {
   }
 
   #split(flat: Float32Array): Record<string, Tensor> {
-    const out: Record<string, Tensor> = {};
-    for (const e of this.#table) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      out[e.name] = new Tensor(flat.slice(e.offset, e.offset + n), e.shape);
-    }
-    return out;
+    return splitParams(this.#table, flat);
   }
 
   /** Copies of every parameter under PyTorch's names. */
@@ -402,24 +393,7 @@ export class SequenceModel {
   loadStateDict(dict: Record<string, TensorLike>, { strict = true }: { strict?: boolean } = {}): void {
     const raw = this.#handle();
     const flat = raw.params();
-    const problems: string[] = [];
-    const known = new Set(this.#table.map((e) => e.name));
-    for (const e of this.#table) {
-      const t = dict[e.name];
-      if (t === undefined) {
-        if (strict) problems.push(`missing ${e.name} [${e.shape.join(', ')}]`);
-        continue;
-      }
-      try {
-        checkTensor(e.name, t, e.shape);
-      } catch (err) {
-        problems.push((err as Error).message);
-        continue;
-      }
-      flat.set(t.data, e.offset);
-    }
-    if (strict) for (const k of Object.keys(dict)) if (!known.has(k)) problems.push(`unexpected ${k}`);
-    if (problems.length) throw new ShapeError(`weights do not fit this model: ${problems.join('; ')}`);
+    mergeParams(this.#table, flat, dict, strict, 'weights do not fit this model');
     call(() => raw.setParams(flat));
   }
 
