@@ -194,6 +194,24 @@ pub struct ModelHandle {
     inner: Model,
 }
 
+fn make_batch<'a>(
+    tokens: &'a Option<Vec<i32>>,
+    x: &'a Option<Vec<f32>>,
+    batch: u32,
+    steps: u32,
+    lengths: &'a Option<Vec<u32>>,
+    targets: Option<&'a [f32]>,
+) -> Batch<'a> {
+    Batch {
+        tokens: tokens.as_deref(),
+        x: x.as_deref(),
+        batch: batch as usize,
+        steps: steps as usize,
+        lengths: lengths.as_deref(),
+        targets,
+    }
+}
+
 fn stats(s: BatchStats) -> Vec<f64> {
     vec![s.loss, s.correct, s.count]
 }
@@ -301,14 +319,7 @@ impl ModelHandle {
         lengths: Option<Vec<u32>>,
         targets: &[f32],
     ) -> Result<Vec<f64>, JsValue> {
-        let b = Batch {
-            tokens: tokens.as_deref(),
-            x: x.as_deref(),
-            batch: batch as usize,
-            steps: steps as usize,
-            lengths: lengths.as_deref(),
-            targets: Some(targets),
-        };
+        let b = make_batch(&tokens, &x, batch, steps, &lengths, Some(targets));
         self.inner.train_batch(&b).map(stats).map_err(js_err)
     }
 
@@ -324,14 +335,7 @@ impl ModelHandle {
         lengths: Option<Vec<u32>>,
         targets: &[f32],
     ) -> Result<Vec<f64>, JsValue> {
-        let b = Batch {
-            tokens: tokens.as_deref(),
-            x: x.as_deref(),
-            batch: batch as usize,
-            steps: steps as usize,
-            lengths: lengths.as_deref(),
-            targets: Some(targets),
-        };
+        let b = make_batch(&tokens, &x, batch, steps, &lengths, Some(targets));
         self.inner.forward_backward(&b).map(stats).map_err(js_err)
     }
 
@@ -347,14 +351,7 @@ impl ModelHandle {
         lengths: Option<Vec<u32>>,
         targets: &[f32],
     ) -> Result<Vec<f64>, JsValue> {
-        let b = Batch {
-            tokens: tokens.as_deref(),
-            x: x.as_deref(),
-            batch: batch as usize,
-            steps: steps as usize,
-            lengths: lengths.as_deref(),
-            targets: Some(targets),
-        };
+        let b = make_batch(&tokens, &x, batch, steps, &lengths, Some(targets));
         self.inner.evaluate_batch(&b).map(stats).map_err(js_err)
     }
 
@@ -368,14 +365,7 @@ impl ModelHandle {
         steps: u32,
         lengths: Option<Vec<u32>>,
     ) -> Result<Vec<f32>, JsValue> {
-        let b = Batch {
-            tokens: tokens.as_deref(),
-            x: x.as_deref(),
-            batch: batch as usize,
-            steps: steps as usize,
-            lengths: lengths.as_deref(),
-            targets: None,
-        };
+        let b = make_batch(&tokens, &x, batch, steps, &lengths, None);
         self.inner.predict_batch(&b).map_err(js_err)
     }
 
