@@ -1,6 +1,7 @@
 // Fixed, named size tiers. B batch, T steps, F input features, H hidden (batch-first everywhere).
-// `oneHot` marks the seed job: F = vocabulary size, each step one token, fed to every engine as a dense
-// one-hot (B, T, F) tensor (cellstate's one-hot gather lands with the model API).
+// `oneHot` marks the seed job: F = vocabulary size, each step one token. cellstate's train step takes the
+// token ids (the model's one-hot input, a row gather of W_ih); every peer, and every infer job, gets the
+// dense one-hot (B, T, F) tensor.
 export const CONFIGS = {
   seed: { name: 'seed', B: 64, T: 100, F: 300, H: 16, oneHot: true },
   medium: { name: 'medium', B: 64, T: 100, F: 128, H: 128, oneHot: false },
