@@ -78,7 +78,7 @@ function napiDeclarations(): { functions: Map<string, number>; classes: Map<stri
   const dir = join(repoRoot, 'crates/cellstate-node/src');
   const functions = new Map<string, number>();
   const classes = new Map<string, Map<string, number>>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.rs'))) {
+  for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.rs'))) {
     const src = readFileSync(join(dir, file), 'utf8').replace(/\/\/[^\n]*/g, '');
     // Byte ranges of `#[napi] impl X { ... }` blocks, by brace matching.
     const impls: { name: string; from: number; to: number }[] = [];
