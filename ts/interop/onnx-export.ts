@@ -174,9 +174,10 @@ function exportSequenceModel(config: SequenceModelConfig, dict: Record<string, T
   let seqLens: string | null = null; // int32 (B), each in 1..T
   let features: string; // (B, T, F)
   let stepsOf: string; // any (B, T, ·) tensor, for Shape
+  let lengthsInfo: ReturnType<typeof valueInfo> | null = null;
   if (options.lengths) {
     const lengths = g.reserve('lengths');
-    inputs.push(valueInfo(lengths, DataType.INT32, [batch]));
+    lengthsInfo = valueInfo(lengths, DataType.INT32, [batch]);
     // cellstate gives a 0-length (all padding) sequence one step, as packed sequences need ≥ 1.
     seqLens = g.op1('Max', [lengths, g.reserve('one_i32')]);
     g.initializers.push({ name: 'one_i32', dims: [], data_type: DataType.INT32, raw_data: new Uint8Array(Int32Array.of(1).buffer) });
@@ -217,6 +218,7 @@ function exportSequenceModel(config: SequenceModelConfig, dict: Record<string, T
     s.inputSize = f;
     stepsOf = features;
   }
+  if (lengthsInfo) inputs.push(lengthsInfo);
   const x = g.op1('Transpose', [features], { perm: [1, 0, 2] });
   const { output: y, hN } = lstmLayers(g, x, s, dict, 'lstm', seqLens, pooling !== 'last');
   let a: string; // the head's input: (B, P) or (B, T, P)
