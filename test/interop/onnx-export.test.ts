@@ -20,11 +20,11 @@ const V = 23;
 type LengthMode = 'none' | 'mask' | 'lengths';
 type InputKind = 'one-hot' | 'embedding' | 'dense';
 
-const lstmShapes = [
+const lstmShapes: { hiddenSize: number; numLayers?: number; bidirectional?: boolean }[] = [
   { hiddenSize: 5 },
   { hiddenSize: 4, numLayers: 2, bidirectional: true },
   { hiddenSize: 3, bidirectional: true },
-] as const;
+];
 const poolings = ['last', 'mean', 'max', 'sequence'] as const;
 const heads = [[], [{ units: 4, activation: 'relu' as const }], [{ units: 5, activation: 'tanh' as const }, { units: 3, activation: 'linear' as const }]];
 const outputs = [
@@ -161,7 +161,7 @@ describe('exportOnnx on IMDB reviews (the shipped sample)', () => {
       const padding = k === 0 ? 'post' : 'pre';
       const trainX = padSequences(train, { maxlen: 100, padding, truncating: padding });
       const testX = padSequences(rows, { maxlen: 100, padding, truncating: padding });
-      const model = sequenceClassifier(config);
+      const model = new SequenceModel(config);
       try {
         await model.fit({ data: trainX.data, shape: [1000, 100] }, labels, { epochs: 1, batchSize: 64 });
         const diff = await compare(model, { data: testX.data, shape: [n, 100] }, false);
@@ -176,7 +176,7 @@ describe('exportOnnx on IMDB reviews (the shipped sample)', () => {
 });
 
 describe('exportOnnx of an LSTM layer', () => {
-  it.each([
+  it.each<[{ inputSize: number; hiddenSize: number; numLayers?: number; bidirectional?: boolean; batchFirst?: boolean }, boolean]>([
     [{ inputSize: 3, hiddenSize: 4 }, false],
     [{ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true }, true],
     [{ inputSize: 2, hiddenSize: 3, bidirectional: true, batchFirst: false }, true],
