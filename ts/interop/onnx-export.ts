@@ -37,6 +37,8 @@ export interface OnnxExportOptions {
   /** Names of the batch and step dimensions (symbolic by default: 'batch', 'steps'); a number fixes it. */
   batch?: number | string;
   steps?: number | string;
+  /** For an LSTM layer: which of `output`, `h_n`, `c_n` the graph computes (default all three). */
+  layerOutputs?: readonly ('output' | 'h_n' | 'c_n')[];
   /** Free text stored as the model's doc_string. */
   docString?: string;
 }
@@ -137,16 +139,26 @@ function exportLstmLayer(
     inputs.push(valueInfo(lengths, DataType.INT32, [batch]));
     seqLens = lengths;
   }
+  const want = options.layerOutputs ?? ['output', 'h_n', 'c_n'];
+  if (want.length === 0 || want.some((o) => !['output', 'h_n', 'c_n'].includes(o))) throw new ValueError(`layerOutputs must list some of 'output', 'h_n', 'c_n'; got ${JSON.stringify(want)}`);
   const xt = s.batchFirst ? g.op1('Transpose', [x], { perm: [1, 0, 2] }) : x;
-  const { output, hN, cN } = lstmLayers(g, xt, s, dict, '', seqLens, true);
+  const { output, hN, cN } = lstmLayers(g, xt, s, dict, '', seqLens, want.includes('output'));
   const d = s.bidirectional ? 2 : 1;
   const P = d * s.hiddenSize;
-  g.op('Transpose', [output!], { perm: s.batchFirst ? [1, 0, 2] : [0, 1, 2] }, [g.reserve('output')]);
-  const concat = (parts: string[], name: string) => (parts.length === 1 ? g.op('Identity', parts, {}, [g.reserve(name)]) : g.op('Concat', parts, { axis: 0 }, [g.reserve(name)]));
-  concat(hN, 'h_n');
-  concat(cN, 'c_n');
   const state = [s.numLayers * d, batch, s.hiddenSize];
-  return model(g, inputs, [valueInfo('output', DataType.FLOAT, s.batchFirst ? [batch, steps, P] : [steps, batch, P]), valueInfo('h_n', DataType.FLOAT, state), valueInfo('c_n', DataType.FLOAT, state)], 'cellstate LSTM', options);
+  const outputs: ReturnType<typeof valueInfo>[] = [];
+  const concat = (parts: string[], name: string) => (parts.length === 1 ? g.op('Identity', parts, {}, [g.reserve(name)]) : g.op('Concat', parts, { axis: 0 }, [g.reserve(name)]));
+  for (const o of want) {
+    if (o === 'output') {
+      if (s.batchFirst) g.op('Transpose', [output!], { perm: [1, 0, 2] }, [g.reserve('output')]);
+      else g.op('Identity', [output!], {}, [g.reserve('output')]);
+      outputs.push(valueInfo('output', DataType.FLOAT, s.batchFirst ? [batch, steps, P] : [steps, batch, P]));
+    } else {
+      concat(o === 'h_n' ? hN : cN, o);
+      outputs.push(valueInfo(o, DataType.FLOAT, state));
+    }
+  }
+  return model(g, inputs, outputs, 'cellstate LSTM', options);
 }
 
 function model(g: GraphBuilder, inputs: ReturnType<typeof valueInfo>[], outputs: ReturnType<typeof valueInfo>[], name: string, options: OnnxExportOptions): ModelProto {
