@@ -20,8 +20,8 @@ export default defineConfig([
     clean: false,
     platform: 'browser',
     target: 'es2022',
-    // Self-contained, so a page can import it with no bundler or import map (fflate is small).
-    noExternal: ['fflate'],
+    // Self-contained, so a page can import it with no bundler or import map (fflate and protobufjs/light are small).
+    noExternal: ['fflate', 'protobufjs', 'long'],
   },
   {
     entry: { cli: 'ts/cli/main.ts' },

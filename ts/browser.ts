@@ -4,3 +4,4 @@
  */
 export * from './common';
 export * from './data/index';
+export * from './interop/index';

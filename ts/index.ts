@@ -8,3 +8,4 @@ import './model-node';
 export * from './common';
 export * from './data/node';
 export { nativeFileName } from './native';
+export * from './interop/index';

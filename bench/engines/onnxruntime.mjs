@@ -1,10 +1,12 @@
 // ONNX Runtime, inference only: onnxruntime-node (native CPU provider) and onnxruntime-web (its wasm
-// build, run in Node). The model is the hand-written one-LSTM-op graph of lib/onnx.mjs.
+// build, run in Node). The model is cellstate's own ONNX export of the LSTM layer (exportOnnx): a
+// Transpose to time-major inside the graph, one LSTM op, output h_n (1, B, H).
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { deserialize } from 'node:v8';
 import { compare } from '../lib/stats.mjs';
-import { lstmModel } from '../lib/onnx.mjs';
+
+const dist = new URL('../../dist/index.js', import.meta.url);
 
 const require = createRequire(import.meta.url);
 
@@ -23,14 +25,22 @@ export async function prepare({ job, cfg, data, weights }) {
     options.interOpNumThreads = 1;
     options.executionProviders = ['cpu'];
   }
-  const session = await ort.InferenceSession.create(lstmModel(cfg, weights), options);
+  const { exportOnnx } = await import(dist.href);
+  const stateDict = {
+    weight_ih_l0: { data: weights.weight_ih_l0, shape: [4 * H, F] },
+    weight_hh_l0: { data: weights.weight_hh_l0, shape: [4 * H, H] },
+    bias_ih_l0: { data: weights.bias_ih_l0, shape: [4 * H] },
+    bias_hh_l0: { data: weights.bias_hh_l0, shape: [4 * H] },
+  };
+  const bytes = exportOnnx({ lstm: { inputSize: F, hiddenSize: H }, stateDict }, { layerOutputs: ['h_n'], steps: T });
+  const session = await ort.InferenceSession.create(bytes, options);
   const x = new ort.Tensor('float32', data.x, [B, T, F]);
   const check = job.referencePath
     ? async () => {
         const ref = deserialize(readFileSync(job.referencePath));
         const b = ref.hN.length / H;
         const out = await session.run({ x: new ort.Tensor('float32', data.x.slice(0, b * T * F), [b, T, F]) });
-        const c = compare(out.h_T.data, ref.hN, 1e-3, 1e-2);
+        const c = compare(out.h_n.data, ref.hN, 1e-3, 1e-2);
         return c.ok
           ? { ok: true, status: 'passed', against: 'cellstate scalar reference (h_T, same weights)', rows: b, maxAbs: c.maxAbs }
           : { ok: false, status: 'failed', why: `h_T: ${c.why}` };

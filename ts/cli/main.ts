@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CellstateError } from '../index';
 import { UsageError, parse } from './args';
+import { exportCommand } from './export';
 import { IMDB_HELP, type Io, evaluate, packageVersion, predict, train } from './imdb';
 
 const HELP = `Usage: cellstate <command> [options]
@@ -15,6 +16,7 @@ Commands:
   imdb train       train and evaluate a sentiment LSTM on IMDB (presets: seed, strong)
   imdb evaluate    evaluate a saved model
   imdb predict     probability that a text is a positive review
+  export           write a saved model as ONNX (cellstate export --model DIR --onnx out.onnx)
 
 Options:
   --version, -v    print the version
@@ -33,9 +35,10 @@ async function run(argv: string[], io: Io): Promise<number> {
     io.out.write(`cellstate ${io.version}\n`);
     return 0;
   }
+  if (command === 'export') return exportCommand(argv.slice(1), io);
   if (command !== 'imdb') {
     if (command.startsWith('-')) parse([command], {}, { command: '' }); // parseArgs' own wording
-    throw new UsageError(`unknown command '${command}'; commands: imdb (see \`cellstate --help\`)`);
+    throw new UsageError(`unknown command '${command}'; commands: imdb, export (see \`cellstate --help\`)`);
   }
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
     io.out.write(IMDB_HELP);
