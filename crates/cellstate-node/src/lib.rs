@@ -1,6 +1,5 @@
 //! napi-rs exports of cellstate-core: argument conversion and error mapping only.
 //! The surface matches `cellstate-wasm` name for name (checked by test/surface.test.ts).
-#![deny(clippy::all)]
 
 use cellstate_core::lstm::table_json;
 use cellstate_core::{
@@ -79,7 +78,6 @@ impl LstmHandle {
 
     /// Runs the forward pass.
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &mut self,
         x: Float32Array,
@@ -209,7 +207,6 @@ fn stats(s: BatchStats) -> Float64Array {
     Float64Array::new(vec![s.loss, s.correct, s.count])
 }
 
-#[allow(clippy::too_many_arguments)]
 fn batch<'a>(
     tokens: &'a Option<Int32Array>,
     x: &'a Option<Float32Array>,
@@ -328,7 +325,6 @@ impl ModelHandle {
 
     /// One training step; returns [loss, correct, count].
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn train_batch(
         &mut self,
         tokens: Option<Int32Array>,
@@ -344,7 +340,6 @@ impl ModelHandle {
 
     /// Forward, loss and backward without an update; returns [loss, correct, count].
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &mut self,
         tokens: Option<Int32Array>,
@@ -360,7 +355,6 @@ impl ModelHandle {
 
     /// Loss and accuracy counts without updates; returns [loss, correct, count].
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn evaluate_batch(
         &mut self,
         tokens: Option<Int32Array>,

@@ -70,7 +70,6 @@ impl LstmHandle {
     }
 
     /// Runs the forward pass.
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &mut self,
         x: &[f32],
@@ -309,7 +308,6 @@ impl ModelHandle {
 
     /// One training step; returns [loss, correct, count].
     #[wasm_bindgen(js_name = trainBatch)]
-    #[allow(clippy::too_many_arguments)]
     pub fn train_batch(
         &mut self,
         tokens: Option<Vec<i32>>,
@@ -325,7 +323,6 @@ impl ModelHandle {
 
     /// Forward, loss and backward without an update; returns [loss, correct, count].
     #[wasm_bindgen(js_name = forwardBackward)]
-    #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &mut self,
         tokens: Option<Vec<i32>>,
@@ -341,7 +338,6 @@ impl ModelHandle {
 
     /// Loss and accuracy counts without updates; returns [loss, correct, count].
     #[wasm_bindgen(js_name = evaluateBatch)]
-    #[allow(clippy::too_many_arguments)]
     pub fn evaluate_batch(
         &mut self,
         tokens: Option<Vec<i32>>,

@@ -99,7 +99,6 @@ pub trait Kernels: Sync {
     ///
     /// `A` is stored m×k (`ta = N`, row stride `lda`) or k×m (`ta = T`); likewise `B` is k×n or n×k.
     /// When `accumulate` is false `C` is overwritten, so it may hold garbage (NaN included).
-    #[allow(clippy::too_many_arguments)]
     fn gemm(
         &self,
         ta: Trans,
@@ -137,7 +136,6 @@ pub trait Kernels: Sync {
     ///
     /// # Panics
     /// When `packed` does not hold k × n, or was packed by a set with another layout.
-    #[allow(clippy::too_many_arguments)]
     fn gemm_packed_b(
         &self,
         ta: Trans,
