@@ -6,6 +6,92 @@
 //! stride). The SIMD sets share one packing driver (`pack.rs`) and one activation polynomial
 //! (`poly.rs`); each file below holds only its instruction set's micro-kernel and vector ops.
 
+/// Implements [`Kernels`] for a SIMD set: every set runs the shared packing driver (`pack.rs`) with its
+/// own micro-kernel and the shared polynomials (`poly.rs`) with its own lanes, so only these five names
+/// differ. `$set` is the set's type, `$name` the name [`available`] reports, `$tile` its
+/// [`pack::MicroKernel`], `$block` its `pack::block::<$tile>` compiled under its `#[target_feature]`,
+/// `$activation` its `poly::apply` likewise.
+///
+/// Contract: a value of `$set` exists only where its instruction set runs (a private constructor
+/// behind the detecting [`TABLE`], or a compile-time `cfg`); the generated `unsafe` calls rely on it.
+macro_rules! simd_kernels {
+    ($set:ty, $name:literal, $tile:ty, $block:path, $activation:path) => {
+        impl $crate::kernels::Kernels for $set {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn gemm(
+                &self,
+                ta: $crate::kernels::Trans,
+                tb: $crate::kernels::Trans,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[f32],
+                lda: usize,
+                b: &[f32],
+                ldb: usize,
+                c: &mut [f32],
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                // SAFETY: a `$set` exists only where its instruction set runs (the macro's contract).
+                unsafe {
+                    $crate::kernels::pack::gemm::<$tile>(
+                        ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, $block,
+                    )
+                }
+            }
+
+            fn pack_b(
+                &self,
+                tb: $crate::kernels::Trans,
+                k: usize,
+                n: usize,
+                b: &[f32],
+                ldb: usize,
+                out: &mut $crate::kernels::PackedB,
+            ) {
+                $crate::kernels::pack::pack_b_whole::<$tile>(tb, k, n, b, ldb, out)
+            }
+
+            fn gemm_packed_b(
+                &self,
+                ta: $crate::kernels::Trans,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[f32],
+                lda: usize,
+                packed: &$crate::kernels::PackedB,
+                c: &mut [f32],
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                let b = packed.expect(k, n, <$tile as $crate::kernels::pack::MicroKernel>::NR);
+                // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and
+                // shape.
+                unsafe {
+                    $crate::kernels::pack::gemm_packed_b::<$tile>(
+                        ta, m, n, k, a, lda, b, c, ldc, accumulate, $block,
+                    )
+                }
+            }
+
+            fn sigmoid(&self, x: &mut [f32]) {
+                // SAFETY: as for gemm.
+                unsafe { $activation(x, $crate::kernels::poly::Activation::Sigmoid) }
+            }
+
+            fn tanh(&self, x: &mut [f32]) {
+                // SAFETY: as for gemm.
+                unsafe { $activation(x, $crate::kernels::poly::Activation::Tanh) }
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2_fma;
 #[cfg(test)]
