@@ -112,7 +112,7 @@ mod simd128;
 mod tests;
 mod threads;
 
-pub use scalar::Scalar;
+pub use scalar::{gemm_reference, Scalar};
 pub use selftest::self_test;
 pub use threads::{set_threads, threads};
 
@@ -131,9 +131,9 @@ pub enum Trans {
 /// `op(B)` (k × n) laid out once for repeated products with different `A` (the recurrent weights,
 /// used for every time step). Made by [`Kernels::pack_b`], read by [`Kernels::gemm_packed_b`] of the
 /// same kernel set; the buffer is reused when packed again, so a layer keeps one per shape.
-#[derive(Clone, Debug, Default)]
-pub struct PackedB {
-    data: Vec<f32>,
+#[derive(Clone, Debug)]
+pub struct PackedB<T = f32> {
+    data: Vec<T>,
     /// Where the (aligned) packed data starts in `data`.
     offset: usize,
     k: usize,
@@ -143,7 +143,19 @@ pub struct PackedB {
     panel: usize,
 }
 
-impl PackedB {
+impl<T> Default for PackedB<T> {
+    fn default() -> Self {
+        Self {
+            data: Vec::new(),
+            offset: 0,
+            k: 0,
+            n: 0,
+            panel: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default> PackedB<T> {
     /// An empty packing, to be filled by [`Kernels::pack_b`].
     pub fn new() -> Self {
         Self::default()
@@ -159,8 +171,24 @@ impl PackedB {
         self.n
     }
 
+    /// Keeps `op(B)` as a plain row-major k × n copy (panel width 0): the layout of the default
+    /// [`Kernels::pack_b`] and of the f64 reference path.
+    pub(crate) fn pack_plain(&mut self, tb: Trans, k: usize, n: usize, b: &[T], ldb: usize) {
+        self.data.clear();
+        self.data.resize(k * n, T::default());
+        for p in 0..k {
+            for j in 0..n {
+                self.data[p * n + j] = match tb {
+                    Trans::N => b[p * ldb + j],
+                    Trans::T => b[j * ldb + p],
+                };
+            }
+        }
+        (self.offset, self.k, self.n, self.panel) = (0, k, n, 0);
+    }
+
     /// The packed floats, after checking that they hold `k × n` in the layout of panel width `panel`.
-    fn expect(&self, k: usize, n: usize, panel: usize) -> &[f32] {
+    pub(crate) fn expect(&self, k: usize, n: usize, panel: usize) -> &[T] {
         assert!(
             self.k == k && self.n == n,
             "gemm_packed_b: B was packed as {}x{}, the product needs {k}x{n}",
@@ -204,17 +232,7 @@ pub trait Kernels: Sync {
     /// Packs `op(B)` (k × n; stored k × n for `tb = N`, n × k for `T`, row stride `ldb`) into `out`
     /// for [`gemm_packed_b`](Kernels::gemm_packed_b). The default keeps a plain row-major copy.
     fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
-        out.data.clear();
-        out.data.resize(k * n, 0.0);
-        for p in 0..k {
-            for j in 0..n {
-                out.data[p * n + j] = match tb {
-                    Trans::N => b[p * ldb + j],
-                    Trans::T => b[j * ldb + p],
-                };
-            }
-        }
-        (out.offset, out.k, out.n, out.panel) = (0, k, n, 0);
+        out.pack_plain(tb, k, n, b, ldb)
     }
 
     /// As [`gemm`](Kernels::gemm) with `op(B)` from this set's [`pack_b`](Kernels::pack_b); bitwise
