@@ -4,11 +4,25 @@
 /// Copies `(a, b, c)` to `(b, a, c)`: with `(a, b) = (B, T)` batch-first → time-major, with
 /// `(T, B)` back. `c` is the width of one row (F, D·H, U, or 1 for ids).
 pub fn swap_leading<V: Copy>(src: &[V], dst: &mut [V], a: usize, b: usize, c: usize) {
+    swap_leading_map(src, dst, a, b, c, |v| v)
+}
+
+/// [`swap_leading`] converting each element on the way (token ids `i32` → `u32`).
+pub fn swap_leading_map<S: Copy, D>(
+    src: &[S],
+    dst: &mut [D],
+    a: usize,
+    b: usize,
+    c: usize,
+    convert: impl Fn(S) -> D,
+) {
     for i in 0..a {
         for j in 0..b {
             let s = (i * b + j) * c;
             let d = (j * a + i) * c;
-            dst[d..d + c].copy_from_slice(&src[s..s + c]);
+            for (o, &v) in dst[d..d + c].iter_mut().zip(&src[s..s + c]) {
+                *o = convert(v);
+            }
         }
     }
 }
