@@ -56,11 +56,11 @@ pub fn loss_forward_backward<T: Float>(
     let rows = z.len() / u;
     let counted = (0..rows).filter(|&r| dims.real(r)).count().max(1);
     let mut stats = BatchStats::default();
-    let mut d_z = d_z.map(|g| {
+    let mut d_z = d_z;
+    if let Some(g) = d_z.as_deref_mut() {
         g.clear();
         g.resize(z.len(), T::ZERO);
-        g
-    });
+    }
     let mut total = 0f64;
     match kind {
         LossKind::Bce => {
