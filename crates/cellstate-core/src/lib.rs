@@ -7,6 +7,8 @@
 pub mod dropout;
 pub mod error;
 pub mod float;
+#[cfg(test)]
+mod gradcheck;
 pub mod kernels;
 pub mod layout;
 

@@ -1084,3 +1084,214 @@ impl<T: Float> LstmLayer<T> {
         &self.scratch.d_c0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{assert_agrees, check_gradient, dot, values};
+
+    /// A stacked bidirectional LSTM over uneven lengths with initial states: every path of the
+    /// recurrence (both directions, the layer hand-over, padding steps carrying state).
+    const CONFIG: LstmConfig = LstmConfig {
+        input_size: 3,
+        hidden_size: 4,
+        num_layers: 2,
+        bidirectional: true,
+    };
+    const B: usize = 2;
+    const T: usize = 4;
+    const LENGTHS: [u32; 2] = [4, 2];
+
+    /// Inputs and upstream weights: x (B, T, F), h0 = c0 (L·D, B, H), and the loss
+    /// `Σ w_y·y + Σ w_h·h_n + Σ w_c·c_n`, whose upstream gradients are the weights.
+    struct Case {
+        x: Vec<f64>,
+        h0: Vec<f64>,
+        c0: Vec<f64>,
+        w_y: Vec<f64>,
+        w_h: Vec<f64>,
+        w_c: Vec<f64>,
+    }
+
+    fn case() -> Case {
+        let (l, d, h) = (CONFIG.num_layers, CONFIG.directions(), CONFIG.hidden_size);
+        let state = l * d * B * h;
+        Case {
+            x: values(B * T * CONFIG.input_size, 1),
+            h0: values(state, 2),
+            c0: values(state, 3),
+            w_y: values(B * T * d * h, 4),
+            w_h: values(state, 5),
+            w_c: values(state, 6),
+        }
+    }
+
+    fn run<F: Float>(lstm: &mut Lstm<F>, x: &[F], h0: &[F], c0: &[F]) {
+        lstm.forward(&ForwardInput {
+            x,
+            batch: B,
+            steps: T,
+            batch_first: true,
+            h0: Some(h0),
+            c0: Some(c0),
+            lengths: Some(&LENGTHS),
+            tokens: None,
+        })
+        .unwrap();
+    }
+
+    fn loss(lstm: &Lstm<f64>, c: &Case) -> f64 {
+        let mut y = vec![0.0; lstm.layer().output_len()];
+        lstm.layer().read_output(&mut y).unwrap();
+        dot(&c.w_y, &y) + dot(&c.w_h, lstm.layer().h_n()) + dot(&c.w_c, lstm.layer().c_n())
+    }
+
+    fn backward<F: Float>(lstm: &mut Lstm<F>, w_y: &[F], w_h: &[F], w_c: &[F]) {
+        lstm.zero_grad();
+        lstm.backward(&BackwardInput {
+            d_output: Some(w_y),
+            d_h_n: Some(w_h),
+            d_c_n: Some(w_c),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn sequence_backward_matches_central_differences_in_f64() {
+        let c = case();
+        let mut lstm = Lstm::<f64>::new(CONFIG, 7).unwrap();
+        run(&mut lstm, &c.x, &c.h0, &c.c0);
+        backward(&mut lstm, &c.w_y, &c.w_h, &c.w_c);
+        let d_params = lstm.grads().to_vec();
+        let mut d_x = vec![0.0; c.x.len()];
+        lstm.layer().read_d_x(&mut d_x).unwrap();
+        let (d_h0, d_c0) = (lstm.layer().d_h0().to_vec(), lstm.layer().d_c0().to_vec());
+
+        let mut params = lstm.params().to_vec();
+        check_gradient("d params", &mut params, &d_params, |p| {
+            lstm.set_params(p).unwrap();
+            run(&mut lstm, &c.x, &c.h0, &c.c0);
+            loss(&lstm, &c)
+        });
+        lstm.set_params(&params).unwrap();
+        let (h0, c0) = (c.h0.clone(), c.c0.clone());
+        let mut x = c.x.clone();
+        check_gradient("dx", &mut x, &d_x, |x| {
+            run(&mut lstm, x, &h0, &c0);
+            loss(&lstm, &c)
+        });
+        let mut h0 = c.h0.clone();
+        check_gradient("dh0", &mut h0, &d_h0, |h0| {
+            run(&mut lstm, &c.x, h0, &c.c0);
+            loss(&lstm, &c)
+        });
+        check_gradient("dc0", &mut c.c0.clone(), &d_c0, |c0| {
+            run(&mut lstm, &c.x, &c.h0, c0);
+            loss(&lstm, &c)
+        });
+    }
+
+    /// One-hot input through the column gather (layer 0 has no dense input product).
+    #[test]
+    fn token_input_backward_matches_central_differences_in_f64() {
+        let config = LstmConfig {
+            input_size: 5,
+            hidden_size: 3,
+            num_layers: 1,
+            bidirectional: true,
+        };
+        let tokens: Vec<u32> = vec![0, 4, 2, 2, 1, 3, 4, 0];
+        let w_y = values(B * T * 2 * 3, 8);
+        let mut lstm = Lstm::<f64>::new(config, 9).unwrap();
+        let forward = |lstm: &mut Lstm<f64>| {
+            lstm.forward(&ForwardInput {
+                tokens: Some(&tokens),
+                batch: B,
+                steps: T,
+                batch_first: true,
+                lengths: Some(&LENGTHS),
+                ..Default::default()
+            })
+            .unwrap();
+            let mut y = vec![0.0; lstm.layer().output_len()];
+            lstm.layer().read_output(&mut y).unwrap();
+            dot(&w_y, &y)
+        };
+        forward(&mut lstm);
+        lstm.backward(&BackwardInput {
+            d_output: Some(&w_y),
+            ..Default::default()
+        })
+        .unwrap();
+        let d_params = lstm.grads().to_vec();
+        let mut params = lstm.params().to_vec();
+        check_gradient("d params (tokens)", &mut params, &d_params, |p| {
+            lstm.set_params(p).unwrap();
+            forward(&mut lstm)
+        });
+    }
+
+    /// The production path (f32 on the active SIMD kernels) against the f64 reference on the same
+    /// weights. 1e-4 relative: f32 rounding over T = 4 steps and 2 layers, plus the polynomial
+    /// sigmoid/tanh (under 1e-6 relative each, kernels/poly.rs).
+    #[test]
+    fn f32_kernels_agree_with_the_f64_reference() {
+        let c = case();
+        let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let mut fast = Lstm::<f32>::new(CONFIG, 7).unwrap();
+        let mut reference = Lstm::<f64>::new(CONFIG, 7).unwrap();
+        // The same weights: f32's, widened exactly.
+        let p: Vec<f64> = fast.params().iter().map(|&v| v as f64).collect();
+        reference.set_params(&p).unwrap();
+        let (x, h0, c0) = (narrow(&c.x), narrow(&c.h0), narrow(&c.c0));
+        let widen = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        run(&mut fast, &x, &h0, &c0);
+        run(&mut reference, &widen(&x), &widen(&h0), &widen(&c0));
+        let (wy, wh, wc) = (narrow(&c.w_y), narrow(&c.w_h), narrow(&c.w_c));
+        backward(&mut fast, &wy, &wh, &wc);
+        backward(&mut reference, &widen(&wy), &widen(&wh), &widen(&wc));
+        let (rtol, atol) = (1e-4, 1e-6);
+        let mut y32 = vec![0.0; fast.layer().output_len()];
+        let mut y64 = vec![0.0; reference.layer().output_len()];
+        fast.layer().read_output(&mut y32).unwrap();
+        reference.layer().read_output(&mut y64).unwrap();
+        assert_agrees("output", &y32, &y64, rtol, atol);
+        assert_agrees(
+            "h_n",
+            fast.layer().h_n(),
+            reference.layer().h_n(),
+            rtol,
+            atol,
+        );
+        assert_agrees(
+            "c_n",
+            fast.layer().c_n(),
+            reference.layer().c_n(),
+            rtol,
+            atol,
+        );
+        assert_agrees("grads", fast.grads(), reference.grads(), rtol, atol);
+        let mut dx32 = vec![0.0; x.len()];
+        let mut dx64 = vec![0.0; x.len()];
+        fast.layer().read_d_x(&mut dx32).unwrap();
+        reference.layer().read_d_x(&mut dx64).unwrap();
+        assert_agrees("dx", &dx32, &dx64, rtol, atol);
+        assert_agrees(
+            "dh0",
+            fast.layer().d_h0(),
+            reference.layer().d_h0(),
+            rtol,
+            atol,
+        );
+    }
+
+    #[test]
+    fn param_table_json_lists_names_offsets_and_shapes() {
+        let lstm = Lstm::<f32>::new(CONFIG, 0).unwrap();
+        let json = table_json(lstm.param_table());
+        assert!(json.starts_with(r#"[{"name":"weight_ih_l0","offset":0,"shape":[16,3]},"#));
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed.len(), 16);
+        assert_eq!(parsed[15]["name"], "bias_hh_l1_reverse");
+    }
+}

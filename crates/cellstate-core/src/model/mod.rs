@@ -18,6 +18,8 @@ pub mod input;
 pub mod loss;
 pub mod pooling;
 mod step;
+#[cfg(test)]
+mod tests;
 
 pub use config::{
     DenseActivation, DenseSpec, InputConfig, LossKind, LstmSpec, ModelConfig, Pooling,
