@@ -323,6 +323,7 @@ impl ModelHandle {
         self.inner.set_rng_state(&state).map_err(js_err)
     }
 
+    // The batch methods repeat one argument list on purpose: each is its own JS export.
     /// One training step; returns [loss, correct, count].
     #[napi]
     pub fn train_batch(

@@ -306,6 +306,7 @@ impl ModelHandle {
         self.inner.set_rng_state(state).map_err(js_err)
     }
 
+    // The batch methods repeat one argument list on purpose: each is its own JS export.
     /// One training step; returns [loss, correct, count].
     #[wasm_bindgen(js_name = trainBatch)]
     pub fn train_batch(

@@ -18,6 +18,7 @@ pub fn supported() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
+// Deliberately parallel to avx512.rs: the same tile loop at another register width and intrinsics.
 struct Tile6x16;
 
 impl MicroKernel for Tile6x16 {

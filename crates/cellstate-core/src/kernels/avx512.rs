@@ -21,6 +21,7 @@ pub fn supported() -> bool {
     is_x86_feature_detected!("avx512f")
 }
 
+// Deliberately parallel to avx2_fma.rs: the same tile loop at another register width and intrinsics.
 struct Tile8x32;
 
 impl MicroKernel for Tile8x32 {
