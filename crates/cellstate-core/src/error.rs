@@ -41,3 +41,24 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `Error::Shape` unless a buffer of `got` elements has the `want` elements of `shape`.
+pub(crate) fn check_len(what: &str, got: usize, want: usize, shape: &str) -> Result<()> {
+    if got != want {
+        return Err(Error::Shape(format!(
+            "{what} has {got} elements; expected {want} for shape {shape}"
+        )));
+    }
+    Ok(())
+}
+
+/// `Error::Value` naming the first non-finite element of `data` and its flat index.
+pub(crate) fn check_finite<T: crate::float::Float>(what: &str, data: &[T]) -> Result<()> {
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Value(format!(
+            "{what} holds a non-finite value ({}) at flat index {i}",
+            data[i]
+        )));
+    }
+    Ok(())
+}

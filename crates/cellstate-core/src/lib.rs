@@ -4,8 +4,13 @@
 //! (PyTorch order i, f, g, o), D directions (1 or 2), L layers.
 #![warn(missing_docs)]
 
+pub mod dropout;
 pub mod error;
+pub mod float;
+#[cfg(test)]
+mod gradcheck;
 pub mod kernels;
+pub mod layout;
 
 pub use error::{Error, Result};
 pub mod lstm;

@@ -19,9 +19,14 @@
 //! sequence b is carried unchanged and its output is zero; the reverse direction therefore starts at
 //! step len(b) − 1 from h0.
 
+use crate::dropout::{dropout_backward, dropout_forward};
+use crate::error::{check_finite, check_len};
+use crate::float::Float;
 use crate::kernels::{self, Kernels, PackedB, Trans};
+use crate::layout::swap_leading;
 use crate::rng::Rng;
 use crate::{Error, Result};
+use serde::Serialize;
 
 /// The shape of an LSTM: PyTorch's constructor arguments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,8 +41,8 @@ pub struct LstmConfig {
     pub bidirectional: bool,
 }
 
-/// One named parameter inside the flat buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One named parameter inside the flat buffer; serialises as `{"name", "offset", "shape"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ParamEntry {
     /// PyTorch's state-dict name, e.g. `weight_hh_l1_reverse`.
     pub name: String,
@@ -141,11 +146,19 @@ impl LstmConfig {
         }
         table
     }
+
+    /// PyTorch's initialisation: every parameter uniform in ±1/√H, drawn from `rng` in table order.
+    pub fn init_params(&self, rng: &mut Rng, out: &mut [f32]) {
+        let bound = 1.0 / (self.hidden_size as f32).sqrt();
+        for v in out {
+            *v = rng.uniform(-bound, bound);
+        }
+    }
 }
 
-/// Offsets of one (layer, direction)'s four parameters in the flat buffer.
+/// Offsets of one (layer, direction)'s four parameters in the flat buffer, and its input width.
 #[derive(Clone, Copy, Debug)]
-struct Slot {
+struct ParamOffsets {
     w_ih: usize,
     w_hh: usize,
     b_ih: usize,
@@ -155,53 +168,53 @@ struct Slot {
 
 /// What the forward pass keeps for the backward pass, for one (B, T); reused while the shape holds.
 #[derive(Default)]
-struct Cache {
+struct Cache<T> {
     batch: usize,
     steps: usize,
     /// `xs[k]`: input of layer k, `[T][B][I_k]`; `xs[L]` is the last layer's output `[T][B][D·H]`.
     /// With token input `xs[0]` stays empty and `tokens` holds the ids `[T][B]`.
-    xs: Vec<Vec<f32>>,
+    xs: Vec<Vec<T>>,
     tokens: Vec<u32>,
     /// Dropout scale factors (0 or 1/(1 − p)) applied to `xs[k]`, k ≥ 1; empty when dropout was off.
-    drop: Vec<Vec<f32>>,
+    drop: Vec<Vec<T>>,
     /// Per (layer, direction): gates after activation `[T][B][G]`.
-    acts: Vec<Vec<f32>>,
+    acts: Vec<Vec<T>>,
     /// Per (layer, direction): the state each step started from, `[T][B][H]`.
-    h_prev: Vec<Vec<f32>>,
-    c_prev: Vec<Vec<f32>>,
+    h_prev: Vec<Vec<T>>,
+    c_prev: Vec<Vec<T>>,
     /// Per (layer, direction): tanh of the new cell state, `[T][B][H]`.
-    tanh_c: Vec<Vec<f32>>,
+    tanh_c: Vec<Vec<T>>,
     /// `[T][B]`: 1 at real steps, 0 at padding.
     mask: Vec<u8>,
     /// Whether any step is padding (lets the common case skip mask checks).
     masked: bool,
     /// `[L·D][B][H]` initial and final states.
-    h0: Vec<f32>,
-    c0: Vec<f32>,
-    h_n: Vec<f32>,
-    c_n: Vec<f32>,
+    h0: Vec<T>,
+    c0: Vec<T>,
+    h_n: Vec<T>,
+    c_n: Vec<T>,
     /// Whether a forward pass has filled this cache since the last backward shape change.
     ready: bool,
 }
 
 /// Scratch for the backward pass, sized for the cache's (B, T).
 #[derive(Default)]
-struct BackwardScratch {
-    d_gates: Vec<f32>,
-    d_y: Vec<f32>,
-    d_x: Vec<f32>,
-    d_h: Vec<f32>,
-    d_c: Vec<f32>,
-    d_h_next: Vec<f32>,
-    d_h0: Vec<f32>,
-    d_c0: Vec<f32>,
+struct BackwardScratch<T> {
+    d_gates: Vec<T>,
+    d_y: Vec<T>,
+    d_x: Vec<T>,
+    d_h: Vec<T>,
+    d_c: Vec<T>,
+    d_h_next: Vec<T>,
+    d_h0: Vec<T>,
+    d_c0: Vec<T>,
 }
 
 /// Inputs of a forward pass.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ForwardInput<'a> {
+pub struct ForwardInput<'a, T = f32> {
     /// The input, `(B, T, F)` when `batch_first`, else `(T, B, F)`; empty when `tokens` is given.
-    pub x: &'a [f32],
+    pub x: &'a [T],
     /// One-hot input as token ids `(B, T)` / `(T, B)`, each below F: layer 0's input product becomes a
     /// column gather of `weight_ih_l0`, the same numbers as `one_hot(ids) @ W_ihᵀ` without the product.
     pub tokens: Option<&'a [u32]>,
@@ -212,34 +225,34 @@ pub struct ForwardInput<'a> {
     /// Layout of `x` and of the output.
     pub batch_first: bool,
     /// Initial hidden state `(L·D, B, H)`, zeros when absent.
-    pub h0: Option<&'a [f32]>,
+    pub h0: Option<&'a [T]>,
     /// Initial cell state `(L·D, B, H)`, zeros when absent.
-    pub c0: Option<&'a [f32]>,
+    pub c0: Option<&'a [T]>,
     /// True length of each sequence, each in 1..=T.
     pub lengths: Option<&'a [u32]>,
 }
 
 /// Upstream gradients of a backward pass; absent ones are zero.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct BackwardInput<'a> {
+pub struct BackwardInput<'a, T = f32> {
     /// dL/d output, laid out as the forward output was.
-    pub d_output: Option<&'a [f32]>,
+    pub d_output: Option<&'a [T]>,
     /// dL/d h_n, `(L·D, B, H)`.
-    pub d_h_n: Option<&'a [f32]>,
+    pub d_h_n: Option<&'a [T]>,
     /// dL/d c_n, `(L·D, B, H)`.
-    pub d_c_n: Option<&'a [f32]>,
+    pub d_c_n: Option<&'a [T]>,
 }
 
 /// The LSTM computation over parameters it does not own: shape, caches and scratch. [`Lstm`] pairs it
 /// with its own parameters; a model keeps it beside its other layers over one flat parameter buffer.
-pub struct LstmLayer {
+pub struct LstmLayer<T: Float = f32> {
     config: LstmConfig,
     table: Vec<ParamEntry>,
-    cache: Cache,
-    scratch: BackwardScratch,
+    cache: Cache<T>,
+    scratch: BackwardScratch<T>,
     /// W_hh of the direction being run, packed once for its T recurrent products (`op = W_hhᵀ`,
     /// H × G, forward; `W_hh`, G × H, backward). Packing per step re-read 4 MB per step at H = 512.
-    packed_w_hh: PackedB,
+    packed_w_hh: PackedB<T>,
     batch_first: bool,
     /// Dropout on the outputs of every layer but the last (PyTorch's `nn.LSTM(dropout=p)`).
     dropout: f32,
@@ -248,29 +261,10 @@ pub struct LstmLayer {
 }
 
 /// A multi-layer, optionally bidirectional LSTM with its parameters, gradients and caches.
-pub struct Lstm {
-    layer: LstmLayer,
-    params: Vec<f32>,
-    grads: Vec<f32>,
-}
-
-fn check_len(what: &str, got: usize, want: usize, shape: &str) -> Result<()> {
-    if got != want {
-        return Err(Error::Shape(format!(
-            "{what} has {got} elements; expected {want} for shape {shape}"
-        )));
-    }
-    Ok(())
-}
-
-fn check_finite(what: &str, data: &[f32]) -> Result<()> {
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Value(format!(
-            "{what} holds a non-finite value ({}) at flat index {i}",
-            data[i]
-        )));
-    }
-    Ok(())
+pub struct Lstm<T: Float = f32> {
+    layer: LstmLayer<T>,
+    params: Vec<T>,
+    grads: Vec<T>,
 }
 
 /// Gradients below this magnitude are set to zero in the backward recurrence.
@@ -282,37 +276,17 @@ fn check_finite(what: &str, data: &[f32]) -> Result<()> {
 const TINY: f32 = 1e-30;
 
 #[inline(always)]
-fn flush_tiny(v: f32) -> f32 {
-    if v.abs() < TINY {
-        0.0
+fn flush_tiny<T: Float>(v: T) -> T {
+    if v.abs() < T::from_f32(TINY) {
+        T::ZERO
     } else {
         v
     }
 }
 
-/// Copies `(A, B', C)` to `(B', A, C)`: batch-first ↔ time-major.
-fn swap_leading(src: &[f32], dst: &mut [f32], a: usize, b: usize, c: usize) {
-    for i in 0..a {
-        for j in 0..b {
-            let s = (i * b + j) * c;
-            let d = (j * a + i) * c;
-            dst[d..d + c].copy_from_slice(&src[s..s + c]);
-        }
-    }
-}
-
-impl LstmConfig {
-    /// PyTorch's initialisation: every parameter uniform in ±1/√H, drawn from `rng` in table order.
-    pub fn init_params(&self, rng: &mut Rng, out: &mut [f32]) {
-        let bound = 1.0 / (self.hidden_size as f32).sqrt();
-        for v in out {
-            *v = rng.uniform(-bound, bound);
-        }
-    }
-}
-
-impl Lstm {
-    /// A new LSTM with PyTorch's initialisation, drawn from `seed`.
+impl<T: Float> Lstm<T> {
+    /// A new LSTM with PyTorch's initialisation, drawn from `seed` (in f32, whatever `T`, so an f64
+    /// reference starts from the very weights of the f32 model with the same seed).
     ///
     /// # Errors
     /// `Error::Value` when the config is unusable.
@@ -323,13 +297,13 @@ impl Lstm {
         config.init_params(&mut Rng::new(seed), &mut params);
         Ok(Self {
             layer,
-            params,
-            grads: vec![0.0; n],
+            params: params.into_iter().map(T::from_f32).collect(),
+            grads: vec![T::ZERO; n],
         })
     }
 
-    /// The computation (shape, caches, outputs).
-    pub fn layer(&self) -> &LstmLayer {
+    /// The computation: shape, caches and the last pass's outputs and input gradients.
+    pub fn layer(&self) -> &LstmLayer<T> {
         &self.layer
     }
 
@@ -344,12 +318,12 @@ impl Lstm {
     }
 
     /// The flat parameter buffer.
-    pub fn params(&self) -> &[f32] {
+    pub fn params(&self) -> &[T] {
         &self.params
     }
 
     /// The flat parameter buffer, for loading and optimiser steps. Invalidates the forward cache.
-    pub fn params_mut(&mut self) -> &mut [f32] {
+    pub fn params_mut(&mut self) -> &mut [T] {
         self.layer.invalidate();
         &mut self.params
     }
@@ -358,7 +332,7 @@ impl Lstm {
     ///
     /// # Errors
     /// `Error::Shape` when the length is wrong, `Error::Value` on a non-finite value; nothing changes then.
-    pub fn set_params(&mut self, data: &[f32]) -> Result<()> {
+    pub fn set_params(&mut self, data: &[T]) -> Result<()> {
         check_len(
             "LSTM parameters",
             data.len(),
@@ -371,58 +345,40 @@ impl Lstm {
     }
 
     /// The flat gradient buffer (same layout as the parameters).
-    pub fn grads(&self) -> &[f32] {
+    pub fn grads(&self) -> &[T] {
         &self.grads
     }
 
     /// Sets every parameter gradient to zero.
     pub fn zero_grad(&mut self) {
-        self.grads.fill(0.0);
+        self.grads.fill(T::ZERO);
     }
 
-    /// Runs the LSTM over a batch of sequences; see [`LstmLayer::sequence_forward`].
+    /// Runs the LSTM over a batch with its own parameters: [`LstmLayer::sequence_forward`].
     ///
     /// # Errors
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
-    pub fn sequence_forward(&mut self, input: &ForwardInput<'_>) -> Result<()> {
+    pub fn forward(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
         self.layer.sequence_forward(&self.params, input)
     }
 
-    /// Back-propagates through time; parameter gradients accumulate into [`Lstm::grads`].
+    /// Back-propagates through time with its own parameters ([`LstmLayer::sequence_backward`]);
+    /// parameter gradients accumulate into [`Lstm::grads`].
     ///
     /// # Errors
     /// As [`LstmLayer::sequence_backward`].
-    pub fn sequence_backward(&mut self, up: &BackwardInput<'_>) -> Result<()> {
+    pub fn backward(&mut self, up: &BackwardInput<'_, T>) -> Result<()> {
         self.layer
             .sequence_backward(&self.params, &mut self.grads, up)
     }
 }
 
-impl std::ops::Deref for Lstm {
-    type Target = LstmLayer;
-    fn deref(&self) -> &LstmLayer {
-        &self.layer
-    }
-}
-
 /// A parameter table as JSON: `[{"name": .., "offset": .., "shape": [..]}, ..]`.
 pub fn table_json(table: &[ParamEntry]) -> String {
-    let items: Vec<String> = table
-        .iter()
-        .map(|e| {
-            let shape: Vec<String> = e.shape.iter().map(|d| d.to_string()).collect();
-            format!(
-                r#"{{"name":"{}","offset":{},"shape":[{}]}}"#,
-                e.name,
-                e.offset,
-                shape.join(",")
-            )
-        })
-        .collect();
-    format!("[{}]", items.join(","))
+    serde_json::to_string(table).unwrap_or_default()
 }
 
-impl LstmLayer {
+impl<T: Float> LstmLayer<T> {
     /// The computation for `config`, with empty caches.
     ///
     /// # Errors
@@ -489,9 +445,9 @@ impl LstmLayer {
         (self.cache.batch, self.cache.steps)
     }
 
-    fn slot(&self, k: usize, d: usize) -> Slot {
+    fn offsets(&self, k: usize, d: usize) -> ParamOffsets {
         let e = &self.table[(k * self.config.directions() + d) * 4..];
-        Slot {
+        ParamOffsets {
             w_ih: e[0].offset,
             w_hh: e[1].offset,
             b_ih: e[2].offset,
@@ -507,7 +463,7 @@ impl LstmLayer {
     /// Sizes the cache for (B, T); buffers are reallocated only when the shape changes.
     fn shape_cache(&mut self, batch: usize, steps: usize) {
         let c = &self.config;
-        let (h, g, ld) = (
+        let (h, g, layer_dirs) = (
             c.hidden_size,
             4 * c.hidden_size,
             c.num_layers * c.directions(),
@@ -521,32 +477,32 @@ impl LstmLayer {
         cache.steps = steps;
         // xs[0] is sized by the forward pass: it stays empty for token input.
         cache.xs = (0..=c.num_layers)
-            .map(|k| vec![0.0; if k == 0 { 0 } else { tb * c.directions() * h }])
+            .map(|k| vec![T::ZERO; if k == 0 { 0 } else { tb * c.directions() * h }])
             .collect();
         cache.drop = vec![Vec::new(); c.num_layers];
-        cache.acts = (0..ld).map(|_| vec![0.0; tb * g]).collect();
-        cache.h_prev = (0..ld).map(|_| vec![0.0; tb * h]).collect();
-        cache.c_prev = (0..ld).map(|_| vec![0.0; tb * h]).collect();
-        cache.tanh_c = (0..ld).map(|_| vec![0.0; tb * h]).collect();
+        cache.acts = (0..layer_dirs).map(|_| vec![T::ZERO; tb * g]).collect();
+        cache.h_prev = (0..layer_dirs).map(|_| vec![T::ZERO; tb * h]).collect();
+        cache.c_prev = (0..layer_dirs).map(|_| vec![T::ZERO; tb * h]).collect();
+        cache.tanh_c = (0..layer_dirs).map(|_| vec![T::ZERO; tb * h]).collect();
         cache.mask = vec![1; tb];
-        let state = ld * batch * h;
+        let state = layer_dirs * batch * h;
         for v in [&mut cache.h0, &mut cache.c0, &mut cache.h_n, &mut cache.c_n] {
-            *v = vec![0.0; state];
+            *v = vec![T::ZERO; state];
         }
         // d_y and d_x swap roles per layer; the backward pass grows them for a dense layer-0 input.
         let s = &mut self.scratch;
-        s.d_gates = vec![0.0; tb * g];
-        s.d_y = vec![0.0; tb * c.directions() * h];
-        s.d_x = vec![0.0; tb * c.directions() * h];
+        s.d_gates = vec![T::ZERO; tb * g];
+        s.d_y = vec![T::ZERO; tb * c.directions() * h];
+        s.d_x = vec![T::ZERO; tb * c.directions() * h];
         for v in [&mut s.d_h, &mut s.d_c, &mut s.d_h_next] {
-            *v = vec![0.0; batch * h];
+            *v = vec![T::ZERO; batch * h];
         }
-        s.d_h0 = vec![0.0; state];
-        s.d_c0 = vec![0.0; state];
+        s.d_h0 = vec![T::ZERO; state];
+        s.d_c0 = vec![T::ZERO; state];
     }
 
     /// Checks a forward input without touching any state.
-    fn validate_forward(&self, params: &[f32], input: &ForwardInput<'_>) -> Result<()> {
+    fn validate_forward(&self, params: &[T], input: &ForwardInput<'_, T>) -> Result<()> {
         let c = &self.config;
         check_len(
             "LSTM parameter block",
@@ -620,7 +576,7 @@ impl LstmLayer {
     ///
     /// # Errors
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
-    pub fn sequence_forward(&mut self, params: &[f32], input: &ForwardInput<'_>) -> Result<()> {
+    pub fn sequence_forward(&mut self, params: &[T], input: &ForwardInput<'_, T>) -> Result<()> {
         self.validate_forward(params, input)?;
         let (b, t) = (input.batch, input.steps);
         let f = self.config.input_size;
@@ -643,7 +599,7 @@ impl LstmLayer {
             }
             None => {
                 cache.tokens.clear();
-                cache.xs[0].resize(b * t * f, 0.0);
+                cache.xs[0].resize(b * t * f, T::ZERO);
                 if input.batch_first {
                     swap_leading(input.x, &mut cache.xs[0], b, t, f);
                 } else {
@@ -653,11 +609,11 @@ impl LstmLayer {
         }
         match input.h0 {
             Some(h0) => cache.h0.copy_from_slice(h0),
-            None => cache.h0.fill(0.0),
+            None => cache.h0.fill(T::ZERO),
         }
         match input.c0 {
             Some(c0) => cache.c0.copy_from_slice(c0),
-            None => cache.c0.fill(0.0),
+            None => cache.c0.fill(T::ZERO),
         }
         cache.masked = false;
         match input.lengths {
@@ -683,16 +639,7 @@ impl LstmLayer {
             if next < self.config.num_layers {
                 let drop = &mut self.cache.drop[next];
                 if dropping {
-                    let keep = 1.0 - self.dropout;
-                    drop.resize(self.cache.xs[next].len(), 0.0);
-                    for (m, x) in drop.iter_mut().zip(self.cache.xs[next].iter_mut()) {
-                        *m = if self.rng.next_f32() < keep {
-                            1.0 / keep
-                        } else {
-                            0.0
-                        };
-                        *x *= *m;
-                    }
+                    dropout_forward(&mut self.rng, self.dropout, &mut self.cache.xs[next], drop);
                 } else {
                     drop.clear();
                 }
@@ -703,58 +650,60 @@ impl LstmLayer {
     }
 
     /// One direction of one layer: input product hoisted out of the loop, then T recurrent steps.
-    fn direction_forward(&mut self, ks: &dyn Kernels, p: &[f32], k: usize, d: usize) {
-        let slot = self.slot(k, d);
+    fn direction_forward(&mut self, ks: &dyn Kernels, p: &[T], k: usize, d: usize) {
+        let off = self.offsets(k, d);
         let dirs = self.config.directions();
         let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
         let cache = &mut self.cache;
         let (b, t) = (cache.batch, cache.steps);
-        let ld = k * dirs + d;
+        // Index of this (layer, direction) among the L·D: its cache and its rows of the states.
+        let layer_dir = k * dirs + d;
         let (xs_in, xs_out) = cache.xs.split_at_mut(k + 1);
         let x = &xs_in[k];
         let y = &mut xs_out[0];
-        let acts = &mut cache.acts[ld];
+        let acts = &mut cache.acts[layer_dir];
 
         // acts = X · W_ihᵀ + (b_ih + b_hh): one (T·B, I) × (I, G) product for all steps, or for token
         // input a gather of W_ih's columns (the product with a one-hot row picks one column).
         for row in acts.chunks_exact_mut(g) {
             for ((a, bi), bh) in row
                 .iter_mut()
-                .zip(&p[slot.b_ih..slot.b_ih + g])
-                .zip(&p[slot.b_hh..slot.b_hh + g])
+                .zip(&p[off.b_ih..off.b_ih + g])
+                .zip(&p[off.b_hh..off.b_hh + g])
             {
-                *a = bi + bh;
+                *a = *bi + *bh;
             }
         }
-        let w_ih = &p[slot.w_ih..slot.w_ih + g * slot.input];
+        let w_ih = &p[off.w_ih..off.w_ih + g * off.input];
         if k == 0 && !cache.tokens.is_empty() {
             for (row, &v) in acts.chunks_exact_mut(g).zip(&cache.tokens) {
                 for (u, a) in row.iter_mut().enumerate() {
-                    *a += w_ih[u * slot.input + v as usize];
+                    *a += w_ih[u * off.input + v as usize];
                 }
             }
         } else {
-            ks.gemm(
+            T::gemm(
+                ks,
                 Trans::N,
                 Trans::T,
                 t * b,
                 g,
-                slot.input,
+                off.input,
                 x,
-                slot.input,
+                off.input,
                 w_ih,
-                slot.input,
+                off.input,
                 acts,
                 g,
                 true,
             );
         }
-        let w_hh = &p[slot.w_hh..slot.w_hh + g * h];
+        let w_hh = &p[off.w_hh..off.w_hh + g * h];
         let packed = &mut self.packed_w_hh;
-        ks.pack_b(Trans::T, h, g, w_hh, h, packed);
-        let state = ld * b * h..(ld + 1) * b * h;
-        let (h_prev, c_prev) = (&mut cache.h_prev[ld], &mut cache.c_prev[ld]);
-        let tanh_c = &mut cache.tanh_c[ld];
+        T::pack_b(ks, Trans::T, h, g, w_hh, h, packed);
+        let state = layer_dir * b * h..(layer_dir + 1) * b * h;
+        let (h_prev, c_prev) = (&mut cache.h_prev[layer_dir], &mut cache.c_prev[layer_dir]);
+        let tanh_c = &mut cache.tanh_c[layer_dir];
         let dh = dirs * h;
         // h_n / c_n hold the running state during the loop and the final state after it.
         cache.h_n[state.clone()].copy_from_slice(&cache.h0[state.clone()]);
@@ -767,12 +716,12 @@ impl LstmLayer {
             hp.copy_from_slice(hn);
             cp.copy_from_slice(cn);
             let gates = &mut acts[step * b * g..(step + 1) * b * g];
-            ks.gemm_packed_b(Trans::N, b, g, h, hp, h, packed, gates, g, true);
+            T::gemm_packed_b(ks, Trans::N, b, g, h, hp, h, packed, gates, g, true);
             // Activations, per row: i, f through σ, g through tanh, o through σ.
             for row in gates.chunks_exact_mut(g) {
-                ks.sigmoid(&mut row[..2 * h]);
-                ks.tanh(&mut row[2 * h..3 * h]);
-                ks.sigmoid(&mut row[3 * h..]);
+                T::sigmoid_in_place(ks, &mut row[..2 * h]);
+                T::tanh_in_place(ks, &mut row[2 * h..3 * h]);
+                T::sigmoid_in_place(ks, &mut row[3 * h..]);
             }
             let tc = &mut tanh_c[bh];
             for j in 0..b {
@@ -784,12 +733,12 @@ impl LstmLayer {
                     cn[j * h..(j + 1) * h].copy_from_slice(&tc[j * h..(j + 1) * h]);
                 }
             }
-            ks.tanh(tc);
+            T::tanh_in_place(ks, tc);
             for j in 0..b {
                 let out = &mut y[(step * b + j) * dh + d * h..][..h];
                 if cache.masked && cache.mask[step * b + j] == 0 {
                     // Padding: the state passes through unchanged and the output is zero.
-                    out.fill(0.0);
+                    out.fill(T::ZERO);
                     continue;
                 }
                 let o = &gates[j * g + 3 * h..(j + 1) * g];
@@ -811,7 +760,7 @@ impl LstmLayer {
     ///
     /// # Errors
     /// `Error::State` before any forward pass, `Error::Shape` when `out` has the wrong length.
-    pub fn read_output(&self, out: &mut [f32]) -> Result<()> {
+    pub fn read_output(&self, out: &mut [T]) -> Result<()> {
         self.require_forward("reading the output")?;
         check_len("output buffer", out.len(), self.output_len(), "(B, T, D·H)")?;
         let (b, t) = (self.cache.batch, self.cache.steps);
@@ -832,17 +781,17 @@ impl LstmLayer {
 
     /// The last layer's output of the last forward pass, time-major `(T, B, D·H)`, whatever the layout
     /// of the input was.
-    pub fn output_time_major(&self) -> &[f32] {
+    pub fn output_time_major(&self) -> &[T] {
         &self.cache.xs[self.config.num_layers]
     }
 
     /// h_n of the last forward pass, `(L·D, B, H)`.
-    pub fn h_n(&self) -> &[f32] {
+    pub fn h_n(&self) -> &[T] {
         &self.cache.h_n
     }
 
     /// c_n of the last forward pass, `(L·D, B, H)`.
-    pub fn c_n(&self) -> &[f32] {
+    pub fn c_n(&self) -> &[T] {
         &self.cache.c_n
     }
 
@@ -866,9 +815,9 @@ impl LstmLayer {
     /// nothing changed.
     pub fn sequence_backward(
         &mut self,
-        params: &[f32],
-        grads: &mut [f32],
-        up: &BackwardInput<'_>,
+        params: &[T],
+        grads: &mut [T],
+        up: &BackwardInput<'_, T>,
     ) -> Result<()> {
         self.require_forward("backward")?;
         let c = self.config;
@@ -911,7 +860,7 @@ impl LstmLayer {
         let need = tb * if tokens { wide } else { wide.max(c.input_size) };
         for v in [&mut self.scratch.d_y, &mut self.scratch.d_x] {
             if v.len() < need {
-                v.resize(need, 0.0);
+                v.resize(need, T::ZERO);
             }
         }
         match up.d_output {
@@ -919,24 +868,23 @@ impl LstmLayer {
                 swap_leading(dy, &mut self.scratch.d_y[..tb * wide], b, t, wide)
             }
             Some(dy) => self.scratch.d_y[..tb * wide].copy_from_slice(dy),
-            None => self.scratch.d_y[..tb * wide].fill(0.0),
+            None => self.scratch.d_y[..tb * wide].fill(T::ZERO),
         }
         let ks = kernels::active();
         for k in (0..c.num_layers).rev() {
             let n_in = c.layer_input(k);
             let d_x_needed = k > 0 || !tokens;
             if d_x_needed {
-                self.scratch.d_x[..tb * n_in].fill(0.0);
+                self.scratch.d_x[..tb * n_in].fill(T::ZERO);
             }
             for d in 0..dirs {
                 self.direction_backward(ks, params, grads, k, d, up);
             }
             // Through the dropout between layer k − 1 and k: the same mask scales the gradient.
+            // (Empty for layer 0 and when dropout was off; then token input has no d_x to slice.)
             let drop = &self.cache.drop[k];
             if !drop.is_empty() {
-                for (g, m) in self.scratch.d_x[..tb * n_in].iter_mut().zip(drop) {
-                    *g *= m;
-                }
+                dropout_backward(&mut self.scratch.d_x[..tb * n_in], drop);
             }
             std::mem::swap(&mut self.scratch.d_y, &mut self.scratch.d_x);
         }
@@ -950,18 +898,19 @@ impl LstmLayer {
     fn direction_backward(
         &mut self,
         ks: &dyn Kernels,
-        params: &[f32],
-        grads: &mut [f32],
+        params: &[T],
+        grads: &mut [T],
         k: usize,
         d: usize,
-        up: &BackwardInput<'_>,
+        up: &BackwardInput<'_, T>,
     ) {
-        let slot = self.slot(k, d);
+        let off = self.offsets(k, d);
         let dirs = self.config.directions();
         let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
         let (b, t) = (self.cache.batch, self.cache.steps);
-        let ld = k * dirs + d;
-        let state = ld * b * h..(ld + 1) * b * h;
+        // Index of this (layer, direction) among the L·D: its cache and its rows of the states.
+        let layer_dir = k * dirs + d;
+        let state = layer_dir * b * h..(layer_dir + 1) * b * h;
         let wide = dirs * h;
         let Self {
             cache,
@@ -971,22 +920,26 @@ impl LstmLayer {
         } = self;
         match up.d_h_n {
             Some(v) => s.d_h.copy_from_slice(&v[state.clone()]),
-            None => s.d_h.fill(0.0),
+            None => s.d_h.fill(T::ZERO),
         }
         match up.d_c_n {
             Some(v) => s.d_c.copy_from_slice(&v[state.clone()]),
-            None => s.d_c.fill(0.0),
+            None => s.d_c.fill(T::ZERO),
         }
-        let w_hh = &params[slot.w_hh..slot.w_hh + g * h];
-        ks.pack_b(Trans::N, g, h, w_hh, h, packed);
-        let (acts, tanh_c, c_prev) = (&cache.acts[ld], &cache.tanh_c[ld], &cache.c_prev[ld]);
+        let w_hh = &params[off.w_hh..off.w_hh + g * h];
+        T::pack_b(ks, Trans::N, g, h, w_hh, h, packed);
+        let (acts, tanh_c, c_prev) = (
+            &cache.acts[layer_dir],
+            &cache.tanh_c[layer_dir],
+            &cache.c_prev[layer_dir],
+        );
         for s_i in 0..t {
             let step = if d == 0 { t - 1 - s_i } else { s_i };
             let dg = &mut s.d_gates[step * b * g..(step + 1) * b * g];
             for j in 0..b {
                 let dg_row = &mut dg[j * g..(j + 1) * g];
                 if cache.masked && cache.mask[step * b + j] == 0 {
-                    dg_row.fill(0.0);
+                    dg_row.fill(T::ZERO);
                     continue;
                 }
                 let a = &acts[(step * b + j) * g..(step * b + j + 1) * g];
@@ -996,16 +949,28 @@ impl LstmLayer {
                     let (i_g, f_g, g_g, o_g) = (a[u], a[h + u], a[2 * h + u], a[3 * h + u]);
                     let tc = tanh_c[r + u];
                     let dh = s.d_h[j * h + u] + dy[u];
-                    let dc = s.d_c[j * h + u] + dh * o_g * (1.0 - tc * tc);
+                    let dc = s.d_c[j * h + u] + dh * o_g * (T::ONE - tc * tc);
                     s.d_c[j * h + u] = flush_tiny(dc * f_g);
-                    dg_row[u] = flush_tiny(dc * g_g * i_g * (1.0 - i_g));
-                    dg_row[h + u] = flush_tiny(dc * c_prev[r + u] * f_g * (1.0 - f_g));
-                    dg_row[2 * h + u] = flush_tiny(dc * i_g * (1.0 - g_g * g_g));
-                    dg_row[3 * h + u] = flush_tiny(dh * tc * o_g * (1.0 - o_g));
+                    dg_row[u] = flush_tiny(dc * g_g * i_g * (T::ONE - i_g));
+                    dg_row[h + u] = flush_tiny(dc * c_prev[r + u] * f_g * (T::ONE - f_g));
+                    dg_row[2 * h + u] = flush_tiny(dc * i_g * (T::ONE - g_g * g_g));
+                    dg_row[3 * h + u] = flush_tiny(dh * tc * o_g * (T::ONE - o_g));
                 }
             }
             // dL/dh_prev = dG_t · W_hh for real rows; padding rows pass their gradient through.
-            ks.gemm_packed_b(Trans::N, b, h, g, dg, g, packed, &mut s.d_h_next, h, false);
+            T::gemm_packed_b(
+                ks,
+                Trans::N,
+                b,
+                h,
+                g,
+                dg,
+                g,
+                packed,
+                &mut s.d_h_next,
+                h,
+                false,
+            );
             s.d_h_next.iter_mut().for_each(|v| *v = flush_tiny(*v));
             if cache.masked {
                 for j in 0..b {
@@ -1020,19 +985,20 @@ impl LstmLayer {
         s.d_c0[state].copy_from_slice(&s.d_c);
 
         let tb = t * b;
-        let n_in = slot.input;
+        let n_in = off.input;
         let d_g = &s.d_gates[..tb * g];
         let tokens = k == 0 && !cache.tokens.is_empty();
         if tokens {
             // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered.
-            let dw = &mut grads[slot.w_ih..slot.w_ih + g * n_in];
+            let dw = &mut grads[off.w_ih..off.w_ih + g * n_in];
             for (row, &v) in d_g.chunks_exact(g).zip(&cache.tokens) {
                 for (u, gv) in row.iter().enumerate() {
-                    dw[u * n_in + v as usize] += gv;
+                    dw[u * n_in + v as usize] += *gv;
                 }
             }
         } else {
-            ks.gemm(
+            T::gemm(
+                ks,
                 Trans::T,
                 Trans::N,
                 g,
@@ -1042,12 +1008,13 @@ impl LstmLayer {
                 g,
                 &cache.xs[k],
                 n_in,
-                &mut grads[slot.w_ih..slot.w_ih + g * n_in],
+                &mut grads[off.w_ih..off.w_ih + g * n_in],
                 n_in,
                 true,
             );
         }
-        ks.gemm(
+        T::gemm(
+            ks,
             Trans::T,
             Trans::N,
             g,
@@ -1055,22 +1022,23 @@ impl LstmLayer {
             tb,
             d_g,
             g,
-            &cache.h_prev[ld],
+            &cache.h_prev[layer_dir],
             h,
-            &mut grads[slot.w_hh..slot.w_hh + g * h],
+            &mut grads[off.w_hh..off.w_hh + g * h],
             h,
             true,
         );
         // Both biases enter the gates the same way, so both receive the column sums of dG.
         for row in d_g.chunks_exact(g) {
             for (u, v) in row.iter().enumerate() {
-                grads[slot.b_ih + u] += v;
-                grads[slot.b_hh + u] += v;
+                grads[off.b_ih + u] += *v;
+                grads[off.b_hh + u] += *v;
             }
         }
         if !tokens {
-            let w_ih = &params[slot.w_ih..slot.w_ih + g * n_in];
-            ks.gemm(
+            let w_ih = &params[off.w_ih..off.w_ih + g * n_in];
+            T::gemm(
+                ks,
                 Trans::N,
                 Trans::N,
                 tb,
@@ -1091,7 +1059,7 @@ impl LstmLayer {
     ///
     /// # Errors
     /// `Error::Shape` when `out` has the wrong length.
-    pub fn read_d_x(&self, out: &mut [f32]) -> Result<()> {
+    pub fn read_d_x(&self, out: &mut [T]) -> Result<()> {
         if !self.cache.tokens.is_empty() {
             return Err(Error::State("token input has no input gradient".into()));
         }
@@ -1107,12 +1075,223 @@ impl LstmLayer {
     }
 
     /// dL/dh0 of the last backward pass, `(L·D, B, H)`.
-    pub fn d_h0(&self) -> &[f32] {
+    pub fn d_h0(&self) -> &[T] {
         &self.scratch.d_h0
     }
 
     /// dL/dc0 of the last backward pass, `(L·D, B, H)`.
-    pub fn d_c0(&self) -> &[f32] {
+    pub fn d_c0(&self) -> &[T] {
         &self.scratch.d_c0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{assert_agrees, check_gradient, dot, values};
+
+    /// A stacked bidirectional LSTM over uneven lengths with initial states: every path of the
+    /// recurrence (both directions, the layer hand-over, padding steps carrying state).
+    const CONFIG: LstmConfig = LstmConfig {
+        input_size: 3,
+        hidden_size: 4,
+        num_layers: 2,
+        bidirectional: true,
+    };
+    const B: usize = 2;
+    const T: usize = 4;
+    const LENGTHS: [u32; 2] = [4, 2];
+
+    /// Inputs and upstream weights: x (B, T, F), h0 = c0 (L·D, B, H), and the loss
+    /// `Σ w_y·y + Σ w_h·h_n + Σ w_c·c_n`, whose upstream gradients are the weights.
+    struct Case {
+        x: Vec<f64>,
+        h0: Vec<f64>,
+        c0: Vec<f64>,
+        w_y: Vec<f64>,
+        w_h: Vec<f64>,
+        w_c: Vec<f64>,
+    }
+
+    fn case() -> Case {
+        let (l, d, h) = (CONFIG.num_layers, CONFIG.directions(), CONFIG.hidden_size);
+        let state = l * d * B * h;
+        Case {
+            x: values(B * T * CONFIG.input_size, 1),
+            h0: values(state, 2),
+            c0: values(state, 3),
+            w_y: values(B * T * d * h, 4),
+            w_h: values(state, 5),
+            w_c: values(state, 6),
+        }
+    }
+
+    fn run<F: Float>(lstm: &mut Lstm<F>, x: &[F], h0: &[F], c0: &[F]) {
+        lstm.forward(&ForwardInput {
+            x,
+            batch: B,
+            steps: T,
+            batch_first: true,
+            h0: Some(h0),
+            c0: Some(c0),
+            lengths: Some(&LENGTHS),
+            tokens: None,
+        })
+        .unwrap();
+    }
+
+    fn loss(lstm: &Lstm<f64>, c: &Case) -> f64 {
+        let mut y = vec![0.0; lstm.layer().output_len()];
+        lstm.layer().read_output(&mut y).unwrap();
+        dot(&c.w_y, &y) + dot(&c.w_h, lstm.layer().h_n()) + dot(&c.w_c, lstm.layer().c_n())
+    }
+
+    fn backward<F: Float>(lstm: &mut Lstm<F>, w_y: &[F], w_h: &[F], w_c: &[F]) {
+        lstm.zero_grad();
+        lstm.backward(&BackwardInput {
+            d_output: Some(w_y),
+            d_h_n: Some(w_h),
+            d_c_n: Some(w_c),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn sequence_backward_matches_central_differences_in_f64() {
+        let c = case();
+        let mut lstm = Lstm::<f64>::new(CONFIG, 7).unwrap();
+        run(&mut lstm, &c.x, &c.h0, &c.c0);
+        backward(&mut lstm, &c.w_y, &c.w_h, &c.w_c);
+        let d_params = lstm.grads().to_vec();
+        let mut d_x = vec![0.0; c.x.len()];
+        lstm.layer().read_d_x(&mut d_x).unwrap();
+        let (d_h0, d_c0) = (lstm.layer().d_h0().to_vec(), lstm.layer().d_c0().to_vec());
+
+        let mut params = lstm.params().to_vec();
+        check_gradient("d params", &mut params, &d_params, |p| {
+            lstm.set_params(p).unwrap();
+            run(&mut lstm, &c.x, &c.h0, &c.c0);
+            loss(&lstm, &c)
+        });
+        lstm.set_params(&params).unwrap();
+        let (h0, c0) = (c.h0.clone(), c.c0.clone());
+        let mut x = c.x.clone();
+        check_gradient("dx", &mut x, &d_x, |x| {
+            run(&mut lstm, x, &h0, &c0);
+            loss(&lstm, &c)
+        });
+        let mut h0 = c.h0.clone();
+        check_gradient("dh0", &mut h0, &d_h0, |h0| {
+            run(&mut lstm, &c.x, h0, &c.c0);
+            loss(&lstm, &c)
+        });
+        check_gradient("dc0", &mut c.c0.clone(), &d_c0, |c0| {
+            run(&mut lstm, &c.x, &c.h0, c0);
+            loss(&lstm, &c)
+        });
+    }
+
+    /// One-hot input through the column gather (layer 0 has no dense input product).
+    #[test]
+    fn token_input_backward_matches_central_differences_in_f64() {
+        let config = LstmConfig {
+            input_size: 5,
+            hidden_size: 3,
+            num_layers: 1,
+            bidirectional: true,
+        };
+        let tokens: Vec<u32> = vec![0, 4, 2, 2, 1, 3, 4, 0];
+        let w_y = values(B * T * 2 * 3, 8);
+        let mut lstm = Lstm::<f64>::new(config, 9).unwrap();
+        let forward = |lstm: &mut Lstm<f64>| {
+            lstm.forward(&ForwardInput {
+                tokens: Some(&tokens),
+                batch: B,
+                steps: T,
+                batch_first: true,
+                lengths: Some(&LENGTHS),
+                ..Default::default()
+            })
+            .unwrap();
+            let mut y = vec![0.0; lstm.layer().output_len()];
+            lstm.layer().read_output(&mut y).unwrap();
+            dot(&w_y, &y)
+        };
+        forward(&mut lstm);
+        lstm.backward(&BackwardInput {
+            d_output: Some(&w_y),
+            ..Default::default()
+        })
+        .unwrap();
+        let d_params = lstm.grads().to_vec();
+        let mut params = lstm.params().to_vec();
+        check_gradient("d params (tokens)", &mut params, &d_params, |p| {
+            lstm.set_params(p).unwrap();
+            forward(&mut lstm)
+        });
+    }
+
+    /// The production path (f32 on the active SIMD kernels) against the f64 reference on the same
+    /// weights. 1e-4 relative: f32 rounding over T = 4 steps and 2 layers, plus the polynomial
+    /// sigmoid/tanh (under 1e-6 relative each, kernels/poly.rs).
+    #[test]
+    fn f32_kernels_agree_with_the_f64_reference() {
+        let c = case();
+        let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let mut fast = Lstm::<f32>::new(CONFIG, 7).unwrap();
+        let mut reference = Lstm::<f64>::new(CONFIG, 7).unwrap();
+        // The same weights: f32's, widened exactly.
+        let p: Vec<f64> = fast.params().iter().map(|&v| v as f64).collect();
+        reference.set_params(&p).unwrap();
+        let (x, h0, c0) = (narrow(&c.x), narrow(&c.h0), narrow(&c.c0));
+        let widen = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        run(&mut fast, &x, &h0, &c0);
+        run(&mut reference, &widen(&x), &widen(&h0), &widen(&c0));
+        let (wy, wh, wc) = (narrow(&c.w_y), narrow(&c.w_h), narrow(&c.w_c));
+        backward(&mut fast, &wy, &wh, &wc);
+        backward(&mut reference, &widen(&wy), &widen(&wh), &widen(&wc));
+        let (rtol, atol) = (1e-4, 1e-6);
+        let mut y32 = vec![0.0; fast.layer().output_len()];
+        let mut y64 = vec![0.0; reference.layer().output_len()];
+        fast.layer().read_output(&mut y32).unwrap();
+        reference.layer().read_output(&mut y64).unwrap();
+        assert_agrees("output", &y32, &y64, rtol, atol);
+        assert_agrees(
+            "h_n",
+            fast.layer().h_n(),
+            reference.layer().h_n(),
+            rtol,
+            atol,
+        );
+        assert_agrees(
+            "c_n",
+            fast.layer().c_n(),
+            reference.layer().c_n(),
+            rtol,
+            atol,
+        );
+        assert_agrees("grads", fast.grads(), reference.grads(), rtol, atol);
+        let mut dx32 = vec![0.0; x.len()];
+        let mut dx64 = vec![0.0; x.len()];
+        fast.layer().read_d_x(&mut dx32).unwrap();
+        reference.layer().read_d_x(&mut dx64).unwrap();
+        assert_agrees("dx", &dx32, &dx64, rtol, atol);
+        assert_agrees(
+            "dh0",
+            fast.layer().d_h0(),
+            reference.layer().d_h0(),
+            rtol,
+            atol,
+        );
+    }
+
+    #[test]
+    fn param_table_json_lists_names_offsets_and_shapes() {
+        let lstm = Lstm::<f32>::new(CONFIG, 0).unwrap();
+        let json = table_json(lstm.param_table());
+        assert!(json.starts_with(r#"[{"name":"weight_ih_l0","offset":0,"shape":[16,3]},"#));
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed.len(), 16);
+        assert_eq!(parsed[15]["name"], "bias_hh_l1_reverse");
     }
 }

@@ -87,7 +87,7 @@ fn lstm_cases_match_pytorch() {
         let lengths: Option<Vec<u32>> = cfg["lengths"]
             .as_array()
             .map(|a| a.iter().map(|v| v.as_u64().unwrap() as u32).collect());
-        lstm.sequence_forward(&ForwardInput {
+        lstm.forward(&ForwardInput {
             x: &x,
             batch: b,
             steps: t,
@@ -98,8 +98,8 @@ fn lstm_cases_match_pytorch() {
             tokens: None,
         })
         .unwrap();
-        let mut out = vec![0.0; lstm.output_len()];
-        lstm.read_output(&mut out).unwrap();
+        let mut out = vec![0.0; lstm.layer().output_len()];
+        lstm.layer().read_output(&mut out).unwrap();
         let o = &case["outputs"];
         assert_close(
             &format!("{name} output"),
@@ -110,14 +110,14 @@ fn lstm_cases_match_pytorch() {
         );
         assert_close(
             &format!("{name} h_n"),
-            lstm.h_n(),
+            lstm.layer().h_n(),
             &tensor(&o["h_n"]),
             rtol,
             atol,
         );
         assert_close(
             &format!("{name} c_n"),
-            lstm.c_n(),
+            lstm.layer().c_n(),
             &tensor(&o["c_n"]),
             rtol,
             atol,
@@ -126,7 +126,7 @@ fn lstm_cases_match_pytorch() {
         let u = &case["upstream"];
         let (gy, gh, gc) = (tensor(&u["output"]), tensor(&u["h_n"]), tensor(&u["c_n"]));
         lstm.zero_grad();
-        lstm.sequence_backward(&BackwardInput {
+        lstm.backward(&BackwardInput {
             d_output: Some(&gy),
             d_h_n: Some(&gh),
             d_c_n: Some(&gc),
@@ -134,13 +134,19 @@ fn lstm_cases_match_pytorch() {
         .unwrap();
         let g = &case["grads"];
         let mut dx = vec![0.0; x.len()];
-        lstm.read_d_x(&mut dx).unwrap();
+        lstm.layer().read_d_x(&mut dx).unwrap();
         assert_close(&format!("{name} dx"), &dx, &tensor(&g["x"]), rtol, atol);
         if let Some(v) = g.get("h0") {
-            assert_close(&format!("{name} dh0"), lstm.d_h0(), &tensor(v), rtol, atol);
+            assert_close(
+                &format!("{name} dh0"),
+                lstm.layer().d_h0(),
+                &tensor(v),
+                rtol,
+                atol,
+            );
             assert_close(
                 &format!("{name} dc0"),
-                lstm.d_c0(),
+                lstm.layer().d_c0(),
                 &tensor(&g["c0"]),
                 rtol,
                 atol,

@@ -14,7 +14,7 @@ fn vanishing_gradients_never_go_subnormal() {
     let mut lstm = Lstm::new(config, 1).unwrap();
     let (b, t) = (2, 300);
     let x: Vec<f32> = (0..b * t * 3).map(|i| (i as f32 * 0.37).sin()).collect();
-    lstm.sequence_forward(&ForwardInput {
+    lstm.forward(&ForwardInput {
         x: &x,
         batch: b,
         steps: t,
@@ -30,13 +30,13 @@ fn vanishing_gradients_never_go_subnormal() {
         }
     }
     lstm.zero_grad();
-    lstm.sequence_backward(&BackwardInput {
+    lstm.backward(&BackwardInput {
         d_output: Some(&dy),
         ..Default::default()
     })
     .unwrap();
     let mut dx = vec![0.0; x.len()];
-    lstm.read_d_x(&mut dx).unwrap();
+    lstm.layer().read_d_x(&mut dx).unwrap();
     let subnormal = |v: &f32| v.is_subnormal();
     assert!(!dx.iter().any(subnormal), "dx holds subnormal values");
     assert!(

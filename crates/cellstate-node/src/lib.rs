@@ -1,6 +1,5 @@
 //! napi-rs exports of cellstate-core: argument conversion and error mapping only.
 //! The surface matches `cellstate-wasm` name for name (checked by test/surface.test.ts).
-#![deny(clippy::all)]
 
 use cellstate_core::lstm::table_json;
 use cellstate_core::{
@@ -79,7 +78,6 @@ impl LstmHandle {
 
     /// Runs the forward pass.
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &mut self,
         x: Float32Array,
@@ -91,7 +89,7 @@ impl LstmHandle {
         lengths: Option<Uint32Array>,
     ) -> napi::Result<()> {
         self.inner
-            .sequence_forward(&ForwardInput {
+            .forward(&ForwardInput {
                 x: &x,
                 batch: batch as usize,
                 steps: steps as usize,
@@ -107,27 +105,27 @@ impl LstmHandle {
     /// A copy of the last output.
     #[napi]
     pub fn output(&self) -> napi::Result<Float32Array> {
-        let mut out = vec![0.0; self.inner.output_len()];
-        self.inner.read_output(&mut out).map_err(js_err)?;
+        let mut out = vec![0.0; self.inner.layer().output_len()];
+        self.inner.layer().read_output(&mut out).map_err(js_err)?;
         Ok(f32s(out))
     }
 
     /// A copy of h_n.
     #[napi(js_name = "hN")]
     pub fn h_n(&self) -> Float32Array {
-        f32s(self.inner.h_n().to_vec())
+        f32s(self.inner.layer().h_n().to_vec())
     }
 
     /// A copy of c_n.
     #[napi(js_name = "cN")]
     pub fn c_n(&self) -> Float32Array {
-        f32s(self.inner.c_n().to_vec())
+        f32s(self.inner.layer().c_n().to_vec())
     }
 
     /// Whether a forward pass is cached.
     #[napi]
     pub fn has_forward(&self) -> bool {
-        self.inner.has_forward()
+        self.inner.layer().has_forward()
     }
 
     /// Runs the backward pass from upstream gradients (absent ones are zero).
@@ -139,7 +137,7 @@ impl LstmHandle {
         d_c_n: Option<Float32Array>,
     ) -> napi::Result<()> {
         self.inner
-            .sequence_backward(&BackwardInput {
+            .backward(&BackwardInput {
                 d_output: d_output.as_deref(),
                 d_h_n: d_h_n.as_deref(),
                 d_c_n: d_c_n.as_deref(),
@@ -150,22 +148,22 @@ impl LstmHandle {
     /// A copy of dL/dx.
     #[napi(js_name = "dX")]
     pub fn d_x(&self) -> napi::Result<Float32Array> {
-        let (b, t) = self.inner.last_shape();
+        let (b, t) = self.inner.layer().last_shape();
         let mut out = vec![0.0; b * t * self.inner.config().input_size];
-        self.inner.read_d_x(&mut out).map_err(js_err)?;
+        self.inner.layer().read_d_x(&mut out).map_err(js_err)?;
         Ok(f32s(out))
     }
 
     /// A copy of dL/dh0.
     #[napi(js_name = "dH0")]
     pub fn d_h0(&self) -> Float32Array {
-        f32s(self.inner.d_h0().to_vec())
+        f32s(self.inner.layer().d_h0().to_vec())
     }
 
     /// A copy of dL/dc0.
     #[napi(js_name = "dC0")]
     pub fn d_c0(&self) -> Float32Array {
-        f32s(self.inner.d_c0().to_vec())
+        f32s(self.inner.layer().d_c0().to_vec())
     }
 }
 
@@ -209,7 +207,6 @@ fn stats(s: BatchStats) -> Float64Array {
     Float64Array::new(vec![s.loss, s.correct, s.count])
 }
 
-#[allow(clippy::too_many_arguments)]
 fn batch<'a>(
     tokens: &'a Option<Int32Array>,
     x: &'a Option<Float32Array>,
@@ -326,9 +323,9 @@ impl ModelHandle {
         self.inner.set_rng_state(&state).map_err(js_err)
     }
 
+    // The batch methods repeat one argument list on purpose: each is its own JS export.
     /// One training step; returns [loss, correct, count].
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn train_batch(
         &mut self,
         tokens: Option<Int32Array>,
@@ -344,7 +341,6 @@ impl ModelHandle {
 
     /// Forward, loss and backward without an update; returns [loss, correct, count].
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &mut self,
         tokens: Option<Int32Array>,
@@ -360,7 +356,6 @@ impl ModelHandle {
 
     /// Loss and accuracy counts without updates; returns [loss, correct, count].
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn evaluate_batch(
         &mut self,
         tokens: Option<Int32Array>,

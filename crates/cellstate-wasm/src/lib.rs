@@ -70,7 +70,6 @@ impl LstmHandle {
     }
 
     /// Runs the forward pass.
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &mut self,
         x: &[f32],
@@ -82,7 +81,7 @@ impl LstmHandle {
         lengths: Option<Vec<u32>>,
     ) -> Result<(), JsValue> {
         self.inner
-            .sequence_forward(&ForwardInput {
+            .forward(&ForwardInput {
                 x,
                 batch: batch as usize,
                 steps: steps as usize,
@@ -97,27 +96,27 @@ impl LstmHandle {
 
     /// A copy of the last output.
     pub fn output(&self) -> Result<Vec<f32>, JsValue> {
-        let mut out = vec![0.0; self.inner.output_len()];
-        self.inner.read_output(&mut out).map_err(js_err)?;
+        let mut out = vec![0.0; self.inner.layer().output_len()];
+        self.inner.layer().read_output(&mut out).map_err(js_err)?;
         Ok(out)
     }
 
     /// A copy of h_n.
     #[wasm_bindgen(js_name = hN)]
     pub fn h_n(&self) -> Vec<f32> {
-        self.inner.h_n().to_vec()
+        self.inner.layer().h_n().to_vec()
     }
 
     /// A copy of c_n.
     #[wasm_bindgen(js_name = cN)]
     pub fn c_n(&self) -> Vec<f32> {
-        self.inner.c_n().to_vec()
+        self.inner.layer().c_n().to_vec()
     }
 
     /// Whether a forward pass is cached.
     #[wasm_bindgen(js_name = hasForward)]
     pub fn has_forward(&self) -> bool {
-        self.inner.has_forward()
+        self.inner.layer().has_forward()
     }
 
     /// Runs the backward pass from upstream gradients (absent ones are zero).
@@ -128,7 +127,7 @@ impl LstmHandle {
         d_c_n: Option<Vec<f32>>,
     ) -> Result<(), JsValue> {
         self.inner
-            .sequence_backward(&BackwardInput {
+            .backward(&BackwardInput {
                 d_output: d_output.as_deref(),
                 d_h_n: d_h_n.as_deref(),
                 d_c_n: d_c_n.as_deref(),
@@ -139,22 +138,22 @@ impl LstmHandle {
     /// A copy of dL/dx.
     #[wasm_bindgen(js_name = dX)]
     pub fn d_x(&self) -> Result<Vec<f32>, JsValue> {
-        let (b, t) = self.inner.last_shape();
+        let (b, t) = self.inner.layer().last_shape();
         let mut out = vec![0.0; b * t * self.inner.config().input_size];
-        self.inner.read_d_x(&mut out).map_err(js_err)?;
+        self.inner.layer().read_d_x(&mut out).map_err(js_err)?;
         Ok(out)
     }
 
     /// A copy of dL/dh0.
     #[wasm_bindgen(js_name = dH0)]
     pub fn d_h0(&self) -> Vec<f32> {
-        self.inner.d_h0().to_vec()
+        self.inner.layer().d_h0().to_vec()
     }
 
     /// A copy of dL/dc0.
     #[wasm_bindgen(js_name = dC0)]
     pub fn d_c0(&self) -> Vec<f32> {
-        self.inner.d_c0().to_vec()
+        self.inner.layer().d_c0().to_vec()
     }
 }
 
@@ -307,9 +306,9 @@ impl ModelHandle {
         self.inner.set_rng_state(state).map_err(js_err)
     }
 
+    // The batch methods repeat one argument list on purpose: each is its own JS export.
     /// One training step; returns [loss, correct, count].
     #[wasm_bindgen(js_name = trainBatch)]
-    #[allow(clippy::too_many_arguments)]
     pub fn train_batch(
         &mut self,
         tokens: Option<Vec<i32>>,
@@ -325,7 +324,6 @@ impl ModelHandle {
 
     /// Forward, loss and backward without an update; returns [loss, correct, count].
     #[wasm_bindgen(js_name = forwardBackward)]
-    #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &mut self,
         tokens: Option<Vec<i32>>,
@@ -341,7 +339,6 @@ impl ModelHandle {
 
     /// Loss and accuracy counts without updates; returns [loss, correct, count].
     #[wasm_bindgen(js_name = evaluateBatch)]
-    #[allow(clippy::too_many_arguments)]
     pub fn evaluate_batch(
         &mut self,
         tokens: Option<Vec<i32>>,

@@ -3,7 +3,6 @@
 
 use super::pack::{self, MicroKernel};
 use super::poly;
-use super::{Kernels, PackedB, Trans};
 use core::arch::x86_64::*;
 use std::ops::Range;
 
@@ -19,6 +18,7 @@ pub fn supported() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
+// Deliberately parallel to avx512.rs: the same tile loop at another register width and intrinsics.
 struct Tile6x16;
 
 impl MicroKernel for Tile6x16 {
@@ -188,65 +188,5 @@ unsafe fn activation(x: &mut [f32], f: poly::Activation) {
     poly::apply::<V>(x, f)
 }
 
-impl Kernels for Avx2Fma {
-    fn name(&self) -> &'static str {
-        "avx2_fma"
-    }
-
-    fn gemm(
-        &self,
-        ta: Trans,
-        tb: Trans,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        lda: usize,
-        b: &[f32],
-        ldb: usize,
-        c: &mut [f32],
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        // SAFETY: an Avx2Fma is only handed out by `mod.rs` after `supported()` returned true.
-        unsafe {
-            pack::gemm::<Tile6x16>(
-                ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, block_avx2,
-            )
-        }
-    }
-
-    fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
-        pack::pack_b_whole::<Tile6x16>(tb, k, n, b, ldb, out)
-    }
-
-    fn gemm_packed_b(
-        &self,
-        ta: Trans,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        lda: usize,
-        packed: &PackedB,
-        c: &mut [f32],
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        let b = packed.expect(k, n, Tile6x16::NR);
-        // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and shape.
-        unsafe {
-            pack::gemm_packed_b::<Tile6x16>(ta, m, n, k, a, lda, b, c, ldc, accumulate, block_avx2)
-        }
-    }
-
-    fn sigmoid(&self, x: &mut [f32]) {
-        // SAFETY: as for gemm, AVX2 and FMA were detected before this set was reachable.
-        unsafe { activation(x, poly::Activation::Sigmoid) }
-    }
-
-    fn tanh(&self, x: &mut [f32]) {
-        // SAFETY: as for gemm, AVX2 and FMA were detected before this set was reachable.
-        unsafe { activation(x, poly::Activation::Tanh) }
-    }
-}
+// `Avx2Fma(())` is built only as `INSTANCE`, which `mod.rs` hands out after `supported()`.
+simd_kernels!(Avx2Fma, "avx2_fma", Tile6x16, block_avx2, activation);

@@ -6,7 +6,6 @@
 
 use super::pack::{self, MicroKernel};
 use super::poly;
-use super::{Kernels, PackedB, Trans};
 use core::arch::x86_64::*;
 use std::ops::Range;
 
@@ -22,6 +21,7 @@ pub fn supported() -> bool {
     is_x86_feature_detected!("avx512f")
 }
 
+// Deliberately parallel to avx2_fma.rs: the same tile loop at another register width and intrinsics.
 struct Tile8x32;
 
 impl MicroKernel for Tile8x32 {
@@ -187,89 +187,5 @@ unsafe fn activation(x: &mut [f32], f: poly::Activation) {
     poly::apply::<V>(x, f)
 }
 
-impl Kernels for Avx512 {
-    fn name(&self) -> &'static str {
-        "avx512"
-    }
-
-    fn gemm(
-        &self,
-        ta: Trans,
-        tb: Trans,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        lda: usize,
-        b: &[f32],
-        ldb: usize,
-        c: &mut [f32],
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        // SAFETY: an Avx512 is only handed out by `mod.rs` after `supported()` returned true.
-        unsafe {
-            pack::gemm::<Tile8x32>(
-                ta,
-                tb,
-                m,
-                n,
-                k,
-                a,
-                lda,
-                b,
-                ldb,
-                c,
-                ldc,
-                accumulate,
-                block_avx512,
-            )
-        }
-    }
-
-    fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
-        pack::pack_b_whole::<Tile8x32>(tb, k, n, b, ldb, out)
-    }
-
-    fn gemm_packed_b(
-        &self,
-        ta: Trans,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        lda: usize,
-        packed: &PackedB,
-        c: &mut [f32],
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        let b = packed.expect(k, n, Tile8x32::NR);
-        // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and shape.
-        unsafe {
-            pack::gemm_packed_b::<Tile8x32>(
-                ta,
-                m,
-                n,
-                k,
-                a,
-                lda,
-                b,
-                c,
-                ldc,
-                accumulate,
-                block_avx512,
-            )
-        }
-    }
-
-    fn sigmoid(&self, x: &mut [f32]) {
-        // SAFETY: as for gemm, AVX-512F was detected before this set was reachable.
-        unsafe { activation(x, poly::Activation::Sigmoid) }
-    }
-
-    fn tanh(&self, x: &mut [f32]) {
-        // SAFETY: as for gemm, AVX-512F was detected before this set was reachable.
-        unsafe { activation(x, poly::Activation::Tanh) }
-    }
-}
+// `Avx512(())` is built only as `INSTANCE`, which `mod.rs` hands out after `supported()`.
+simd_kernels!(Avx512, "avx512", Tile8x32, block_avx512, activation);

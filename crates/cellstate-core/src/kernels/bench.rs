@@ -98,7 +98,7 @@ fn bench_kernels() {
         .collect();
     for name in available() {
         let set = by_name(name).unwrap();
-        let acts: [(&str, super::selftest::Apply); 2] =
+        let acts: [(&str, selftest::Apply); 2] =
             [("sigmoid", |s, y| s.sigmoid(y)), ("tanh", |s, y| s.tanh(y))];
         for (act, f) in acts {
             let mut y = x.clone();

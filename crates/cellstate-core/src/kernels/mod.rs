@@ -6,6 +6,92 @@
 //! stride). The SIMD sets share one packing driver (`pack.rs`) and one activation polynomial
 //! (`poly.rs`); each file below holds only its instruction set's micro-kernel and vector ops.
 
+/// Implements [`Kernels`] for a SIMD set: every set runs the shared packing driver (`pack.rs`) with its
+/// own micro-kernel and the shared polynomials (`poly.rs`) with its own lanes, so only these five names
+/// differ. `$set` is the set's type, `$name` the name [`available`] reports, `$tile` its
+/// [`pack::MicroKernel`], `$block` its `pack::block::<$tile>` compiled under its `#[target_feature]`,
+/// `$activation` its `poly::apply` likewise.
+///
+/// Contract: a value of `$set` exists only where its instruction set runs (a private constructor
+/// behind the detecting [`TABLE`], or a compile-time `cfg`); the generated `unsafe` calls rely on it.
+macro_rules! simd_kernels {
+    ($set:ty, $name:literal, $tile:ty, $block:path, $activation:path) => {
+        impl $crate::kernels::Kernels for $set {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn gemm(
+                &self,
+                ta: $crate::kernels::Trans,
+                tb: $crate::kernels::Trans,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[f32],
+                lda: usize,
+                b: &[f32],
+                ldb: usize,
+                c: &mut [f32],
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                // SAFETY: a `$set` exists only where its instruction set runs (the macro's contract).
+                unsafe {
+                    $crate::kernels::pack::gemm::<$tile>(
+                        ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, $block,
+                    )
+                }
+            }
+
+            fn pack_b(
+                &self,
+                tb: $crate::kernels::Trans,
+                k: usize,
+                n: usize,
+                b: &[f32],
+                ldb: usize,
+                out: &mut $crate::kernels::PackedB,
+            ) {
+                $crate::kernels::pack::pack_b_whole::<$tile>(tb, k, n, b, ldb, out)
+            }
+
+            fn gemm_packed_b(
+                &self,
+                ta: $crate::kernels::Trans,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: &[f32],
+                lda: usize,
+                packed: &$crate::kernels::PackedB,
+                c: &mut [f32],
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                let b = packed.expect(k, n, <$tile as $crate::kernels::pack::MicroKernel>::NR);
+                // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and
+                // shape.
+                unsafe {
+                    $crate::kernels::pack::gemm_packed_b::<$tile>(
+                        ta, m, n, k, a, lda, b, c, ldc, accumulate, $block,
+                    )
+                }
+            }
+
+            fn sigmoid(&self, x: &mut [f32]) {
+                // SAFETY: as for gemm.
+                unsafe { $activation(x, $crate::kernels::poly::Activation::Sigmoid) }
+            }
+
+            fn tanh(&self, x: &mut [f32]) {
+                // SAFETY: as for gemm.
+                unsafe { $activation(x, $crate::kernels::poly::Activation::Tanh) }
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2_fma;
 #[cfg(test)]
@@ -26,7 +112,7 @@ mod simd128;
 mod tests;
 mod threads;
 
-pub use scalar::Scalar;
+pub use scalar::{gemm_reference, Scalar};
 pub use selftest::self_test;
 pub use threads::{set_threads, threads};
 
@@ -45,9 +131,9 @@ pub enum Trans {
 /// `op(B)` (k × n) laid out once for repeated products with different `A` (the recurrent weights,
 /// used for every time step). Made by [`Kernels::pack_b`], read by [`Kernels::gemm_packed_b`] of the
 /// same kernel set; the buffer is reused when packed again, so a layer keeps one per shape.
-#[derive(Clone, Debug, Default)]
-pub struct PackedB {
-    data: Vec<f32>,
+#[derive(Clone, Debug)]
+pub struct PackedB<T = f32> {
+    data: Vec<T>,
     /// Where the (aligned) packed data starts in `data`.
     offset: usize,
     k: usize,
@@ -57,7 +143,19 @@ pub struct PackedB {
     panel: usize,
 }
 
-impl PackedB {
+impl<T> Default for PackedB<T> {
+    fn default() -> Self {
+        Self {
+            data: Vec::new(),
+            offset: 0,
+            k: 0,
+            n: 0,
+            panel: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default> PackedB<T> {
     /// An empty packing, to be filled by [`Kernels::pack_b`].
     pub fn new() -> Self {
         Self::default()
@@ -73,8 +171,24 @@ impl PackedB {
         self.n
     }
 
+    /// Keeps `op(B)` as a plain row-major k × n copy (panel width 0): the layout of the default
+    /// [`Kernels::pack_b`] and of the f64 reference path.
+    pub(crate) fn pack_plain(&mut self, tb: Trans, k: usize, n: usize, b: &[T], ldb: usize) {
+        self.data.clear();
+        self.data.resize(k * n, T::default());
+        for p in 0..k {
+            for j in 0..n {
+                self.data[p * n + j] = match tb {
+                    Trans::N => b[p * ldb + j],
+                    Trans::T => b[j * ldb + p],
+                };
+            }
+        }
+        (self.offset, self.k, self.n, self.panel) = (0, k, n, 0);
+    }
+
     /// The packed floats, after checking that they hold `k × n` in the layout of panel width `panel`.
-    fn expect(&self, k: usize, n: usize, panel: usize) -> &[f32] {
+    pub(crate) fn expect(&self, k: usize, n: usize, panel: usize) -> &[T] {
         assert!(
             self.k == k && self.n == n,
             "gemm_packed_b: B was packed as {}x{}, the product needs {k}x{n}",
@@ -99,7 +213,6 @@ pub trait Kernels: Sync {
     ///
     /// `A` is stored m×k (`ta = N`, row stride `lda`) or k×m (`ta = T`); likewise `B` is k×n or n×k.
     /// When `accumulate` is false `C` is overwritten, so it may hold garbage (NaN included).
-    #[allow(clippy::too_many_arguments)]
     fn gemm(
         &self,
         ta: Trans,
@@ -119,17 +232,7 @@ pub trait Kernels: Sync {
     /// Packs `op(B)` (k × n; stored k × n for `tb = N`, n × k for `T`, row stride `ldb`) into `out`
     /// for [`gemm_packed_b`](Kernels::gemm_packed_b). The default keeps a plain row-major copy.
     fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
-        out.data.clear();
-        out.data.resize(k * n, 0.0);
-        for p in 0..k {
-            for j in 0..n {
-                out.data[p * n + j] = match tb {
-                    Trans::N => b[p * ldb + j],
-                    Trans::T => b[j * ldb + p],
-                };
-            }
-        }
-        (out.offset, out.k, out.n, out.panel) = (0, k, n, 0);
+        out.pack_plain(tb, k, n, b, ldb)
     }
 
     /// As [`gemm`](Kernels::gemm) with `op(B)` from this set's [`pack_b`](Kernels::pack_b); bitwise
@@ -137,7 +240,6 @@ pub trait Kernels: Sync {
     ///
     /// # Panics
     /// When `packed` does not hold k × n, or was packed by a set with another layout.
-    #[allow(clippy::too_many_arguments)]
     fn gemm_packed_b(
         &self,
         ta: Trans,

@@ -64,7 +64,6 @@ fn extent(rows: usize, cols: usize, ld: usize) -> usize {
 
 /// Panics unless every element `gemm` may touch lies inside the slices; the unchecked accesses
 /// below rely on this.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_operands(
     ta: Trans,
     tb: Trans,
@@ -130,7 +129,6 @@ pub(crate) type BlockFn = unsafe fn(&Job<'_>, Range<usize>, Range<usize>);
 ///
 /// # Safety
 /// The CPU supports `K`'s instruction set, and `block` is `K`'s [`block`] entry.
-#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm<K: MicroKernel>(
     ta: Trans,
     tb: Trans,
@@ -155,7 +153,6 @@ pub(crate) unsafe fn gemm<K: MicroKernel>(
 ///
 /// # Safety
 /// As for [`gemm`]; `packed` came from [`pack_b_whole::<K>`] with these `k` and `n`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_packed_b<K: MicroKernel>(
     ta: Trans,
     m: usize,
@@ -199,7 +196,6 @@ pub(crate) unsafe fn gemm_packed_b<K: MicroKernel>(
 /// Handles empty shapes, then runs `block` over the whole of C or over tiles of it on the pool.
 /// Only C is divided (along its longer side, in whole micro-tiles), never k, so every element is
 /// summed in the same order whatever the thread count.
-#[allow(clippy::too_many_arguments)]
 unsafe fn dispatch<K: MicroKernel>(
     ta: Trans,
     m: usize,
@@ -360,7 +356,6 @@ pub(crate) fn pack_b_whole<K: MicroKernel>(
 
 /// A partial tile: run the full kernel into a stack buffer, then copy its `mr × nr` corner.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn edge_tile<K: MicroKernel>(
     kc: usize,
     ap: *const f32,
@@ -385,7 +380,6 @@ unsafe fn edge_tile<K: MicroKernel>(
 
 /// Packs `op(B)[pc..pc+kc, jc..jc+nc]` into `[nc/NR][kc][NR]`, zero-padding the last panel.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn pack_b<K: MicroKernel>(
     tb: Trans,
     b: &[f32],
@@ -429,7 +423,6 @@ fn pack_b<K: MicroKernel>(
 
 /// Packs `op(A)[ic..ic+mc, pc..pc+kc]` into `[mc/MR][kc][MR]`, zero-padding the last panel.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn pack_a<K: MicroKernel>(
     ta: Trans,
     a: &[f32],

@@ -116,7 +116,6 @@ fn stored(rows: usize, cols: usize, ld: usize) -> usize {
     1 + if rows == 0 { 0 } else { (rows - 1) * ld + cols }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn check_gemm(
     set: &dyn Kernels,
     ta: Trans,
@@ -174,7 +173,7 @@ fn check_gemm(
     );
 
     // The same product split over tasks, and with B packed once: bitwise equal to the plain call.
-    let variants: [Variant; 3] = [
+    let variants: [Variant<'_>; 3] = [
         ("split", &|out| {
             with_forced_tasks(SPLIT_TASKS, || {
                 set.gemm(ta, tb, m, n, k, a, lda, b, ldb, out, ldc, accumulate)

@@ -6,7 +6,6 @@
 
 use super::pack::{self, MicroKernel};
 use super::poly;
-use super::{Kernels, PackedB, Trans};
 use core::arch::wasm32::*;
 use std::ops::Range;
 
@@ -16,6 +15,7 @@ pub struct Simd128(());
 /// The one instance, listed in the table in `mod.rs`.
 pub(super) static INSTANCE: Simd128 = Simd128(());
 
+// Deliberately parallel to the x86 tiles: the same loop in wasm's 4-lane intrinsics.
 struct Tile6x8;
 
 impl MicroKernel for Tile6x8 {
@@ -132,89 +132,10 @@ unsafe fn block_simd128(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usi
     pack::block::<Tile6x8>(job, rows, cols)
 }
 
-impl Kernels for Simd128 {
-    fn name(&self) -> &'static str {
-        "simd128"
-    }
-
-    fn gemm(
-        &self,
-        ta: Trans,
-        tb: Trans,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        lda: usize,
-        b: &[f32],
-        ldb: usize,
-        c: &mut [f32],
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        // SAFETY: this module is compiled only with simd128 enabled, so the kernel's instructions exist.
-        unsafe {
-            pack::gemm::<Tile6x8>(
-                ta,
-                tb,
-                m,
-                n,
-                k,
-                a,
-                lda,
-                b,
-                ldb,
-                c,
-                ldc,
-                accumulate,
-                block_simd128,
-            )
-        }
-    }
-
-    fn pack_b(&self, tb: Trans, k: usize, n: usize, b: &[f32], ldb: usize, out: &mut PackedB) {
-        pack::pack_b_whole::<Tile6x8>(tb, k, n, b, ldb, out)
-    }
-
-    fn gemm_packed_b(
-        &self,
-        ta: Trans,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[f32],
-        lda: usize,
-        packed: &PackedB,
-        c: &mut [f32],
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        let b = packed.expect(k, n, Tile6x8::NR);
-        // SAFETY: as for gemm; `expect` checked that B was packed for this tile's layout and shape.
-        unsafe {
-            pack::gemm_packed_b::<Tile6x8>(
-                ta,
-                m,
-                n,
-                k,
-                a,
-                lda,
-                b,
-                c,
-                ldc,
-                accumulate,
-                block_simd128,
-            )
-        }
-    }
-
-    fn sigmoid(&self, x: &mut [f32]) {
-        // SAFETY: simd128 is enabled at compile time for this module.
-        unsafe { poly::apply::<V>(x, poly::Activation::Sigmoid) }
-    }
-
-    fn tanh(&self, x: &mut [f32]) {
-        // SAFETY: simd128 is enabled at compile time for this module.
-        unsafe { poly::apply::<V>(x, poly::Activation::Tanh) }
-    }
+/// The polynomials for this set (simd128 is on for the whole module, so no target_feature here).
+unsafe fn activation(x: &mut [f32], f: poly::Activation) {
+    poly::apply::<V>(x, f)
 }
+
+// This module is compiled only with `+simd128`, so every engine that loads it runs these instructions.
+simd_kernels!(Simd128, "simd128", Tile6x8, block_simd128, activation);
