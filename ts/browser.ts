@@ -4,3 +4,4 @@
  */
 export * from './common';
 export * from './data/index';
+export { saveModel, loadModel } from './model/persistence';

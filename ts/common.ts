@@ -1,4 +1,4 @@
-/** Everything both entries (Node and browser) export. */
+/** Everything both entries (Node and browser) export, except `saveModel` / `loadModel`: each entry has its own. */
 export { init, loadBackend, getBackend } from './backend';
 export type { Backend, BackendName, InitOptions, WasmSource } from './backend';
 export { LSTM, liveHandles } from './lstm';
@@ -12,7 +12,7 @@ export {
   liveModelHandles,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
-} from './model';
+} from './model/index';
 export type {
   SequenceModelConfig,
   InputSpec,
@@ -29,9 +29,9 @@ export type {
   FitOptions,
   History,
   Evaluation,
-} from './model';
-export { saveModel, loadModel } from './model-io';
-export type { SaveTarget, LoadSource } from './model-io';
+  SaveTarget,
+  LoadSource,
+} from './model/index';
 export { Tensor, shapeSize } from './tensor';
 export type { TensorLike } from './tensor';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
