@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../ts/data/rng';
 import { type Backend, type BackendName, loadBackend } from '../ts/index';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,17 +80,8 @@ export function expectClose(
   }
 }
 
-/** A deterministic generator for test data (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic generator for test data: the library's mulberry32. */
+export const rng: (seed: number) => () => number = mulberry32;
 
 export function randomTensor(shape: number[], r: () => number, scale = 1): { data: Float32Array; shape: number[] } {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -3,6 +3,21 @@
  * whose `code` says what kind of problem it is; the message names what was wrong and what was expected.
  */
 
+/**
+ * What a value is, for error messages: `null`, `undefined`, `an array`, `a Float64Array`,
+ * `an object (Date)`, `string "x"`, `number 32`, `a function`.
+ */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
+  return `a ${typeof value}`;
+}
+
 /** Base class of every error cellstate throws on purpose. */
 export class CellstateError extends Error {
   /** A stable word for the kind of problem: see the subclasses. */

@@ -18,7 +18,7 @@
  * way (the reference uses a HashMap, so its order is arbitrary; ours is deterministic).
  */
 
-import { DataError, ValueError } from '../errors';
+import { DataError, ValueError, describe } from '../errors';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
 
 /** The header key that holds the string → string metadata map. */
@@ -371,12 +371,4 @@ function defineOwn<T>(obj: Record<string, T>, key: string, value: T): void {
 
 function isCount(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  return typeof value === 'object' ? `an object (${(value as object).constructor?.name ?? 'Object'})` : `${typeof value} ${JSON.stringify(value)}`;
 }
