@@ -69,7 +69,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
       `${vocabPath} is not a ${VOCAB_FORMAT} file of version ${VOCAB_VERSION} (found format ${JSON.stringify(vocab?.format)}, version ${JSON.stringify(vocab?.version)}); retrain with this version of cellstate`,
     );
   }
-  let metrics: Record<string, unknown> | null = null;
+  let metrics: Record<string, unknown> | null;
   try {
     metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
   } catch {

@@ -59,7 +59,6 @@ function paxPath(data: Uint8Array): string | undefined {
  * Call `end()` after the last chunk: it throws when the archive stopped mid-entry or has no end marker.
  */
 export class TarReader {
-  private header: Uint8Array | null = null;
   private headerFill = 0;
   private readonly headerBuf = new Uint8Array(BLOCK);
   private body: Uint8Array | null = null; // bytes of a wanted (or metadata) entry being collected
