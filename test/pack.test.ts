@@ -152,6 +152,7 @@ describe('the installed package', () => {
     expectClose('native vs wasm cN', esm.auto.cN, esm.wasm.cN, { rtol: 1e-5, atol: 1e-6 });
   });
 
+  // Mirrors the ESM case line for line on purpose: the same program through the other module system.
   it('runs from CommonJS require with the same numbers as ESM', () => {
     writeFileSync(
       join(consumer, 'cjs.cjs'),

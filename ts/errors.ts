@@ -30,6 +30,8 @@ export class CellstateError extends Error {
   }
 }
 
+// The subclasses below differ only in name and code: one class each so callers can `instanceof` them.
+
 /** A tensor or argument has the wrong shape, size or type (e.g. a number[] where a Float32Array is expected). */
 export class ShapeError extends CellstateError {
   constructor(message: string, options?: { cause?: unknown }) {

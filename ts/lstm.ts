@@ -165,6 +165,7 @@ export class LSTM {
    * @throws {ShapeError} listing missing, unexpected or mis-shaped entries.
    */
   loadStateDict(dict: Record<string, TensorLike>, { strict = true }: { strict?: boolean } = {}): void {
+    // The same three steps as SequenceModel.loadStateDict over another handle type; the merge itself is shared (params.ts).
     const raw = this.#handle();
     const flat = raw.params();
     mergeParams(this.#table, flat, dict, strict, 'state dict does not fit this LSTM');

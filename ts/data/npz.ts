@@ -214,6 +214,7 @@ export function unpickle(b: Uint8Array, what = 'pickle'): unknown {
   for (;;) {
     const at = p;
     const op = u8();
+    // One case per pickle opcode: alike in shape by nature (read an operand, push).
     switch (op) {
       case 0x80: // PROTO
         if (u8() > 5) throw new DataError(`${what}: pickle protocol ${b[p - 1]} is not supported`);

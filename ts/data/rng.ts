@@ -85,6 +85,7 @@ export function shuffleOrder(n: number, rng: MT19937): Int32Array {
 /**
  * mulberry32 (Tommy Ettinger's 32-bit generator): uniform floats in [0, 1), deterministic across runtimes.
  * Used where numpy's stream is not needed: the model's batch shuffling and the tests' inputs.
+ * bench/lib/data.mjs keeps a copy (it runs without the TypeScript build).
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
