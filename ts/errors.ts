@@ -6,6 +6,7 @@
 /**
  * What a value is, for error messages: `null`, `undefined`, `an array`, `a Float64Array`,
  * `an object (Date)`, `string "x"`, `number 32`, `a function`.
+ * @throws never.
  */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -18,7 +19,10 @@ export function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** Base class of every error cellstate throws on purpose. */
+/**
+ * Base class of every error cellstate throws on purpose.
+ * @throws never (an error class).
+ */
 export class CellstateError extends Error {
   /** A stable word for the kind of problem: see the subclasses. */
   readonly code: string;
@@ -32,42 +36,60 @@ export class CellstateError extends Error {
 
 // The subclasses below differ only in name and code: one class each so callers can `instanceof` them.
 
-/** A tensor or argument has the wrong shape, size or type (e.g. a number[] where a Float32Array is expected). */
+/**
+ * A tensor or argument has the wrong shape, size or type (e.g. a number[] where a Float32Array is expected).
+ * @throws never (an error class).
+ */
 export class ShapeError extends CellstateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('shape', message, options);
   }
 }
 
-/** A value is out of range: NaN in the input, a length past T, a bad config field, a label not 0/1. */
+/**
+ * A value is out of range: NaN in the input, a length past T, a bad config field, a label not 0/1.
+ * @throws never (an error class).
+ */
 export class ValueError extends CellstateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('value', message, options);
   }
 }
 
-/** A call came in the wrong order, e.g. `backward` before `forward`. */
+/**
+ * A call came in the wrong order, e.g. `backward` before `forward`.
+ * @throws never (an error class).
+ */
 export class StateError extends CellstateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('state', message, options);
   }
 }
 
-/** An object was used after `dispose()`. */
+/**
+ * An object was used after `dispose()`.
+ * @throws never (an error class).
+ */
 export class DisposedError extends CellstateError {
   constructor(what: string) {
     super('disposed', `${what} was used after dispose()`);
   }
 }
 
-/** No backend could be loaded, or the requested one is unavailable; `cause` lists every failure. */
+/**
+ * No backend could be loaded, or the requested one is unavailable; `cause` lists every failure.
+ * @throws never (an error class).
+ */
 export class BackendError extends CellstateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('backend', message, options);
   }
 }
 
-/** A data file or stream is missing, truncated, corrupt or of the wrong format. */
+/**
+ * A data file or stream is missing, truncated, corrupt or of the wrong format.
+ * @throws never (an error class).
+ */
 export class DataError extends CellstateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('data', message, options);

@@ -75,7 +75,10 @@ const registry = new FinalizationRegistry<RawLstm>((raw) => {
   raw.free?.();
 });
 
-/** Number of LSTM handles created and not yet disposed (for leak tests). */
+/**
+ * Number of LSTM handles created and not yet disposed (for leak tests).
+ * @throws never.
+ */
 export function liveHandles(): number {
   return live;
 }

@@ -14,10 +14,16 @@ export interface Out {
   columns?: number;
 }
 
-/** `1,234`. */
+/**
+ * `1,234`.
+ * @throws never.
+ */
 export const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** `1m 05s`, `42s`, `3.1s`. */
+/**
+ * `1m 05s`, `42s`, `3.1s`.
+ * @throws never.
+ */
 export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   if (s < 10) return `${s.toFixed(1)}s`;
@@ -26,7 +32,10 @@ export function fmtSeconds(s: number): string {
   return `${m}m ${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
 }
 
-/** A bar `[#####.....]` of `width` cells, `fraction` (0..1) of them filled. */
+/**
+ * A bar `[#####.....]` of `width` cells, `fraction` (0..1) of them filled.
+ * @throws never.
+ */
 export function bar(fraction: number, width: number): string {
   const fill = Math.max(0, Math.min(width, Math.floor(fraction * width)));
   return `[${'#'.repeat(fill).padEnd(width, '.')}]`;
@@ -40,6 +49,10 @@ export interface ProgressOptions {
   logStep?: (done: number) => number;
 }
 
+/**
+ * A progress line over `total` steps on `out` (see the module comment for the two modes).
+ * @throws never (writes go to the caller's stream).
+ */
 export class Progress {
   readonly #out: Out;
   readonly #total: number | null;

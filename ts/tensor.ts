@@ -32,7 +32,10 @@ export class Tensor implements TensorLike {
   }
 }
 
-/** Product of a shape's dimensions. */
+/**
+ * Product of a shape's dimensions.
+ * @throws never.
+ */
 export function shapeSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

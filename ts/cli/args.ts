@@ -5,7 +5,10 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-/** A mistake in the command line: printed as `error: <message>`, exit status 2. */
+/**
+ * A mistake in the command line: printed as `error: <message>`, exit status 2.
+ * @throws never (an error class).
+ */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -43,7 +46,10 @@ function optionsOf(table: FlagTable): Options {
   return options;
 }
 
-/** Help lines for a table: `  --name VALUE   description (default X)`, aligned. */
+/**
+ * Help lines for a table: `  --name VALUE   description (default X)`, aligned.
+ * @throws never.
+ */
 export function helpOf(table: FlagTable): string {
   const rows = Object.entries(table).map(([name, f]) => {
     const flag = `${f.negatable ? `--[no-]${name}` : `--${name}`}${f.short ? `, -${f.short}` : ''}${f.value ? ` ${f.value}` : ''}`;

@@ -68,7 +68,10 @@ export async function resolveData(req: DataRequest, log: Out): Promise<LoadedDat
   }
 }
 
-/** `data: PATH [origin] (25,000 train + 25,000 test reviews; using 15,000 + 10,000)`; `train` null leaves the train part out. */
+/**
+ * `data: PATH [origin] (25,000 train + 25,000 test reviews; using 15,000 + 10,000)`; `train` null leaves the train part out.
+ * @throws never.
+ */
 export function describeData(d: LoadedData, train: number | null, test: number | null, { withTrain = true } = {}): string {
   const nTrain = d.train.labels.length;
   const nTest = d.test.labels.length;

@@ -518,7 +518,10 @@ export async function predict(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-/** Reads `package.json`'s version from the package root (beside dist/ or two levels above ts/cli/). */
+/**
+ * Reads `package.json`'s version from the package root (beside dist/ or two levels above ts/cli/).
+ * @throws never: `'unknown'` when no package.json is found.
+ */
 export function packageVersion(here: string): string {
   for (const p of [`${here}/../package.json`, `${here}/../../package.json`]) {
     try {

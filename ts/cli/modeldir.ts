@@ -25,7 +25,10 @@ export interface VocabFile {
 }
 
 
-/** The vocabulary file of a run: the word index trimmed to the words the model can see. */
+/**
+ * The vocabulary file of a run: the word index trimmed to the words the model can see.
+ * @throws never.
+ */
 export function vocabOf(wordIndex: WordIndex, s: TrainSettings): VocabFile {
   const o = wordIndex.options;
   const words: Record<string, number> = {};

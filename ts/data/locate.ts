@@ -29,7 +29,10 @@ export interface LocateOptions {
   url?: string;
 }
 
-/** True when `path` exists. */
+/**
+ * True when `path` exists.
+ * @throws never: false on any error.
+ */
 export async function exists(path: string): Promise<boolean> {
   try {
     await fsp.access(path);

@@ -141,6 +141,7 @@ export function takeReviews(split: Split, order: ArrayLike<number>): Split {
 /**
  * The first `n` reviews of `split`, copied into a new split; `split` itself when `n` is null or not
  * below its size. The input is not changed.
+ * @throws never.
  */
 export function firstReviews(split: Split, n: number | null): Split {
   if (n === null || n >= split.labels.length) return split;

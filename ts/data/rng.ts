@@ -69,6 +69,7 @@ export class MT19937 {
  * The order in which `rng` shuffles `n` items: element k of the result is the index of the item that
  * lands at position k. Equals numpy's `rng.shuffle(np.arange(n))` for the same generator state.
  * Advances `rng` (one generator is shared by the train and the test split, as in Keras).
+ * @throws never.
  */
 export function shuffleOrder(n: number, rng: MT19937): Int32Array {
   const order = new Int32Array(n);
@@ -86,6 +87,7 @@ export function shuffleOrder(n: number, rng: MT19937): Int32Array {
  * mulberry32 (Tommy Ettinger's 32-bit generator): uniform floats in [0, 1), deterministic across runtimes.
  * Used where numpy's stream is not needed: the model's batch shuffling and the tests' inputs.
  * bench/lib/data.mjs keeps a copy (it runs without the TypeScript build).
+ * @throws never.
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

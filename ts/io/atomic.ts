@@ -8,7 +8,10 @@ import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DataError } from '../errors';
 
-/** A hidden name beside `path`, unique to this process and call: `.<name>.<pid>.<12 hex>.tmp`. */
+/**
+ * A hidden name beside `path`, unique to this process and call: `.<name>.<pid>.<12 hex>.tmp`.
+ * @throws never.
+ */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }

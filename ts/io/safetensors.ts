@@ -292,7 +292,10 @@ function convert(view: DataView, dtype: ReadDtype, at: number, count: number): F
   return out;
 }
 
-/** IEEE 754 binary16 → number, exact (every half is a float32). */
+/**
+ * IEEE 754 binary16 → number, exact (every half is a float32).
+ * @throws never.
+ */
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
@@ -352,7 +355,10 @@ function checkWellFormed(what: string, s: string): void {
   if (LONE_SURROGATE.test(s)) throw new ValueError(`${what} contains a lone surrogate and cannot be encoded as UTF-8`);
 }
 
-/** Orders strings by code point, which is the byte order of their UTF-8 (Rust's `str` order). */
+/**
+ * Orders strings by code point, which is the byte order of their UTF-8 (Rust's `str` order).
+ * @throws never.
+ */
 export function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {

@@ -19,12 +19,18 @@ export interface Batch {
   targets: Float32Array | null;
 }
 
-/** Whether the model reads token ids (one-hot or embedding) rather than float features. */
+/**
+ * Whether the model reads token ids (one-hot or embedding) rather than float features.
+ * @throws never.
+ */
 export function takesTokens(core: CoreConfig): boolean {
   return core.input.kind !== 'dense';
 }
 
-/** Whether the head runs on every step (pooling 'sequence'). */
+/**
+ * Whether the head runs on every step (pooling 'sequence').
+ * @throws never.
+ */
 export function perStep(core: CoreConfig): boolean {
   return core.pooling === 'sequence';
 }
@@ -122,7 +128,10 @@ export function toTargets(core: CoreConfig, y: Targets, n: number, steps: number
   return { data, perSample };
 }
 
-/** Copies rows `idx[from..to)` (or `from..to` without `idx`) of a block, and of its targets, into a new batch. */
+/**
+ * Copies rows `idx[from..to)` (or `from..to` without `idx`) of a block, and of its targets, into a new batch.
+ * @throws never.
+ */
 export function gather(b: Block, t: TargetBlock | null, idx: Uint32Array | null, from: number, to: number): Batch {
   const count = to - from;
   const row = b.steps * b.width;

@@ -79,7 +79,10 @@ export function runBatch(raw: RawModel, kind: 'trainBatch' | 'forwardBackward' |
   return { loss: s[0], correct: s[1], counted: s[2] };
 }
 
-/** An integer in [min, max]. */
+/**
+ * An integer in [min, max].
+ * @throws never.
+ */
 export function isInt(v: unknown, min: number, max = 1 << 24): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }

@@ -17,7 +17,10 @@ export const META_OPTIMIZER = 'cellstate.optimizer';
 export const META_EPOCHS = 'cellstate.epochs';
 export const META_RNG = 'cellstate.rng';
 
-/** The saved config of a model. */
+/**
+ * The saved config of a model.
+ * @throws never.
+ */
 export function savedConfig(model: Readonly<SequenceModelConfig>): ModelConfig {
   return { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, model: model as unknown as Record<string, unknown> };
 }
@@ -46,7 +49,10 @@ export interface SavedOptimizer {
   step: number;
 }
 
-/** Metadata text of the optimiser state. */
+/**
+ * Metadata text of the optimiser state.
+ * @throws never.
+ */
 export function encodeOptimizer(spec: OptimizerSpec, clipNorm: number, step: number): string {
   return JSON.stringify({ ...spec, clipNorm: clipNorm || undefined, step });
 }
@@ -63,7 +69,10 @@ export function decodeOptimizer(text: string): SavedOptimizer {
   return { spec: spec as OptimizerSpec, clipNorm: clipNorm as number | undefined, step: Number(step ?? 0) };
 }
 
-/** Metadata text of the core's random state (8 words). */
+/**
+ * Metadata text of the core's random state (8 words).
+ * @throws never.
+ */
 export function encodeRng(state: Uint32Array): string {
   return Array.from(state).join(',');
 }

@@ -21,7 +21,10 @@ const registry = new FinalizationRegistry<RawModel>((raw) => {
   raw.free?.();
 });
 
-/** Number of models created and not yet disposed (for leak tests). */
+/**
+ * Number of models created and not yet disposed (for leak tests).
+ * @throws never.
+ */
 export function liveModelHandles(): number {
   return liveModels;
 }
