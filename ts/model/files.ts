@@ -16,8 +16,9 @@ import type { SequenceModel } from './sequence-model';
 
 type PathTarget = string | { dir: string } | { file: string };
 
-function isPath(t: SaveTarget): t is PathTarget {
-  return typeof t === 'string' || (typeof t === 'object' && t !== null && ('dir' in t || 'file' in t));
+/** Everything but bytes and `{ indexedDB }` is a path, as in the browser-safe functions' messages. */
+function isPath(t: LoadSource): t is PathTarget {
+  return !(t instanceof ArrayBuffer || t instanceof Uint8Array || (typeof t === 'object' && t !== null && 'indexedDB' in t));
 }
 
 function pathOf(t: PathTarget): { path: string; file: boolean } {
@@ -52,7 +53,7 @@ export async function saveModel(model: SequenceModel, target: SaveTarget, metada
  * @throws {ShapeError} when the weights do not fit the config.
  */
 export async function loadModel(source: LoadSource, options: { backend?: Backend } = {}): Promise<SequenceModel> {
-  if (source instanceof ArrayBuffer || source instanceof Uint8Array || !isPath(source)) return portable.loadModel(source, options);
+  if (!isPath(source)) return portable.loadModel(source, options);
   const { path, file } = pathOf(source);
   let isFile = file;
   if (!file) {
