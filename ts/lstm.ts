@@ -90,6 +90,11 @@ function positiveInt(name: string, v: unknown, min: number): number {
   return v;
 }
 
+/** How messages name the (L·D, B, H) state shape. */
+function stateLegend(state: number[]): string {
+  return `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
+}
+
 /**
  * A multi-layer, optionally bidirectional LSTM: PyTorch's `nn.LSTM` (gates i, f, g, o; two biases;
  * layer k > 0 reading both directions of layer k − 1), with its weights and caches inside the backend.
@@ -176,6 +181,12 @@ export class LSTM {
     this.#lastInput = null;
   }
 
+  /** (B, T, D·H) batch-first, else (T, B, D·H). */
+  #outputShape(batch: number, steps: number): number[] {
+    const wide = this.directions * this.hiddenSize;
+    return this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
+  }
+
   #stateShape(batch: number): number[] {
     return [this.numLayers * this.directions, batch, this.hiddenSize];
   }
@@ -194,7 +205,7 @@ export class LSTM {
     const [batch, steps] = this.batchFirst ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
     if (batch < 1 || steps < 1) throw new ShapeError(`x must have at least one sequence and one step; got shape [${x.shape.join(', ')}]`);
     const state = this.#stateShape(batch);
-    const stateText = `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
+    const stateText = stateLegend(state);
     const h0 = options.h0 === undefined ? undefined : checkTensor('h0', options.h0, state, stateText).data;
     const c0 = options.c0 === undefined ? undefined : checkTensor('c0', options.c0, state, stateText).data;
     let lengths: Uint32Array | undefined;
@@ -212,8 +223,7 @@ export class LSTM {
     }
     call(() => raw.forward(x.data, batch, steps, this.batchFirst, h0, c0, lengths));
     this.#lastInput = { batch, steps };
-    const wide = this.directions * this.hiddenSize;
-    const outShape = this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
+    const outShape = this.#outputShape(batch, steps);
     return {
       output: new Tensor(call(() => raw.output()), outShape),
       hN: new Tensor(raw.hN(), state),
@@ -234,10 +244,9 @@ export class LSTM {
       call(() => raw.backward(null, null, null));
     }
     const { batch, steps } = last ?? { batch: 0, steps: 0 };
-    const wide = this.directions * this.hiddenSize;
-    const outShape = this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
+    const outShape = this.#outputShape(batch, steps);
     const state = this.#stateShape(batch);
-    const stateText = `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
+    const stateText = stateLegend(state);
     const dy = upstream.output === undefined ? null : checkTensor('output gradient', upstream.output, outShape).data;
     const dh = upstream.hN === undefined ? null : checkTensor('hN gradient', upstream.hN, state, stateText).data;
     const dc = upstream.cN === undefined ? null : checkTensor('cN gradient', upstream.cN, state, stateText).data;

@@ -29,6 +29,16 @@ export interface CoreConfig {
   seed: number;
 }
 
+/** A batch call of the core: tokens (B·T) or features (B·T·F), lengths (B) or null, targets; returns raw statistics. */
+type BatchCall = (
+  tokens: Int32Array | null,
+  x: Float32Array | null,
+  batch: number,
+  steps: number,
+  lengths: Uint32Array | null,
+  targets: Float32Array,
+) => Float64Array | number[];
+
 /** The raw model handle both bindings export (generated glue; never exposed to users). */
 export interface RawModel {
   configJson(): string;
@@ -44,9 +54,9 @@ export interface RawModel {
   setOptimizerState(step: number, m: Float32Array, v: Float32Array): void;
   rngState(): Uint32Array;
   setRngState(state: Uint32Array): void;
-  trainBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
-  forwardBackward(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
-  evaluateBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
+  trainBatch: BatchCall;
+  forwardBackward: BatchCall;
+  evaluateBatch: BatchCall;
   predictBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null): Float32Array;
   logits(): Float32Array;
   free?(): void;
