@@ -255,6 +255,7 @@ export class LSTM {
       raw.backward(dy, dh, dc);
     });
     const inShape = this.batchFirst ? [batch, steps, this.inputSize] : [steps, batch, this.inputSize];
+    // The mirror of forward's result (STYLE 5: forward and backward side by side): d(x, h0, c0) in their shapes.
     return {
       x: new Tensor(call(() => raw.dX()), inShape),
       h0: new Tensor(raw.dH0(), state),
