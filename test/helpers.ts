@@ -2,6 +2,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { mulberry32 } from '../ts/data/rng';
 import { type Backend, type BackendName, loadBackend } from '../ts/index';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,16 +81,30 @@ export function expectClose(
   }
 }
 
-/** A deterministic generator for test data (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A deterministic generator for test data: the library's mulberry32. */
+export const rng: (seed: number) => () => number = mulberry32;
+
+/**
+ * The leak check of every handle type: `warmUp` cycles (caches and the allocator settle), then `rounds`
+ * more; afterwards `live()` must be back to `base` and wasm memory (which never shrinks, so a leak shows
+ * as growth) exactly as after the warm-up. Native memory is not measured (`memoryBytes()` is null).
+ */
+export function expectNoLeak(b: Backend, live: () => number, base: number, cycle: () => void, warmUp: number, rounds: number): void {
+  for (let i = 0; i < warmUp; i++) cycle();
+  const warm = b.memoryBytes();
+  for (let i = 0; i < rounds; i++) cycle();
+  expect(live()).toBe(base);
+  if (warm !== null) expect(b.memoryBytes()).toBe(warm);
+}
+
+/** The error `fn` throws, or undefined: for asserting several things about one error. */
+export function thrown(fn: () => unknown): Error | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  return undefined;
 }
 
 export function randomTensor(shape: number[], r: () => number, scale = 1): { data: Float32Array; shape: number[] } {

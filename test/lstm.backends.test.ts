@@ -1,7 +1,7 @@
 /** The two backends agree; seeds give the same weights everywhere; handles are freed (surface: test/surface.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { init, LSTM, liveHandles, Tensor } from '../ts/index';
-import { backend, expectClose, randomTensor, rng } from './helpers';
+import { backend, expectClose, expectNoLeak, randomTensor, rng } from './helpers';
 
 const config = { inputSize: 7, hiddenSize: 9, numLayers: 2, bidirectional: true };
 
@@ -73,12 +73,7 @@ describe('native and wasm', () => {
       lstm.backward({ output: gy });
       lstm.dispose();
     };
-    for (let i = 0; i < 20; i++) cycle();
-    const warm = b.memoryBytes();
-    for (let i = 0; i < 300; i++) cycle();
-    expect(liveHandles()).toBe(base);
-    // wasm memory never shrinks, so a leak shows as growth after the warm-up.
-    if (warm !== null) expect(b.memoryBytes()).toBe(warm);
+    expectNoLeak(b, liveHandles, base, cycle, 20, 300);
     {
       using scoped = new LSTM({ ...config, backend: b });
       expect(liveHandles()).toBe(base + 1);

@@ -1,7 +1,7 @@
 /** Bad input gets a typed error naming the problem and the expected shape, and leaves state as it was. */
 import { describe, expect, it } from 'vitest';
 import { DisposedError, LSTM, ShapeError, StateError, type TensorLike, ValueError } from '../ts/index';
-import { backend, backendNames, randomTensor, rng } from './helpers';
+import { backend, backendNames, randomTensor, rng, thrown } from './helpers';
 
 describe.each(backendNames)('LSTM errors on %s', (name) => {
   const make = async (extra: Partial<ConstructorParameters<typeof LSTM>[0]> = {}) =>
@@ -111,12 +111,7 @@ describe.each(backendNames)('LSTM errors on %s', (name) => {
     dict.weight_hh_l0 = randomTensor([16, 5], rng(5));
     delete (dict as Record<string, unknown>).bias_ih_l1;
     (dict as Record<string, unknown>).extra = randomTensor([1], rng(5));
-    let err: Error | undefined;
-    try {
-      lstm.loadStateDict(dict);
-    } catch (e) {
-      err = e as Error;
-    }
+    const err = thrown(() => lstm.loadStateDict(dict));
     expect(err).toBeInstanceOf(ShapeError);
     expect(err!.message).toMatch(/weight_hh_l0 has shape \[16, 5\]; expected \[16, 4\]/);
     expect(err!.message).toMatch(/missing bias_ih_l1 \[16\]/);

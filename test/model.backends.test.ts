@@ -1,7 +1,7 @@
 /** Models on the two backends agree, and model handles are freed. */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { liveModelHandles, sequenceClassifier } from '../ts/index';
-import { backend, expectClose, rng } from './helpers';
+import { backend, expectClose, expectNoLeak, rng } from './helpers';
 
 const config = {
   input: { embedding: 8 },
@@ -46,10 +46,6 @@ describe('models on native and wasm', () => {
       m.predict(x);
       m.dispose();
     };
-    for (let i = 0; i < 10; i++) cycle();
-    const warm = b.memoryBytes();
-    for (let i = 0; i < 150; i++) cycle();
-    expect(liveModelHandles()).toBe(base);
-    if (warm !== null) expect(b.memoryBytes()).toBe(warm);
+    expectNoLeak(b, liveModelHandles, base, cycle, 10, 150);
   });
 });

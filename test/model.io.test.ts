@@ -14,7 +14,7 @@ import {
   ShapeError,
   ValueError,
 } from '../ts/index';
-import { backend, backendNames, rng } from './helpers';
+import { backend, backendNames, rng, thrown } from './helpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'cellstate-model-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,12 +113,7 @@ describe.each(backendNames)('model I/O on %s', (name) => {
     delete bad['fc.bias'];
     bad['lstm.weight_ih_l0'] = { data: new Float32Array(20 * 7), shape: [20, 7] };
     bad['decoder.weight'] = { data: new Float32Array(1), shape: [1] };
-    let err: Error | undefined;
-    try {
-      model.loadStateDict(bad);
-    } catch (e) {
-      err = e as Error;
-    }
+    const err = thrown(() => model.loadStateDict(bad));
     expect(err).toBeInstanceOf(ShapeError);
     expect(err!.message).toMatch(/missing fc\.bias \[1\]/);
     expect(err!.message).toMatch(/lstm\.weight_ih_l0 has shape \[20, 7\]; expected \[20, 6\]/);

@@ -20,7 +20,7 @@ function run(cmd: string, args: string[], cwd: string): string {
     return execFileSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${err.stdout ?? ''}\n${err.stderr ?? err.message}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${err.stdout ?? ''}\n${err.stderr ?? err.message}`, { cause: e });
   }
 }
 
@@ -152,6 +152,7 @@ describe('the installed package', () => {
     expectClose('native vs wasm cN', esm.auto.cN, esm.wasm.cN, { rtol: 1e-5, atol: 1e-6 });
   });
 
+  // Mirrors the ESM case line for line on purpose: the same program through the other module system.
   it('runs from CommonJS require with the same numbers as ESM', () => {
     writeFileSync(
       join(consumer, 'cjs.cjs'),

@@ -121,7 +121,10 @@ let platform: Platform = {
   defaultWasm: () => new URL('./cellstate_wasm_bg.wasm', import.meta.url),
 };
 
-/** Installs the platform hooks. @internal */
+/**
+ * Installs the platform hooks. @internal
+ * @throws never.
+ */
 export function registerPlatform(p: Platform): void {
   platform = p;
 }
@@ -224,7 +227,10 @@ export function getBackend(): Backend {
   return current;
 }
 
-/** Runs a binding call and turns its `[kind] message` errors into typed errors. @internal */
+/**
+ * Runs a binding call and turns its `[kind] message` errors into typed errors. @internal
+ * @throws {ShapeError} / {ValueError} / {StateError} for the core's `[shape|value|state] message` errors; any other error as `fn` threw it.
+ */
 export function call<T>(fn: () => T): T {
   try {
     return fn();

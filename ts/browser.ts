@@ -5,3 +5,4 @@
 export * from './common';
 export * from './data/index';
 export * from './interop/index';
+export { saveModel, loadModel } from './model/persistence';

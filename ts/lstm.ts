@@ -75,7 +75,10 @@ const registry = new FinalizationRegistry<RawLstm>((raw) => {
   raw.free?.();
 });
 
-/** Number of LSTM handles created and not yet disposed (for leak tests). */
+/**
+ * Number of LSTM handles created and not yet disposed (for leak tests).
+ * @throws never.
+ */
 export function liveHandles(): number {
   return live;
 }
@@ -85,6 +88,11 @@ function positiveInt(name: string, v: unknown, min: number): number {
     throw new ValueError(`${name} must be an integer in ${min}..${1 << 20}, got ${String(v)}`);
   }
   return v;
+}
+
+/** How messages name the (L·D, B, H) state shape. */
+function stateLegend(state: number[]): string {
+  return `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
 }
 
 /**
@@ -165,11 +173,18 @@ export class LSTM {
    * @throws {ShapeError} listing missing, unexpected or mis-shaped entries.
    */
   loadStateDict(dict: Record<string, TensorLike>, { strict = true }: { strict?: boolean } = {}): void {
+    // The same three steps as SequenceModel.loadStateDict over another handle type; the merge itself is shared (params.ts).
     const raw = this.#handle();
     const flat = raw.params();
     mergeParams(this.#table, flat, dict, strict, 'state dict does not fit this LSTM');
     call(() => raw.setParams(flat));
     this.#lastInput = null;
+  }
+
+  /** (B, T, D·H) batch-first, else (T, B, D·H). */
+  #outputShape(batch: number, steps: number): number[] {
+    const wide = this.directions * this.hiddenSize;
+    return this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
   }
 
   #stateShape(batch: number): number[] {
@@ -190,7 +205,7 @@ export class LSTM {
     const [batch, steps] = this.batchFirst ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
     if (batch < 1 || steps < 1) throw new ShapeError(`x must have at least one sequence and one step; got shape [${x.shape.join(', ')}]`);
     const state = this.#stateShape(batch);
-    const stateText = `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
+    const stateText = stateLegend(state);
     const h0 = options.h0 === undefined ? undefined : checkTensor('h0', options.h0, state, stateText).data;
     const c0 = options.c0 === undefined ? undefined : checkTensor('c0', options.c0, state, stateText).data;
     let lengths: Uint32Array | undefined;
@@ -208,8 +223,7 @@ export class LSTM {
     }
     call(() => raw.forward(x.data, batch, steps, this.batchFirst, h0, c0, lengths));
     this.#lastInput = { batch, steps };
-    const wide = this.directions * this.hiddenSize;
-    const outShape = this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
+    const outShape = this.#outputShape(batch, steps);
     return {
       output: new Tensor(call(() => raw.output()), outShape),
       hN: new Tensor(raw.hN(), state),
@@ -230,10 +244,9 @@ export class LSTM {
       call(() => raw.backward(null, null, null));
     }
     const { batch, steps } = last ?? { batch: 0, steps: 0 };
-    const wide = this.directions * this.hiddenSize;
-    const outShape = this.batchFirst ? [batch, steps, wide] : [steps, batch, wide];
+    const outShape = this.#outputShape(batch, steps);
     const state = this.#stateShape(batch);
-    const stateText = `(numLayers·directions, batch, hiddenSize) = [${state.join(', ')}]`;
+    const stateText = stateLegend(state);
     const dy = upstream.output === undefined ? null : checkTensor('output gradient', upstream.output, outShape).data;
     const dh = upstream.hN === undefined ? null : checkTensor('hN gradient', upstream.hN, state, stateText).data;
     const dc = upstream.cN === undefined ? null : checkTensor('cN gradient', upstream.cN, state, stateText).data;
@@ -242,6 +255,7 @@ export class LSTM {
       raw.backward(dy, dh, dc);
     });
     const inShape = this.batchFirst ? [batch, steps, this.inputSize] : [steps, batch, this.inputSize];
+    // The mirror of forward's result (STYLE 5: forward and backward side by side): d(x, h0, c0) in their shapes.
     return {
       x: new Tensor(call(() => raw.dX()), inShape),
       h0: new Tensor(raw.dH0(), state),

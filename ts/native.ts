@@ -8,7 +8,10 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { type Platform, type RawModule, type WasmSource, registerPlatform } from './backend';
 
-/** File name of the addon for this platform, e.g. `cellstate.linux-x64-gnu.node`. */
+/**
+ * File name of the addon for this platform, e.g. `cellstate.linux-x64-gnu.node`.
+ * @throws never.
+ */
 export function nativeFileName(): string {
   const libc = process.platform === 'linux' ? (isMusl() ? '-musl' : '-gnu') : '';
   return `cellstate.${process.platform}-${process.arch}${libc}.node`;

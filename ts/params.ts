@@ -9,12 +9,18 @@ export interface ParamInfo {
   shape: number[];
 }
 
-/** Number of elements of a parameter. */
+/**
+ * Number of elements of a parameter.
+ * @throws never.
+ */
 export function paramSize(e: ParamInfo): number {
   return e.shape.reduce((a, b) => a * b, 1);
 }
 
-/** Copies of every parameter of `flat` under its name. */
+/**
+ * Copies of every parameter of `flat` under its name.
+ * @throws never.
+ */
 export function splitParams(table: readonly ParamInfo[], flat: Float32Array): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const e of table) out[e.name] = new Tensor(flat.slice(e.offset, e.offset + paramSize(e)), e.shape);

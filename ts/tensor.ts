@@ -1,5 +1,5 @@
 /** Dense float32 tensors as they cross the API: a copied `Float32Array` and a row-major shape. */
-import { ShapeError } from './errors';
+import { ShapeError, describe } from './errors';
 
 /** A row-major float32 tensor. Any `{ data, shape }` object with these fields is accepted as input. */
 export interface TensorLike {
@@ -32,16 +32,12 @@ export class Tensor implements TensorLike {
   }
 }
 
-/** Product of a shape's dimensions. */
+/**
+ * Product of a shape's dimensions.
+ * @throws never.
+ */
 export function shapeSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an Array';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  return typeof value === 'object' ? `an object (${(value as object).constructor?.name ?? 'Object'})` : `a ${typeof value}`;
 }
 
 /**
@@ -55,7 +51,8 @@ export function checkTensor(what: string, t: unknown, expected?: readonly number
   }
   const { data, shape } = t as { data: unknown; shape: unknown };
   if (!(data instanceof Float32Array)) {
-    throw new ShapeError(`${what}.data must be a Float32Array, got ${describe(data)}`);
+    // 'an Array' (the class), set against the Float32Array asked for.
+    throw new ShapeError(`${what}.data must be a Float32Array, got ${Array.isArray(data) ? 'an Array' : describe(data)}`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new ShapeError(`${what}.shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);

@@ -1,6 +1,10 @@
 // Deterministic inputs, weights and targets shared by every engine, so all see the same numbers.
 
-/** mulberry32: a small, fast, seedable 32-bit generator (uniform in [0, 1)). */
+/**
+ * mulberry32: a small, fast, seedable 32-bit generator (uniform in [0, 1)).
+ * A deliberate copy of ts/data/rng.ts's `mulberry32`: the bench is plain .mjs run by Node against the
+ * published dist/ (which does not export it), so it cannot import the TypeScript source.
+ */
 export function rng(seed) {
   let a = seed >>> 0;
   return () => {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 const FEATURES = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_tile', 'neon', 'asimd', 'sve'];
 
 export function machineInfo() {
-  let flags = [];
+  let flags;
   try {
     const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
     const line = cpuinfo.split('\n').find((l) => /^(flags|Features)\s*:/.test(l)) ?? '';

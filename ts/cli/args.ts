@@ -1,7 +1,14 @@
-/** Command-line parsing on `node:util` parseArgs (strict: unknown flags are errors), and typed flag values. */
+/**
+ * Command-line parsing on `node:util` parseArgs (strict: unknown flags are errors), typed flag values, and
+ * flag tables: each flag is written once (name, type, value, default, description) and both the parser's
+ * options and the help text come from the table.
+ */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-/** A mistake in the command line: printed as `error: <message>`, exit status 2. */
+/**
+ * A mistake in the command line: printed as `error: <message>`, exit status 2.
+ * @throws never (an error class).
+ */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -12,14 +19,54 @@ export class UsageError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
 
+/** One flag of a command. */
+export interface Flag {
+  /** 'string' takes a value (`--epochs 3`); 'boolean' is a switch. */
+  type: 'string' | 'boolean';
+  /** The value's placeholder in the help (`N`, `X`, `DIR`, `pre|post`). */
+  value?: string;
+  /** `--[no-]name`: `--no-name` turns it off (see {@link switchFlag}). */
+  negatable?: boolean;
+  short?: string;
+  /** The default, as the help shows it. */
+  default?: string;
+  description: string;
+}
+
+/** A command's flags by name, in the order the help lists them. */
+export type FlagTable = Record<string, Flag>;
+
+/** parseArgs' options for a table (`--no-name` as a boolean of its own). */
+function optionsOf(table: FlagTable): Options {
+  const options: Options = {};
+  for (const [name, f] of Object.entries(table)) {
+    options[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
+    if (f.negatable) options[`no-${name}`] = { type: 'boolean' };
+  }
+  return options;
+}
+
 /**
- * Parses `argv` against `options`; parseArgs' own errors (unknown flag, missing value) become UsageErrors
- * that point to the command's help.
+ * Help lines for a table: `  --name VALUE   description (default X)`, aligned.
+ * @throws never.
+ */
+export function helpOf(table: FlagTable): string {
+  const rows = Object.entries(table).map(([name, f]) => {
+    const flag = `${f.negatable ? `--[no-]${name}` : `--${name}`}${f.short ? `, -${f.short}` : ''}${f.value ? ` ${f.value}` : ''}`;
+    return [flag, `${f.description}${f.default !== undefined ? ` (default ${f.default})` : ''}`];
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  return rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}\n`).join('');
+}
+
+/**
+ * Parses `argv` against a flag table; parseArgs' own errors (unknown flag, missing value) become
+ * UsageErrors that point to the command's help.
  * @throws {UsageError}
  */
-export function parse(argv: string[], options: Options, { positionals = false, command }: { positionals?: boolean; command: string }) {
+export function parse(argv: string[], table: FlagTable, { positionals = false, command }: { positionals?: boolean; command: string }) {
   try {
-    const r = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals });
+    const r = parseArgs({ args: argv, options: optionsOf(table), strict: true, allowPositionals: positionals });
     return { values: r.values as Values, positionals: r.positionals };
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');

@@ -1,14 +1,12 @@
 /**
- * Which IMDB data a command uses, in order: `--sample` (the sample shipped in the package) → `--data PATH`
- * → `CELLSTATE_IMDB` → the cache (`CELLSTATE_DATA_DIR`, `$XDG_CACHE_HOME/cellstate` or `~/.cache/cellstate`,
- * file `aclImdb_v1.tar.gz`) → a download into the cache when online (not with `--offline`) → the shipped
- * sample. An explicitly named file that is missing or corrupt is an error, never a silent fallback.
+ * Which IMDB data a command uses: the loader's order (ts/data/locate.ts: `--sample` → `--data PATH` →
+ * `CELLSTATE_IMDB` → the cache), then, when nothing is cached, a download into the cache when online (not
+ * with `--offline`), else the shipped sample. An explicitly named file that is missing or corrupt is an
+ * error, never a silent fallback.
  */
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { DataError, IMDB_URL, type Imdb, type Split, loadImdb } from '../index';
-import { fmtInt, type Out } from './progress';
+import { locateImdb } from '../data/locate';
+import { DataError, IMDB_URL, type Imdb, loadImdb } from '../index';
+import { type Out, fmtInt } from '../progress';
 
 export interface DataRequest {
   data?: string;
@@ -21,17 +19,15 @@ export interface DataRequest {
 }
 
 export interface LoadedData extends Imdb {
-  /** Path of the file read, or 'shipped sample (path)'. */
+  /** Path of the file read, or 'the sample shipped in the package (...)'. */
   source: string;
   /** How the source was chosen, for the log. */
   origin: string;
   sample: boolean;
 }
 
-function cacheFile(): string {
-  const dir = process.env.CELLSTATE_DATA_DIR || (process.env.XDG_CACHE_HOME ? join(process.env.XDG_CACHE_HOME, 'cellstate') : join(homedir(), '.cache', 'cellstate'));
-  return join(dir, 'aclImdb_v1.tar.gz');
-}
+/** The log's name for each rule of the loader's order. */
+const ORIGIN = { path: '--data', CELLSTATE_IMDB: 'CELLSTATE_IMDB', cache: 'cache' } as const;
 
 /** True when the download host answers within a few seconds (a blackholed network must not hang the CLI). */
 async function online(): Promise<boolean> {
@@ -53,17 +49,13 @@ export async function resolveData(req: DataRequest, log: Out): Promise<LoadedDat
     const d = await loadImdb({ ...common, sample: true });
     return { ...d, source: 'the sample shipped in the package (data/imdb-sample.tar.gz)', origin: why, sample: true };
   };
-  if (req.sample) return fromSample('--sample');
-  const named = req.data ? { path: req.data, origin: '--data' } : process.env.CELLSTATE_IMDB ? { path: process.env.CELLSTATE_IMDB, origin: 'CELLSTATE_IMDB' } : null;
-  if (named) {
-    const d = await loadImdb({ ...common, source: named.path });
-    return { ...d, source: named.path, origin: named.origin, sample: false };
+  const found = await locateImdb({ sample: req.sample, path: req.data });
+  if (found.origin === 'sample') return fromSample('--sample');
+  if (found.origin !== 'missing') {
+    const d = await loadImdb({ ...common, source: found.path });
+    return { ...d, source: found.path, origin: ORIGIN[found.origin], sample: false };
   }
-  const cached = cacheFile();
-  if (existsSync(cached)) {
-    const d = await loadImdb({ ...common, source: cached });
-    return { ...d, source: cached, origin: 'cache', sample: false };
-  }
+  const cached = found.path;
   if (req.offline) return fromSample(`--offline and nothing at ${cached}`);
   if (!(await online())) return fromSample(`not cached at ${cached} and ${new URL(IMDB_URL).host} is unreachable`);
   log.write(`data: downloading ${IMDB_URL} (84 MB) to ${cached}\n`);
@@ -76,20 +68,20 @@ export async function resolveData(req: DataRequest, log: Out): Promise<LoadedDat
   }
 }
 
-/** The first `n` reviews of a split (n ≥ its size keeps it whole); the input is not changed. */
-export function head(split: Split, n: number | null): Split {
-  const total = split.labels.length;
-  if (n === null || n >= total) return split;
-  const end = split.offsets[n];
-  return { ids: split.ids.subarray(0, end), offsets: split.offsets.subarray(0, n + 1), labels: split.labels.subarray(0, n) };
-}
-
-/** `data: PATH (25,000 train + 25,000 test reviews; using 15,000 + 10,000)`. */
-export function describeData(d: LoadedData, train: number | null, test: number | null): string {
+/**
+ * `data: PATH [origin] (25,000 train + 25,000 test reviews; using 15,000 + 10,000)`; `train` null leaves the train part out.
+ * @throws never.
+ */
+export function describeData(d: LoadedData, train: number | null, test: number | null, { withTrain = true } = {}): string {
   const nTrain = d.train.labels.length;
   const nTest = d.test.labels.length;
-  const use = [train === null ? nTrain : Math.min(train, nTrain), test === null ? nTest : Math.min(test, nTest)];
-  const using = train === null && test === null ? '' : `; using ${fmtInt(use[0])} + ${fmtInt(use[1])}`;
   const from = d.origin === '--data' ? '' : ` [${d.origin}]`;
+  const useTest = test === null ? nTest : Math.min(test, nTest);
+  if (!withTrain) {
+    const using = test !== null && test < nTest ? `; using ${fmtInt(test)}` : '';
+    return `data: ${d.source}${from} (${fmtInt(nTest)} test reviews${using})`;
+  }
+  const useTrain = train === null ? nTrain : Math.min(train, nTrain);
+  const using = train === null && test === null ? '' : `; using ${fmtInt(useTrain)} + ${fmtInt(useTest)}`;
   return `data: ${d.source}${from} (${fmtInt(nTrain)} train + ${fmtInt(nTest)} test reviews${using})`;
 }

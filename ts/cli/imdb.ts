@@ -1,12 +1,13 @@
 /** `cellstate imdb train | evaluate | predict`. */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type Backend, DataError, type EpochLogs, type Padded, type SequenceModel, init, padSequences, sequenceClassifier } from '../index';
-import { UsageError, type Values, choiceFlag, intFlag, numFlag, parse, strFlag, switchFlag } from './args';
-import { describeData, head, resolveData } from './data';
-import { loadRun, saveRun, vocabOf } from './modeldir';
+import { firstReviews } from '../data/pad';
+import { type Backend, DataError, type EpochLogs, type Padded, type SequenceModel, type Split, init, padSequences, sequenceClassifier } from '../index';
+import { type Out, Progress, bar, fmtInt, fmtSeconds } from '../progress';
+import { type FlagTable, UsageError, type Values, choiceFlag, helpOf, intFlag, numFlag, parse, strFlag, switchFlag } from './args';
+import { type LoadedData, describeData, resolveData } from './data';
+import { type VocabFile, loadRun, saveRun, vocabOf } from './modeldir';
 import { PRESETS, type TrainSettings } from './presets';
-import { Progress, fmtInt, fmtSeconds, type Out } from './progress';
 
 /** Where a command writes: human text on `out`, the `--json` line last on `out`. */
 export interface Io {
@@ -20,47 +21,69 @@ export interface Io {
 
 const BACKENDS = ['auto', 'native', 'wasm'] as const;
 
-const DATA_OPTIONS = {
-  data: { type: 'string' },
-  sample: { type: 'boolean' },
-  offline: { type: 'boolean' },
-} as const;
+/** `(seed 10, strong 3)`: a setting's value in each preset, for the help. */
+function presetValues(key: keyof TrainSettings, show: (v: never) => string = String): string {
+  return Object.entries(PRESETS)
+    .map(([name, p]) => `${name} ${show(p[key] as never)}`)
+    .join(', ');
+}
+const orAll = (v: number | null) => (v === null ? 'all' : fmtInt(v));
+const orNone = (v: number | null) => (v === null ? 'none' : String(v));
 
-const COMMON_OPTIONS = {
-  backend: { type: 'string' },
-  threads: { type: 'string' },
-  json: { type: 'boolean' },
-  'log-every': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const DATA_FLAGS: FlagTable = {
+  sample: { type: 'boolean', description: 'the 2,000 + 2,000-review sample shipped in the package (offline)' },
+  data: { type: 'string', value: 'PATH', description: "aclImdb_v1.tar.gz or Keras' imdb.npz" },
+  offline: { type: 'boolean', description: 'never download; without a cached file, use the shipped sample' },
+};
 
-const TRAIN_OPTIONS = {
-  ...DATA_OPTIONS,
-  ...COMMON_OPTIONS,
-  preset: { type: 'string' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
-  hidden: { type: 'string' },
-  layers: { type: 'string' },
-  embedding: { type: 'string' },
-  'num-words': { type: 'string' },
-  maxlen: { type: 'string' },
-  padding: { type: 'string' },
-  truncating: { type: 'string' },
-  pooling: { type: 'string' },
-  dropout: { type: 'string' },
-  'clip-norm': { type: 'string' },
-  mask: { type: 'boolean' },
-  'no-mask': { type: 'boolean' },
-  bidirectional: { type: 'boolean' },
-  'no-bidirectional': { type: 'boolean' },
-  seed: { type: 'string' },
-  'data-seed': { type: 'string' },
-  'train-size': { type: 'string' },
-  'test-size': { type: 'string' },
-  save: { type: 'string' },
-} as const;
+const BACKEND_FLAGS: FlagTable = {
+  backend: { type: 'string', value: BACKENDS.join('|'), default: 'auto', description: 'the compute backend' },
+  threads: { type: 'string', value: 'N|auto', default: '1', description: 'threads of large matrix products (native only; results are bitwise the same)' },
+  json: { type: 'boolean', description: 'print one JSON object of the run as the last line' },
+  help: { type: 'boolean', short: 'h', description: 'print this help' },
+};
+
+const LOG_FLAG: FlagTable = {
+  'log-every': { type: 'string', value: 'SECONDS', default: '3', description: 'when stdout is not a terminal, a progress line this often' },
+};
+
+/** `train`'s own flags; those tied to a setting show each preset's value. */
+const TRAIN_FLAGS: FlagTable = {
+  preset: { type: 'string', value: Object.keys(PRESETS).join('|'), default: 'seed', description: 'the starting configuration (see above)' },
+  epochs: { type: 'string', value: 'N', default: presetValues('epochs'), description: 'epochs to train' },
+  'batch-size': { type: 'string', value: 'N', default: presetValues('batchSize'), description: 'samples per optimiser step' },
+  lr: { type: 'string', value: 'X', default: presetValues('lr'), description: "Adam's learning rate" },
+  seed: { type: 'string', value: 'N', default: presetValues('seed'), description: 'seed of initialisation, dropout and batch order' },
+  hidden: { type: 'string', value: 'N', default: presetValues('hidden'), description: 'LSTM hidden size' },
+  layers: { type: 'string', value: 'N', default: presetValues('layers'), description: 'stacked LSTM layers' },
+  embedding: { type: 'string', value: 'N', default: presetValues('embedding'), description: 'embedding width; 0 = one-hot input' },
+  bidirectional: { type: 'boolean', negatable: true, default: presetValues('bidirectional'), description: 'a bidirectional LSTM' },
+  mask: { type: 'boolean', negatable: true, default: presetValues('mask'), description: 'skip padding as packed sequences do' },
+  pooling: { type: 'string', value: 'last|mean|max', default: presetValues('pooling'), description: 'how the LSTM outputs feed the head' },
+  dropout: { type: 'string', value: 'X', default: presetValues('dropout'), description: "dropout on the head's input (and between layers)" },
+  'clip-norm': { type: 'string', value: 'X', default: presetValues('clipNorm', orNone), description: 'clip gradients to this global norm; 0 = none' },
+  'num-words': { type: 'string', value: 'N', default: presetValues('numWords'), description: 'vocabulary: ids below N are kept' },
+  maxlen: { type: 'string', value: 'N', default: presetValues('maxlen'), description: 'reviews are padded or cut to N tokens' },
+  padding: { type: 'string', value: 'pre|post', default: presetValues('padding'), description: 'where padding goes' },
+  truncating: { type: 'string', value: 'pre|post', default: presetValues('truncating'), description: 'which end of a long review is cut' },
+  'train-size': { type: 'string', value: 'N', default: presetValues('trainSize', orAll), description: 'the first N training reviews after the loader\'s shuffle; 0 = all' },
+  'test-size': { type: 'string', value: 'N', default: presetValues('testSize', orAll), description: 'the first N test reviews; 0 = all' },
+  'data-seed': { type: 'string', value: 'N', default: presetValues('dataSeed'), description: "seed of the loader's shuffle (Keras' 113)" },
+  save: { type: 'string', value: 'DIR', description: 'keep the model, vocabulary and metrics; saved after every finished epoch' },
+};
+
+const TRAIN_OPTIONS: FlagTable = { ...TRAIN_FLAGS, ...DATA_FLAGS, ...BACKEND_FLAGS, ...LOG_FLAG };
+
+const MODEL_FLAG: FlagTable = { model: { type: 'string', value: 'DIR', description: 'the saved model (required)' } };
+const EVALUATE_OPTIONS: FlagTable = {
+  ...MODEL_FLAG,
+  'test-size': { type: 'string', value: 'N', default: 'all', description: "the first N test reviews after the loader's shuffle" },
+  ...DATA_FLAGS,
+  ...BACKEND_FLAGS,
+  ...LOG_FLAG,
+};
+// --log-every is accepted (and unused) as before the flags were tabled.
+const PREDICT_OPTIONS: FlagTable = { ...MODEL_FLAG, ...BACKEND_FLAGS, ...LOG_FLAG };
 
 export const TRAIN_HELP = `Usage: cellstate imdb train [--preset seed|strong] [options]
 
@@ -73,37 +96,23 @@ Presets:
            masking and max pooling, dropout 0.3, Adam 2e-3, clip-norm 1, 3 epochs
 
 Options (each overrides the preset):
-  --epochs N            --batch-size N        --lr X              --seed N (init, dropout, batch order)
-  --hidden N            --layers N            --embedding N (0 = one-hot input)
-  --[no-]bidirectional  --[no-]mask (skip padding)                --pooling last|mean|max
-  --dropout X           --clip-norm X (0 = none)
-  --num-words N         --maxlen N            --padding pre|post  --truncating pre|post
-  --train-size N        --test-size N (0 = all)                   --data-seed N (loader shuffle, 113)
-  --backend auto|native|wasm                  --threads N|auto (native; default 1)
-  --save DIR            keep the model, vocabulary and metrics; saved after every finished epoch
-  --json                print one JSON object (config, epochs, testAccuracy, seconds, backend) as the last line
-  --log-every SECONDS   when stdout is not a terminal, a progress line this often (default 3)
-
+${helpOf(TRAIN_FLAGS)}
 Data (the first that applies):
-  --sample              the 2,000 + 2,000-review sample shipped in the package (offline)
-  --data PATH           aclImdb_v1.tar.gz or Keras' imdb.npz
-  $CELLSTATE_IMDB, then the cache ($CELLSTATE_DATA_DIR or ~/.cache/cellstate/aclImdb_v1.tar.gz), then a
-  download when online (--offline skips it), then the shipped sample.
+${helpOf(DATA_FLAGS)}  then $CELLSTATE_IMDB, the cache ($CELLSTATE_DATA_DIR or ~/.cache/cellstate/aclImdb_v1.tar.gz), a
+  download when online (not with --offline), the shipped sample.
 
+Run:
+${helpOf({ ...BACKEND_FLAGS, ...LOG_FLAG })}
 Ctrl-C stops between batches; with --save, the last finished epoch is kept.
 `;
 
 export const EVALUATE_HELP = `Usage: cellstate imdb evaluate --model DIR [options]
 
 Evaluates a model saved by \`cellstate imdb train --save DIR\` on the IMDB test reviews, encoded with the
-model's own vocabulary.
+model's own vocabulary. Data comes from where train takes it.
 
 Options:
-  --model DIR           the saved model (required)
-  --test-size N         the first N test reviews after the loader's shuffle (default: all)
-  --data PATH | --sample | --offline    as for train
-  --backend auto|native|wasm    --json    --log-every SECONDS
-`;
+${helpOf(EVALUATE_OPTIONS)}`;
 
 export const PREDICT_HELP = `Usage: cellstate imdb predict --model DIR [TEXT ...]
 
@@ -111,9 +120,7 @@ Prints each text's probability of being a positive review, tokenized with the mo
 Without TEXT, reads one text per line from stdin (blank lines are skipped).
 
 Options:
-  --model DIR           the saved model (required)
-  --backend auto|native|wasm    --json
-`;
+${helpOf(PREDICT_OPTIONS)}`;
 
 export const IMDB_HELP = `Usage: cellstate imdb <command> [options]
 
@@ -143,6 +150,7 @@ async function startBackend(v: Values, log: Out): Promise<{ backend: Backend; th
   return { backend, threads: backend.threads };
 }
 
+/** The preset with the flags' overrides. @throws {UsageError} on an unknown preset or a bad value. */
 function settingsFrom(v: Values): TrainSettings {
   const name = strFlag(v, 'preset') ?? 'seed';
   const preset = PRESETS[name];
@@ -199,6 +207,28 @@ function describeModel(s: TrainSettings, model: SequenceModel): string {
     `input: maxlen ${s.maxlen} (padding '${s.padding}', truncating '${s.truncating}'), ${fmtInt(s.numWords)} words`;
 }
 
+/** `s` or nothing, for counts in messages. */
+const plural = (n: number) => (n === 1 ? '' : 's');
+
+/**
+ * Progress over `total` steps: `label [####....] 12/32 info ETA 3.1s` on a TTY, `label 12/32 (37%) info
+ * ETA 3.1s` in logs every `everySeconds`.
+ */
+function stepProgress(out: Out, label: string, total: number, everySeconds: number) {
+  const p = new Progress(out, total, { everySeconds });
+  return {
+    update(done: number, info: string): void {
+      p.update(done, (tty) => {
+        const count = `${String(done).padStart(String(total).length)}/${total}`;
+        const fraction = total > 0 ? done / total : 1;
+        const time = done >= total ? fmtSeconds(p.elapsed()) : `ETA ${fmtSeconds(p.eta(done))}`;
+        return tty ? `${label} ${bar(fraction, 24)} ${count} ${info} ${time}` : `${label} ${count} (${Math.floor(fraction * 100)}%) ${info} ${time}`;
+      });
+    },
+    clear: () => p.clear(),
+  };
+}
+
 const slice = (x: Padded<Int32Array>, from: number, to: number) => ({
   data: x.data.subarray(from * x.shape[1], to * x.shape[1]),
   shape: [to - from, x.shape[1]] as [number, number],
@@ -212,7 +242,7 @@ const slice = (x: Padded<Int32Array>, from: number, to: number) => ({
 async function evaluateWithProgress(model: SequenceModel, x: Padded<Int32Array>, y: Uint8Array, label: string, io: Io, everySeconds: number) {
   const n = x.shape[0];
   const chunk = 512;
-  const progress = new Progress(io.out, label, n, { everySeconds });
+  const progress = stepProgress(io.out, label, n, everySeconds);
   let loss = 0;
   let correct = 0;
   for (let from = 0; from < n; from += chunk) {
@@ -243,58 +273,87 @@ function stalledEpochs(epochs: EpochRecord[]): number[] {
   return epochs.filter((e) => e.epoch >= 3 && e.testAccuracy !== null && e.testAccuracy < 0.6).map((e) => e.epoch);
 }
 
-export async function train(argv: string[], io: Io): Promise<number> {
-  const { values: v } = parse(argv, TRAIN_OPTIONS, { command: 'imdb train' });
-  if (v.help) {
-    io.out.write(TRAIN_HELP);
-    return 0;
-  }
-  const s = settingsFrom(v);
-  const save = strFlag(v, 'save');
-  const json = v.json === true;
-  const logEvery = numFlag(v, 'log-every', 0.01, 3600) ?? 3;
-  const out = io.out;
-  const t0 = performance.now();
-  const { backend, threads } = await startBackend(v, out);
+/** The data and flags of one `train` run. */
+interface TrainRun {
+  s: TrainSettings;
+  save: string | undefined;
+  logEvery: number;
+  d: LoadedData;
+  train: Split;
+  test: Split;
+  xTrain: Padded<Int32Array>;
+  xTest: Padded<Int32Array>;
+}
 
+/**
+ * Step 1: loads IMDB, logs which, cuts the splits to the sizes asked for and pads them.
+ * @throws {UsageError} when a split is empty; {DataError} on missing or corrupt data.
+ */
+async function prepareData(v: Values, s: TrainSettings, io: Io): Promise<Pick<TrainRun, 'd' | 'train' | 'test' | 'xTrain' | 'xTest'>> {
   const d = await resolveData({ data: strFlag(v, 'data'), sample: v.sample === true, offline: v.offline === true, numWords: s.numWords, seed: s.dataSeed }, io.err);
-  out.write(`${describeData(d, s.trainSize, s.testSize)}\n`);
-  const train = head(d.train, s.trainSize);
-  const test = head(d.test, s.testSize);
+  io.out.write(`${describeData(d, s.trainSize, s.testSize)}\n`);
+  const train = firstReviews(d.train, s.trainSize);
+  const test = firstReviews(d.test, s.testSize);
   if (train.labels.length === 0 || test.labels.length === 0) throw new UsageError('no reviews to train or test on');
   const pad = { maxlen: s.maxlen, padding: s.padding, truncating: s.truncating } as const;
-  const xTrain = padSequences(train, pad);
-  const xTest = padSequences(test, pad);
+  return { d, train, test, xTrain: padSequences(train, pad), xTest: padSequences(test, pad) };
+}
 
-  const model = buildModel(s, backend);
-  out.write(`${describeModel(s, model)}\n`);
-  if (save && !d.wordIndex) {
-    throw new DataError(`${d.source} has no word index (an imdb.npz needs imdb_word_index.json beside it); --save needs one to predict text later`);
-  }
-  const vocab = save ? vocabOf(d.wordIndex!, s) : null;
-  const epochs: EpochRecord[] = [];
-  const dataInfo = { source: d.source, origin: d.origin, sample: d.sample, trainTotal: d.train.labels.length, testTotal: d.test.labels.length, train: train.labels.length, test: test.labels.length };
-  const summary = () => {
-    const last = epochs[epochs.length - 1];
-    return {
-      command: 'imdb train',
-      version: io.version,
-      config: s,
-      data: dataInfo,
-      epochs,
-      epochsCompleted: epochs.length,
-      testAccuracy: last?.testAccuracy ?? null,
-      testLoss: last?.testLoss ?? null,
-      stalledEpochs: stalledEpochs(epochs),
-      seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
-      backend: { name: backend.name, kernels: backend.kernels },
-      threads,
-    };
+/** What the `--json` line and `metrics.json` hold, at any point of the run. */
+function runSummary(run: TrainRun, epochs: EpochRecord[], t0: number, backend: Backend, threads: number, io: Io) {
+  const { s, d, train, test } = run;
+  const last = epochs[epochs.length - 1];
+  return {
+    command: 'imdb train',
+    version: io.version,
+    config: s,
+    data: { source: d.source, origin: d.origin, sample: d.sample, trainTotal: d.train.labels.length, testTotal: d.test.labels.length, train: train.labels.length, test: test.labels.length },
+    epochs,
+    epochsCompleted: epochs.length,
+    testAccuracy: last?.testAccuracy ?? null,
+    testLoss: last?.testLoss ?? null,
+    stalledEpochs: stalledEpochs(epochs),
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    backend: { name: backend.name, kernels: backend.kernels },
+    threads,
   };
+}
 
+/**
+ * Step 2: trains with a progress bar per epoch, tests after each epoch and, with `--save`, saves then
+ * (so Ctrl-C keeps the last finished epoch). A test pass cut short by Ctrl-C stops training.
+ */
+async function fitAndTest(model: SequenceModel, run: TrainRun, vocab: VocabFile | null, io: Io, epochs: EpochRecord[], summary: () => unknown) {
+  const { s, xTrain, xTest, train, test, save, logEvery } = run;
+  const out = io.out;
   const batches = Math.ceil(train.labels.length / s.batchSize);
-  let bar: Progress | null = null;
+  let progress: ReturnType<typeof stepProgress> | null = null;
   let savedEpochs = 0;
+  const onEpochEnd = async (l: EpochLogs): Promise<'stop' | undefined> => {
+    progress?.clear();
+    const ev = await evaluateWithProgress(model, xTest, test.labels, '  testing', io, logEvery);
+    const rec: EpochRecord = {
+      epoch: l.epoch + 1,
+      loss: l.loss,
+      accuracy: l.accuracy ?? null,
+      testLoss: ev?.loss ?? null,
+      testAccuracy: ev?.accuracy ?? null,
+      seconds: Number(l.seconds.toFixed(2)),
+      samplesPerSecond: Math.round(l.samplesPerSecond),
+    };
+    epochs.push(rec);
+    const testPart = ev ? `test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}%` : 'test skipped (interrupted)';
+    out.write(
+      `epoch ${rec.epoch}/${s.epochs}: train loss ${l.loss.toFixed(4)}, train accuracy ${(100 * (l.accuracy ?? 0)).toFixed(2)}%, ${testPart} ` +
+        `(${fmtSeconds(l.seconds)}, ${fmtInt(l.samplesPerSecond)} samples/s)\n`,
+    );
+    if (save) {
+      // Every finished epoch, so Ctrl-C keeps the last one.
+      await saveRun(save, model, vocab!, summary());
+      savedEpochs = rec.epoch;
+    }
+    return ev ? undefined : 'stop';
+  };
   const history = await model.fit(xTrain, train.labels, {
     epochs: s.epochs,
     batchSize: s.batchSize,
@@ -304,62 +363,71 @@ export async function train(argv: string[], io: Io): Promise<number> {
     signal: io.signal,
     callbacks: {
       onEpochBegin: (epoch) => {
-        bar = new Progress(out, `epoch ${epoch + 1}/${s.epochs}`, batches, { everySeconds: logEvery });
+        progress = stepProgress(out, `epoch ${epoch + 1}/${s.epochs}`, batches, logEvery);
       },
       onBatchEnd: (l) => {
-        bar?.update(l.batch + 1, `loss ${l.loss.toFixed(4)} acc ${(l.accuracy ?? 0).toFixed(4)} ${fmtInt(l.samplesPerSecond)} samples/s`);
+        progress?.update(l.batch + 1, `loss ${l.loss.toFixed(4)} acc ${(l.accuracy ?? 0).toFixed(4)} ${fmtInt(l.samplesPerSecond)} samples/s`);
       },
-      onEpochEnd: async (l: EpochLogs) => {
-        bar?.clear();
-        const ev = await evaluateWithProgress(model, xTest, test.labels, '  testing', io, logEvery);
-        const rec: EpochRecord = {
-          epoch: l.epoch + 1,
-          loss: l.loss,
-          accuracy: l.accuracy ?? null,
-          testLoss: ev?.loss ?? null,
-          testAccuracy: ev?.accuracy ?? null,
-          seconds: Number(l.seconds.toFixed(2)),
-          samplesPerSecond: Math.round(l.samplesPerSecond),
-        };
-        epochs.push(rec);
-        const testPart = ev ? `test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}%` : 'test skipped (interrupted)';
-        out.write(
-          `epoch ${rec.epoch}/${s.epochs}: train loss ${l.loss.toFixed(4)}, train accuracy ${(100 * (l.accuracy ?? 0)).toFixed(2)}%, ${testPart} ` +
-            `(${fmtSeconds(l.seconds)}, ${fmtInt(l.samplesPerSecond)} samples/s)\n`,
-        );
-        if (save) {
-          // Every finished epoch, so Ctrl-C keeps the last one.
-          await saveRun(save, model, vocab!, summary());
-          savedEpochs = rec.epoch;
-        }
-        return ev ? undefined : 'stop';
-      },
+      onEpochEnd,
     },
   });
+  return { history, savedEpochs };
+}
 
-  const result = summary();
-  const interrupted = history.stopReason === 'aborted' || io.signal.aborted;
+/** Step 3: the closing lines (test accuracy, stalls, time, what was saved, an interruption). */
+function reportRun(out: Out, run: TrainRun, epochs: EpochRecord[], savedEpochs: number, interrupted: boolean, seconds: number, backend: Backend, threads: number): void {
+  const { save, test } = run;
   const last = epochs[epochs.length - 1];
   if (last?.testAccuracy != null) {
-    out.write(`test accuracy: ${(100 * last.testAccuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews after ${epochs.length} epoch${epochs.length === 1 ? '' : 's'}\n`);
+    out.write(`test accuracy: ${(100 * last.testAccuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews after ${epochs.length} epoch${plural(epochs.length)}\n`);
   }
   // The seed configuration sometimes sits near chance for several epochs (PyTorch too, once in 6 runs):
   // say so, never hide it. Most runs are near chance in epochs 1-2, so those do not count.
   const stalled = stalledEpochs(epochs);
   if (stalled.length) {
-    out.write(`note: test accuracy was near chance (< 60%) after epoch${stalled.length === 1 ? '' : 's'} ${stalled.join(', ')}: this run stalled for a while; another --seed or more epochs usually gets past it\n`);
+    out.write(`note: test accuracy was near chance (< 60%) after epoch${plural(stalled.length)} ${stalled.join(', ')}: this run stalled for a while; another --seed or more epochs usually gets past it\n`);
   }
-  out.write(`time: ${fmtSeconds(result.seconds)}, backend: ${backend.name} (${backend.kernels}), threads: ${threads}\n`);
+  out.write(`time: ${fmtSeconds(seconds)}, backend: ${backend.name} (${backend.kernels}), threads: ${threads}\n`);
   if (save && savedEpochs > 0) out.write(`saved: ${save} (epoch ${savedEpochs})\n`);
   if (interrupted) {
-    out.write(`interrupted after ${epochs.length} finished epoch${epochs.length === 1 ? '' : 's'}${save ? (savedEpochs ? `; ${save} holds epoch ${savedEpochs}` : '; nothing was saved') : ''}\n`);
+    out.write(`interrupted after ${epochs.length} finished epoch${plural(epochs.length)}${save ? (savedEpochs ? `; ${save} holds epoch ${savedEpochs}` : '; nothing was saved') : ''}\n`);
   }
-  if (json) out.write(`${JSON.stringify({ ...result, stopReason: interrupted ? 'interrupted' : history.stopReason })}\n`);
+}
+
+/**
+ * `cellstate imdb train`: settings → backend → data → model → fit and test → report (and `--json`).
+ * @throws {UsageError} on a bad command line; {DataError} on missing or corrupt data or an unwritable --save.
+ */
+export async function train(argv: string[], io: Io): Promise<number> {
+  const { values: v } = parse(argv, TRAIN_OPTIONS, { command: 'imdb train' });
+  if (v.help) {
+    io.out.write(TRAIN_HELP);
+    return 0;
+  }
+  const s = settingsFrom(v);
+  const save = strFlag(v, 'save');
+  const logEvery = numFlag(v, 'log-every', 0.01, 3600) ?? 3;
+  const t0 = performance.now();
+  const { backend, threads } = await startBackend(v, io.out);
+  const run: TrainRun = { s, save, logEvery, ...(await prepareData(v, s, io)) };
+
+  const model = buildModel(s, backend);
+  io.out.write(`${describeModel(s, model)}\n`);
+  if (save && !run.d.wordIndex) {
+    throw new DataError(`${run.d.source} has no word index (an imdb.npz needs imdb_word_index.json beside it); --save needs one to predict text later`);
+  }
+  const vocab = save ? vocabOf(run.d.wordIndex!, s) : null;
+  const epochs: EpochRecord[] = [];
+  const summary = () => runSummary(run, epochs, t0, backend, threads, io);
+  const { history, savedEpochs } = await fitAndTest(model, run, vocab, io, epochs, summary);
+
+  const result = summary();
+  const interrupted = history.stopReason === 'aborted' || io.signal.aborted;
+  reportRun(io.out, run, epochs, savedEpochs, interrupted, result.seconds, backend, threads);
+  if (v.json === true) io.out.write(`${JSON.stringify({ ...result, stopReason: interrupted ? 'interrupted' : history.stopReason })}\n`);
   model.dispose();
   return interrupted ? 130 : 0;
 }
-
-const MODEL_OPTIONS = { model: { type: 'string' }, ...COMMON_OPTIONS } as const;
 
 function modelDir(v: Values, command: string): string {
   const dir = strFlag(v, 'model');
@@ -367,8 +435,12 @@ function modelDir(v: Values, command: string): string {
   return dir;
 }
 
+/**
+ * `cellstate imdb evaluate`: a saved model on the test reviews, encoded with its own vocabulary.
+ * @throws {UsageError} on a bad command line; {DataError} on missing or corrupt data or model files.
+ */
 export async function evaluate(argv: string[], io: Io): Promise<number> {
-  const { values: v } = parse(argv, { ...MODEL_OPTIONS, ...DATA_OPTIONS, 'test-size': { type: 'string' }, 'log-every': { type: 'string' } }, { command: 'imdb evaluate' });
+  const { values: v } = parse(argv, EVALUATE_OPTIONS, { command: 'imdb evaluate' });
   if (v.help) {
     io.out.write(EVALUATE_HELP);
     return 0;
@@ -384,12 +456,10 @@ export async function evaluate(argv: string[], io: Io): Promise<number> {
     { data: strFlag(v, 'data'), sample: v.sample === true, offline: v.offline === true, numWords, seed: 113, wordIndex: vocab.words },
     io.err,
   );
-  const nTest = d.test.labels.length;
-  const using = testSize !== null && testSize < nTest ? `; using ${fmtInt(testSize)}` : '';
-  io.out.write(`data: ${d.source}${d.origin === '--data' ? '' : ` [${d.origin}]`} (${fmtInt(nTest)} test reviews${using})\n`);
-  const test = head(d.test, testSize);
+  io.out.write(`${describeData(d, null, testSize, { withTrain: false })}\n`);
+  const test = firstReviews(d.test, testSize);
   const x = padSequences(test, { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating });
-  io.out.write(`model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epoch${run.model.epochsTrained === 1 ? '' : 's'} trained)\n`);
+  io.out.write(`model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epoch${plural(run.model.epochsTrained)} trained)\n`);
   const ev = await evaluateWithProgress(run.model, x, test.labels, 'testing', io, numFlag(v, 'log-every', 0.01, 3600) ?? 3);
   run.model.dispose();
   if (!ev) {
@@ -414,8 +484,12 @@ async function readLines(stdin: Io['stdin']): Promise<string[]> {
     .filter((l) => l.trim() !== '');
 }
 
+/**
+ * `cellstate imdb predict`: each text's probability of being a positive review.
+ * @throws {UsageError} on a bad command line or an empty text; {DataError} on missing or corrupt model files.
+ */
 export async function predict(argv: string[], io: Io): Promise<number> {
-  const { values: v, positionals } = parse(argv, MODEL_OPTIONS, { command: 'imdb predict', positionals: true });
+  const { values: v, positionals } = parse(argv, PREDICT_OPTIONS, { command: 'imdb predict', positionals: true });
   if (v.help) {
     io.out.write(PREDICT_HELP);
     return 0;
@@ -444,7 +518,10 @@ export async function predict(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-/** Reads `package.json`'s version from the package root (beside dist/ or two levels above ts/cli/). */
+/**
+ * Reads `package.json`'s version from the package root (beside dist/ or two levels above ts/cli/).
+ * @throws never: `'unknown'` when no package.json is found.
+ */
 export function packageVersion(here: string): string {
   for (const p of [`${here}/../package.json`, `${here}/../../package.json`]) {
     try {

@@ -50,7 +50,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   throw new UsageError(`unknown imdb command '${sub}'; commands: train, evaluate, predict (see \`cellstate imdb --help\`)`);
 }
 
-/** Runs the command line and returns the exit status; never throws. */
+/**
+ * Runs the command line and returns the exit status; never throws.
+ * @throws never: every error becomes a message on stderr and an exit status.
+ */
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;

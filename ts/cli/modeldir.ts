@@ -1,10 +1,11 @@
 /**
  * What `--save DIR` writes beside the model (config.json + model.safetensors from `saveModel`):
  * `vocab.json` (the words and id rules that turn text into the model's ids) and `metrics.json` (the run).
- * Files are written to a temporary name and renamed, so an interrupted save never leaves half a file.
+ * Files are written to a temporary name and renamed (ts/io/atomic.ts), so an interrupted save never leaves half a file.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { replaceFiles } from '../io/atomic';
 import { DataError, type SequenceModel, WordIndex, loadModel, saveModel } from '../index';
 import type { TrainSettings } from './presets';
 
@@ -23,18 +24,11 @@ export interface VocabFile {
   words: Record<string, number>;
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw new DataError(`cannot write ${path}: ${(e as Error).message}`, { cause: e });
-  }
-}
 
-/** The vocabulary file of a run: the word index trimmed to the words the model can see. */
+/**
+ * The vocabulary file of a run: the word index trimmed to the words the model can see.
+ * @throws never.
+ */
 export function vocabOf(wordIndex: WordIndex, s: TrainSettings): VocabFile {
   const o = wordIndex.options;
   const words: Record<string, number> = {};
@@ -45,8 +39,10 @@ export function vocabOf(wordIndex: WordIndex, s: TrainSettings): VocabFile {
 /** Saves model, vocabulary and metrics into `dir`. @throws {DataError} when the directory cannot be written. */
 export async function saveRun(dir: string, model: SequenceModel, vocab: VocabFile, metrics: unknown): Promise<void> {
   await saveModel(model, dir);
-  await writeAtomic(join(dir, 'vocab.json'), JSON.stringify(vocab));
-  await writeAtomic(join(dir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+  const vocabPath = join(dir, 'vocab.json');
+  const metricsPath = join(dir, 'metrics.json');
+  await replaceFiles([{ path: vocabPath, data: JSON.stringify(vocab) }], `cannot write ${vocabPath}`);
+  await replaceFiles([{ path: metricsPath, data: `${JSON.stringify(metrics, null, 2)}\n` }], `cannot write ${metricsPath}`);
 }
 
 export interface LoadedRun {
@@ -76,7 +72,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
       `${vocabPath} is not a ${VOCAB_FORMAT} file of version ${VOCAB_VERSION} (found format ${JSON.stringify(vocab?.format)}, version ${JSON.stringify(vocab?.version)}); retrain with this version of cellstate`,
     );
   }
-  let metrics: Record<string, unknown> | null = null;
+  let metrics: Record<string, unknown> | null;
   try {
     metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
   } catch {

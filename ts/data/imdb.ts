@@ -15,7 +15,7 @@ import { TarReader } from './tar';
 import { forEachWord } from './tokenize';
 import { readNpz, intList } from './npz';
 import { MT19937, shuffleOrder } from './rng';
-import { type Split } from './pad';
+import { type Split, firstReviews } from './pad';
 import { type IdOptions, type ResolvedIdOptions, WordIndex, keepId, resolveIdOptions } from './words';
 
 /**
@@ -250,8 +250,8 @@ export function kerasPipeline(corpus: RankedCorpus, options: Omit<LoadImdbOption
   const nTrain = checkSize('trainSize', options.trainSize, train.labels.length);
   const nTest = checkSize('testSize', options.testSize, test.labels.length);
   return {
-    train: head(train, nTrain),
-    test: head(test, nTest),
+    train: firstReviews(train, nTrain),
+    test: firstReviews(test, nTest),
     wordIndex: corpus.words ? new WordIndex(corpus.words, o) : null,
   };
 }
@@ -292,11 +292,6 @@ function idsOf(s: RankedSplit, order: Int32Array, o: ResolvedIdOptions, maxlen: 
     labels[k] = s.labels[i];
   }
   return { ids: w === total ? ids : ids.slice(0, w), offsets, labels };
-}
-
-function head(s: Split, n: number): Split {
-  if (n === s.labels.length) return s;
-  return { ids: s.ids.slice(0, s.offsets[n]), offsets: s.offsets.slice(0, n + 1), labels: s.labels.slice(0, n) };
 }
 
 /** Turns the `wordIndex` option into word → rank. @throws {DataError} on JSON that is not word → rank. */

@@ -3,21 +3,20 @@
  * given no source, finds the upstream tarball in a cache or downloads it there (HTTPS, progress on
  * stderr, SHA-256 verified, written atomically: a temp file renamed into place, removed on any failure).
  *
- * Where the data comes from, in order: `sample: true` (the sample shipped in `data/`) → `source` (path,
- * URL or anything the browser entry takes) → `CELLSTATE_IMDB` (a path) → `<cacheDir>/aclImdb_v1.tar.gz`
- * → download to that file.
- * cacheDir: option `cacheDir`, else `CELLSTATE_DATA_DIR`, else `$XDG_CACHE_HOME/cellstate`, else
- * `~/.cache/cellstate`.
+ * Where the data comes from, in order (./locate.ts decides): `sample: true` (the sample shipped in
+ * `data/`) → `source` (path, URL or anything the browser entry takes) → `CELLSTATE_IMDB` (a path) →
+ * `<cacheDir>/aclImdb_v1.tar.gz` → download to that file.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { DataError, ValueError } from '../errors';
+import { writeStreamAtomic } from '../io/atomic';
+import { type Out, Progress, bar } from '../progress';
 import { IMDB_SHA256, IMDB_URL, type Imdb, type LoadImdbOptions as BrowserLoadImdbOptions, loadImdbFrom } from './imdb';
+import { exists, locateImdb } from './locate';
 import { type ByteSource } from './source';
 import { resolveIdOptions } from './words';
 
@@ -54,14 +53,6 @@ export interface LoadImdbOptions extends Omit<BrowserLoadImdbOptions, 'source' |
 
 const URL_LIKE = /^(https?|file|data|blob):/i;
 
-/** The cache folder the options and environment select. */
-function cacheDirOf(o: LoadImdbOptions): string {
-  if (o.cacheDir) return o.cacheDir;
-  if (process.env.CELLSTATE_DATA_DIR) return process.env.CELLSTATE_DATA_DIR;
-  if (process.env.XDG_CACHE_HOME) return join(process.env.XDG_CACHE_HOME, 'cellstate');
-  return join(homedir(), '.cache', 'cellstate');
-}
-
 /** Opens a regular file as a web stream. @throws {DataError} when it is missing, unreadable or not a file. */
 async function openPath(path: string): Promise<ReadableStream<Uint8Array>> {
   let fh: fsp.FileHandle;
@@ -79,39 +70,24 @@ async function openPath(path: string): Promise<ReadableStream<Uint8Array>> {
   return Readable.toWeb(fh.createReadStream({ highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fsp.access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function progressReporter(p: LoadImdbOptions['progress'], url: string): ((received: number, total: number | null, done?: boolean) => void) | null {
+/** A download's progress on the option's stream or callback; null when silent. */
+function downloadProgress(p: LoadImdbOptions['progress'], url: string, total: number | null): ((received: number, done?: boolean) => void) | null {
   if (p === false) return null;
-  if (typeof p === 'function') return (r, t) => p(r, t);
-  const err = p === true || p === undefined ? process.stderr : p;
-  const tty = err.isTTY === true;
+  if (typeof p === 'function') return (r) => p(r, total);
+  const out: Out = p === true || p === undefined ? process.stderr : p;
   const mb = (n: number) => (n / 1e6).toFixed(1);
-  let last = 0;
-  let lastStep = -1;
-  return (received, total, done = false) => {
+  const name = basename(new URL(url).pathname);
+  // Logs: one line per tenth (per 10 MB when the size is unknown), and the end.
+  const progress = new Progress(out, total, { logStep: (r) => (total ? Math.floor((10 * r) / total) : Math.floor(r / 1e7)) });
+  const line = (received: number, tty: boolean, done: boolean) => {
+    const size = `${mb(received)}${total ? ` / ${mb(total)}` : ''} MB`;
+    if (!tty) return `downloading ${url}: ${size}${done ? ' done' : ''}`;
     const pct = total ? Math.floor((100 * received) / total) : null;
-    if (tty) {
-      const now = Date.now();
-      if (!done && now - last < 100) return; // at most 10 redraws a second
-      last = now;
-      const width = 30;
-      const bar = pct === null ? '' : `[${'#'.repeat(Math.floor((pct * width) / 100)).padEnd(width, '.')}] ${String(pct).padStart(3)}% `;
-      err.write(`\r${basename(new URL(url).pathname)} ${bar}${mb(received)}${total ? ` / ${mb(total)}` : ''} MB${done ? '\n' : ''}`);
-    } else {
-      // Logs: one line per tenth, and the end.
-      const step = pct === null ? Math.floor(received / 1e7) : Math.floor(pct / 10);
-      if (!done && step === lastStep) return;
-      lastStep = step;
-      err.write(`downloading ${url}: ${mb(received)}${total ? ` / ${mb(total)}` : ''} MB${done ? ' done' : ''}\n`);
-    }
+    return `${name} ${pct === null ? '' : `${bar(pct / 100, 30)} ${String(pct).padStart(3)}% `}${size}`;
+  };
+  return (received, done = false) => {
+    if (done) progress.finish(line(received, progress.isTTY, true));
+    else progress.update(received, (tty) => line(received, tty, false));
   };
 }
 
@@ -140,23 +116,21 @@ async function download(url: string, dest: string, sha256: string, progress: Loa
   }
   const total = Number(res.headers.get('content-length')) || null;
   await fsp.mkdir(dirname(dest), { recursive: true });
-  const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
-  const report = progressReporter(progress, url);
+  const report = downloadProgress(progress, url, total);
   const hash = createHash('sha256');
-  const fh = await fsp.open(tmp, 'wx');
   let received = 0;
-  try {
+  await writeStreamAtomic(dest, async (fh) => {
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         hash.update(chunk);
         await fh.write(chunk);
         received += chunk.length;
-        report?.(received, total);
+        report?.(received);
       }
     } catch (e) {
       throw new DataError(`downloading ${url} was interrupted after ${received} bytes: ${(e as Error).message}`, { cause: e });
     }
-    report?.(received, total, true);
+    report?.(received, true);
     if (total !== null && received !== total) {
       throw new DataError(`downloading ${url} stopped after ${received} of ${total} bytes`);
     }
@@ -164,24 +138,7 @@ async function download(url: string, dest: string, sha256: string, progress: Loa
     if (got !== sha256.toLowerCase()) {
       throw new DataError(`checksum mismatch for ${url}: expected sha256 ${sha256}, got ${got}; the download was discarded`);
     }
-    await fh.sync();
-    await fh.close();
-    await fsp.rename(tmp, dest);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-declare const __dirname: string | undefined;
-
-/** Path of the shipped sample: `data/` at the package root, seen from `dist/` or from `ts/data/`. */
-async function samplePath(): Promise<string> {
-  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '../data/imdb-sample.tar.gz'), join(here, '../../data/imdb-sample.tar.gz')];
-  for (const c of candidates) if (await exists(c)) return c;
-  throw new DataError(`the IMDB sample is not installed: none of ${candidates.join(', ')} exists`);
+  });
 }
 
 /** Resolves the source of a Node load: a stream plus a name for messages, and the word index beside an npz. */
@@ -190,25 +147,20 @@ async function resolveSource(o: LoadImdbOptions): Promise<{ stream: ByteSource; 
     const beside = join(dirname(path), 'imdb_word_index.json');
     return { stream: await openPath(path), what: path, besideNpz: /\.npz$/i.test(path) && (await exists(beside)) ? beside : undefined };
   };
-  if (o.sample) {
-    if (o.source !== undefined) throw new ValueError('pass either source or sample: true, not both');
-    return fromPath(await samplePath());
+  if (o.sample && o.source !== undefined) throw new ValueError('pass either source or sample: true, not both');
+  let path: string | undefined;
+  if (o.source !== undefined && !o.sample) {
+    if (typeof o.source === 'string' && !URL_LIKE.test(o.source)) path = o.source;
+    else if (o.source instanceof URL && o.source.protocol === 'file:') path = o.source.pathname;
+    else if (typeof o.source === 'string' && /^file:/i.test(o.source)) path = new URL(o.source).pathname;
+    else return { stream: o.source, what: typeof o.source === 'string' ? o.source : 'the IMDB source' };
   }
-  if (o.source !== undefined) {
-    if (typeof o.source === 'string' && !URL_LIKE.test(o.source)) return fromPath(o.source);
-    if (o.source instanceof URL && o.source.protocol === 'file:') return fromPath(o.source.pathname);
-    if (typeof o.source === 'string' && /^file:/i.test(o.source)) return fromPath(new URL(o.source).pathname);
-    return { stream: o.source, what: typeof o.source === 'string' ? o.source : 'the IMDB source' };
+  const found = await locateImdb({ sample: o.sample, path, cacheDir: o.cacheDir, url: o.url });
+  if (found.origin === 'missing') {
+    if (o.download === false) throw new DataError(`IMDB is not cached and download is false; ${whereToPut(found.path)}`);
+    await download(o.url ?? IMDB_URL, found.path, o.sha256 ?? IMDB_SHA256, o.progress);
   }
-  const env = process.env.CELLSTATE_IMDB;
-  if (env) return fromPath(env);
-  const url = o.url ?? IMDB_URL;
-  const file = join(cacheDirOf(o), basename(new URL(url).pathname) || 'aclImdb_v1.tar.gz');
-  if (!(await exists(file))) {
-    if (o.download === false) throw new DataError(`IMDB is not cached and download is false; ${whereToPut(file)}`);
-    await download(url, file, o.sha256 ?? IMDB_SHA256, o.progress);
-  }
-  return fromPath(file);
+  return fromPath(found.path);
 }
 
 /**

@@ -214,6 +214,7 @@ export function unpickle(b: Uint8Array, what = 'pickle'): unknown {
   for (;;) {
     const at = p;
     const op = u8();
+    // One case per pickle opcode: alike in shape by nature (read an operand, push).
     switch (op) {
       case 0x80: // PROTO
         if (u8() > 5) throw new DataError(`${what}: pickle protocol ${b[p - 1]} is not supported`);
@@ -409,7 +410,10 @@ function arrayValues(v: unknown, what: string): unknown[] {
   throw new DataError(`${what}: the pickle holds neither a numpy array nor a list`);
 }
 
-/** An element of an object array as a list of integers (Python ints or numpy integer scalars). */
+/**
+ * An element of an object array as a list of integers (Python ints or numpy integer scalars).
+ * @throws {DataError} when `v` is not a list of integers.
+ */
 export function intList(v: unknown, what: string, i: number): ArrayLike<number> {
   if (!Array.isArray(v)) throw new DataError(`${what}: object ${i} is not a list`);
   for (let k = 0; k < v.length; k++) {

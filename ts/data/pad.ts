@@ -139,6 +139,16 @@ export function takeReviews(split: Split, order: ArrayLike<number>): Split {
 }
 
 /**
+ * The first `n` reviews of `split`, copied into a new split; `split` itself when `n` is null or not
+ * below its size. The input is not changed.
+ * @throws never.
+ */
+export function firstReviews(split: Split, n: number | null): Split {
+  if (n === null || n >= split.labels.length) return split;
+  return { ids: split.ids.slice(0, split.offsets[n]), offsets: split.offsets.slice(0, n + 1), labels: split.labels.slice(0, n) };
+}
+
+/**
  * A shuffled copy of `split`: MT19937 seeded with `seed`, Fisher–Yates as numpy's
  * `RandomState(seed).shuffle`, so the order equals `x[rng.permutation-by-shuffle]` in numpy.
  * @throws {ValueError} when `seed` is not an integer in [0, 2^32).

@@ -1,5 +1,5 @@
 /**
- * Seeded shuffling. MT19937 seeded the way numpy's legacy `RandomState(seed)` seeds it (`init_genrand`),
+ * Seeded random streams. MT19937 seeded the way numpy's legacy `RandomState(seed)` seeds it (`init_genrand`),
  * and the Fisher–Yates walk of `RandomState.shuffle` with numpy's `random_interval` (masked rejection on
  * 32-bit draws), so `shuffleOrder(n, rng)` lists the permutation that `rng.shuffle(np.arange(n))` makes.
  * Reference: numpy/random/src/mt19937/mt19937.c, numpy/random/src/distributions/distributions.c.
@@ -69,6 +69,7 @@ export class MT19937 {
  * The order in which `rng` shuffles `n` items: element k of the result is the index of the item that
  * lands at position k. Equals numpy's `rng.shuffle(np.arange(n))` for the same generator state.
  * Advances `rng` (one generator is shared by the train and the test split, as in Keras).
+ * @throws never.
  */
 export function shuffleOrder(n: number, rng: MT19937): Int32Array {
   const order = new Int32Array(n);
@@ -80,4 +81,21 @@ export function shuffleOrder(n: number, rng: MT19937): Int32Array {
     order[j] = t;
   }
   return order;
+}
+
+/**
+ * mulberry32 (Tommy Ettinger's 32-bit generator): uniform floats in [0, 1), deterministic across runtimes.
+ * Used where numpy's stream is not needed: the model's batch shuffling and the tests' inputs.
+ * bench/lib/data.mjs keeps a copy (it runs without the TypeScript build).
+ * @throws never.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

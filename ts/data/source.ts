@@ -104,7 +104,10 @@ async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, what: 
   }
 }
 
-/** Joins chunks into one array of `total` bytes. */
+/**
+ * Joins chunks into one array of `total` bytes.
+ * @throws never.
+ */
 export function concat(chunks: Uint8Array[], total = chunks.reduce((n, c) => n + c.length, 0)): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);

@@ -57,9 +57,9 @@ function paxPath(data: Uint8Array): string | undefined {
 /**
  * Push-style tar parser. `wants(name)` is asked once per regular file; `onEntry` gets the wanted ones.
  * Call `end()` after the last chunk: it throws when the archive stopped mid-entry or has no end marker.
+ * @throws {DataError} from `push` and `end` on a corrupt or truncated archive.
  */
 export class TarReader {
-  private header: Uint8Array | null = null;
   private headerFill = 0;
   private readonly headerBuf = new Uint8Array(BLOCK);
   private body: Uint8Array | null = null; // bytes of a wanted (or metadata) entry being collected

@@ -60,13 +60,19 @@ export function resolveIdOptions(o: IdOptions = {}): ResolvedIdOptions {
   return r;
 }
 
-/** The id of a word of rank `rank` (−1 = unknown) under `o`, or −1 when it is dropped. */
+/**
+ * The id of a word of rank `rank` (−1 = unknown) under `o`, or −1 when it is dropped.
+ * @throws never.
+ */
 export function rankToId(rank: number, o: ResolvedIdOptions): number {
   if (rank < 0) return o.oovChar ?? -1;
   return keepId(rank + o.indexFrom, o);
 }
 
-/** `id` if skipTop ≤ id < numWords, else oovChar, else −1 (dropped). */
+/**
+ * `id` if skipTop ≤ id < numWords, else oovChar, else −1 (dropped).
+ * @throws never.
+ */
 export function keepId(id: number, o: ResolvedIdOptions): number {
   if (id >= o.skipTop && (o.numWords === null || id < o.numWords)) return id;
   return o.oovChar ?? -1;
@@ -172,7 +178,10 @@ export function encode(text: string, wordIndex: WordIndex): Int32Array {
   return wordIndex.encode(text);
 }
 
-/** `wordIndex.decode(ids)`. */
+/**
+ * `wordIndex.decode(ids)`.
+ * @throws never.
+ */
 export function decode(ids: ArrayLike<number>, wordIndex: WordIndex): string {
   return wordIndex.decode(ids);
 }

@@ -9,7 +9,7 @@
  * sits beside it as ordinary string → string pairs.
  */
 
-import { DataError, ValueError } from '../errors';
+import { DataError, ValueError, describe } from '../errors';
 import type { Tensor, TensorLike } from '../tensor';
 import { decodeSafetensors, encodeSafetensors } from './safetensors';
 
@@ -132,12 +132,4 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
-  return `a ${typeof value}`;
 }

@@ -3,15 +3,15 @@
  * (the tensors and string metadata). The same data as a one-buffer bundle (`./bundle`), split in two so
  * the config can be read and edited by hand and the weights opened by any safetensors reader.
  *
- * Each file is replaced atomically: written under a temporary name in the same directory, then renamed
- * over the old one; on any failure the temporary files are removed. The pair is not replaced as one
+ * Each file is replaced atomically (./atomic.ts: written under a temporary name in the same directory,
+ * then renamed over the old one; on any failure the temporary files are removed). The pair is not replaced as one
  * (POSIX has no two-file rename): weights are renamed first, the config last.
  */
 
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, ValueError } from '../errors';
+import { replaceFiles } from './atomic';
 import { CONFIG_KEY, type DecodedModelParts, type ModelParts, checkParts, parseConfig, serializeConfig } from './bundle';
 import { decodeSafetensors, encodeSafetensors } from './safetensors';
 
@@ -45,26 +45,14 @@ export async function writeModelDir(dir: string, model: ModelParts): Promise<voi
   } catch (e) {
     throw new DataError(`could not create the model directory "${dir}": ${(e as Error).message}`, { cause: e });
   }
-  const suffix = `.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   // Weights first, config last: a config.json never names weights that are not there yet.
-  const files = [
-    { path: join(dir, WEIGHTS_FILE), temp: join(dir, `.${WEIGHTS_FILE}${suffix}`), data: weights },
-    { path: join(dir, CONFIG_FILE), temp: join(dir, `.${CONFIG_FILE}${suffix}`), data: configText },
-  ];
-  let step = '';
-  try {
-    for (const f of files) {
-      step = `write "${f.temp}"`;
-      await fsp.writeFile(f.temp, f.data, { flag: 'wx' });
-    }
-    for (const f of files) {
-      step = `rename "${f.temp}" to "${f.path}"`;
-      await fsp.rename(f.temp, f.path);
-    }
-  } catch (e) {
-    await Promise.all(files.map((f) => fsp.rm(f.temp, { force: true }).catch(() => undefined)));
-    throw new DataError(`could not save the model to "${dir}": failed to ${step}: ${(e as Error).message}`, { cause: e });
-  }
+  await replaceFiles(
+    [
+      { path: join(dir, WEIGHTS_FILE), data: weights },
+      { path: join(dir, CONFIG_FILE), data: configText },
+    ],
+    `could not save the model to "${dir}"`,
+  );
 }
 
 /**

@@ -18,7 +18,7 @@
  * way (the reference uses a HashMap, so its order is arbitrary; ours is deterministic).
  */
 
-import { DataError, ValueError } from '../errors';
+import { DataError, ValueError, describe } from '../errors';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
 
 /** The header key that holds the string → string metadata map. */
@@ -292,7 +292,10 @@ function convert(view: DataView, dtype: ReadDtype, at: number, count: number): F
   return out;
 }
 
-/** IEEE 754 binary16 → number, exact (every half is a float32). */
+/**
+ * IEEE 754 binary16 → number, exact (every half is a float32).
+ * @throws never.
+ */
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
@@ -352,7 +355,10 @@ function checkWellFormed(what: string, s: string): void {
   if (LONE_SURROGATE.test(s)) throw new ValueError(`${what} contains a lone surrogate and cannot be encoded as UTF-8`);
 }
 
-/** Orders strings by code point, which is the byte order of their UTF-8 (Rust's `str` order). */
+/**
+ * Orders strings by code point, which is the byte order of their UTF-8 (Rust's `str` order).
+ * @throws never.
+ */
 export function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
@@ -371,12 +377,4 @@ function defineOwn<T>(obj: Record<string, T>, key: string, value: T): void {
 
 function isCount(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  return typeof value === 'object' ? `an object (${(value as object).constructor?.name ?? 'Object'})` : `${typeof value} ${JSON.stringify(value)}`;
 }

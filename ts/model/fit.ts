@@ -1,0 +1,253 @@
+/**
+ * The training and evaluation loops over the core: batches in a seeded shuffled order, learning-rate
+ * schedules, validation, early stopping, callbacks and abort, yielding to the event loop between batches.
+ * The model (./sequence-model.ts) checks the data and hands over its handle.
+ */
+import { call } from '../backend';
+import { ValueError } from '../errors';
+import { mulberry32 } from '../data/rng';
+import { type Block, type RawModel, isInt, runBatch } from './core';
+import { type TargetBlock, gather } from './batching';
+import type { EpochLogs, Evaluation, FitOptions, History, LrSchedule } from './types';
+
+/** Inputs with their targets. */
+export interface Labeled {
+  b: Block;
+  t: TargetBlock;
+}
+
+/** What {@link runFit} needs from the model. */
+export interface FitRun {
+  raw: RawModel;
+  train: Labeled;
+  val: Labeled | null;
+  epochs: number;
+  batchSize: number;
+  /** The optimiser's lr, which a schedule scales. */
+  baseLr: number;
+  /** Seed of this run's shuffling stream. */
+  shuffleSeed: number;
+  /** Called after each finished epoch (the model counts them). */
+  onEpochDone(): void;
+}
+
+/**
+ * A function to await in long loops: it yields to the event loop when `ms` have passed since it last did,
+ * so timers, I/O and signal handlers run.
+ */
+function yielder(ms = 50): () => Promise<void> {
+  let last = Date.now();
+  return async () => {
+    if (Date.now() - last > ms) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      last = Date.now();
+    }
+  };
+}
+
+/** @throws {ValueError} when epochs or batchSize is out of range. */
+export function fitSizes(options: FitOptions): { epochs: number; batchSize: number } {
+  const epochs = options.epochs ?? 1;
+  const batchSize = options.batchSize ?? 32;
+  if (!isInt(epochs, 0, 1e6)) throw new ValueError(`epochs must be a non-negative integer, got ${String(epochs)}`);
+  if (!isInt(batchSize, 1, 1 << 20)) throw new ValueError(`batchSize must be a positive integer, got ${String(batchSize)}`);
+  return { epochs, batchSize };
+}
+
+/**
+ * Holds out the last `fraction` of the samples (before shuffling, as Keras does) for validation.
+ * @throws {ValueError} when the fraction is not in (0, 1) or leaves either part empty.
+ */
+export function splitValidation(data: Labeled, fraction: unknown): { train: Labeled; val: Labeled } {
+  const f = fraction;
+  if (!(typeof f === 'number' && f > 0 && f < 1)) throw new ValueError(`validationSplit must be in (0, 1), got ${String(f)}`);
+  const n = data.b.n;
+  const nVal = Math.floor(n * f);
+  if (nVal < 1 || nVal >= n) throw new ValueError(`validationSplit ${f} of ${n} samples leaves an empty split`);
+  const part = (from: number, to: number): Labeled => {
+    const g = gather(data.b, data.t, null, from, to);
+    return { b: g.block, t: { data: g.targets!, perSample: data.t.perSample } };
+  };
+  return { train: part(0, n - nVal), val: part(n - nVal, n) };
+}
+
+/**
+ * The learning rate at (epoch, global batch step) under `schedule`, over `totalSteps` batches.
+ * @throws {ValueError} on a schedule that is neither a valid 'step' nor 'cosine'.
+ */
+function learningRate(schedule: LrSchedule | undefined, baseLr: number, totalSteps: number): (epoch: number, step: number) => number {
+  if (schedule && !(schedule.type === 'step' ? isInt(schedule.stepSize, 1, 1e9) : schedule.type === 'cosine')) {
+    throw new ValueError(`lrSchedule must be { type: 'step', stepSize } or { type: 'cosine' }, got ${JSON.stringify(schedule)}`);
+  }
+  return (epoch, step) => {
+    if (!schedule) return baseLr;
+    if (schedule.type === 'step') return baseLr * (schedule.gamma ?? 0.1) ** Math.floor(epoch / schedule.stepSize);
+    const min = schedule.minLr ?? 0;
+    return min + ((baseLr - min) * (1 + Math.cos((Math.PI * step) / totalSteps))) / 2;
+  };
+}
+
+/** Early stopping: watches one metric per epoch and keeps the best weights when asked to. */
+class EarlyStopping {
+  readonly #spec: NonNullable<FitOptions['earlyStopping']>;
+  readonly #monitor: 'valLoss' | 'valAccuracy' | 'loss' | 'accuracy';
+  readonly #higherBetter: boolean;
+  #best: number;
+  #waited = 0;
+  bestWeights: Float32Array | null = null;
+
+  constructor(spec: NonNullable<FitOptions['earlyStopping']>, hasValidation: boolean) {
+    this.#spec = spec;
+    this.#monitor = spec.monitor ?? (hasValidation ? 'valLoss' : 'loss');
+    this.#higherBetter = this.#monitor.endsWith('ccuracy');
+    this.#best = this.#higherBetter ? -Infinity : Infinity;
+  }
+
+  /**
+   * Records an epoch; true when training should stop.
+   * @throws {ValueError} when the monitored metric is not computed by this run.
+   */
+  observe(logs: EpochLogs, weights: () => Float32Array): boolean {
+    const value = logs[this.#monitor];
+    if (value === undefined) throw new ValueError(`earlyStopping monitors ${this.#monitor}, which this run does not compute`);
+    const delta = this.#spec.minDelta ?? 0;
+    const improved = this.#higherBetter ? value > this.#best + delta : value < this.#best - delta;
+    if (improved) {
+      this.#best = value;
+      this.#waited = 0;
+      if (this.#spec.restoreBestWeights) this.bestWeights = weights();
+      return false;
+    }
+    return ++this.#waited >= (this.#spec.patience ?? 0);
+  }
+}
+
+/** Fisher–Yates over `idx` (reset to 0..n-1 first) from the stream `next(bound)`, unless `shuffle` is false. */
+function epochOrder(idx: Uint32Array, shuffle: boolean, next: (bound: number) => number): void {
+  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  if (!shuffle) return;
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = next(i + 1);
+    const tmp = idx[i];
+    idx[i] = idx[j];
+    idx[j] = tmp;
+  }
+}
+
+/**
+ * One epoch of training batches in the order `idx`; null when the signal aborted it.
+ * @throws {ShapeError} / {ValueError} as the core reports bad data.
+ */
+async function trainEpoch(run: FitRun, options: FitOptions, epoch: number, idx: Uint32Array, lrAt: (epoch: number, step: number) => number): Promise<EpochLogs | null> {
+  const { raw, train, batchSize } = run;
+  const batches = Math.ceil(train.b.n / batchSize);
+  const pause = yielder();
+  const start = performance.now();
+  let lossSum = 0;
+  let correct = 0;
+  let counted = 0;
+  let seen = 0;
+  for (let bi = 0; bi < batches; bi++) {
+    const from = bi * batchSize;
+    const to = Math.min(train.b.n, from + batchSize);
+    const g = gather(train.b, train.t, idx, from, to);
+    const lr = lrAt(epoch, epoch * batches + bi);
+    if (options.lrSchedule) call(() => raw.setLr(lr));
+    const s = runBatch(raw, 'trainBatch', g.block, g.targets!);
+    lossSum += s.loss * g.block.n;
+    correct += s.correct;
+    counted += s.counted;
+    seen += g.block.n;
+    const elapsed = (performance.now() - start) / 1000;
+    await options.callbacks?.onBatchEnd?.({
+      epoch,
+      batch: bi,
+      batches,
+      loss: lossSum / seen,
+      accuracy: counted > 0 ? correct / counted : undefined,
+      samplesPerSecond: seen / Math.max(elapsed, 1e-9),
+      lr,
+    });
+    await pause();
+    if (options.signal?.aborted) return null;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    epoch,
+    loss: lossSum / Math.max(seen, 1),
+    accuracy: counted > 0 ? correct / counted : undefined,
+    seconds,
+    samplesPerSecond: seen / Math.max(seconds, 1e-9),
+    lr: lrAt(epoch, (epoch + 1) * batches - 1),
+  };
+}
+
+/**
+ * The training loop: epochs of shuffled batches, validation after each, then early stopping and the
+ * `onEpochEnd` verdict.
+ * @throws {ValueError} on a bad lrSchedule (before any update), or an early-stopping metric this run lacks.
+ */
+export async function runFit(run: FitRun, options: FitOptions): Promise<History> {
+  const { raw, train, val, epochs, batchSize } = run;
+  const batches = Math.ceil(train.b.n / batchSize);
+  const lrAt = learningRate(options.lrSchedule, run.baseLr, Math.max(1, epochs * batches));
+  const stopper = options.earlyStopping ? new EarlyStopping(options.earlyStopping, val !== null) : null;
+  const history: History = { epochs: [], stopReason: 'completed' };
+  const random = mulberry32(run.shuffleSeed);
+  const next = (bound: number) => Math.floor(random() * bound);
+  const idx = new Uint32Array(train.b.n);
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    if (options.signal?.aborted) {
+      history.stopReason = 'aborted';
+      break;
+    }
+    await options.callbacks?.onEpochBegin?.(epoch);
+    epochOrder(idx, options.shuffle ?? true, next);
+    const logs = await trainEpoch(run, options, epoch, idx, lrAt);
+    if (!logs) {
+      history.stopReason = 'aborted';
+      break;
+    }
+    if (val) {
+      const e = await evaluateBlock(raw, val, batchSize);
+      logs.valLoss = e.loss;
+      logs.valAccuracy = e.accuracy;
+    }
+    run.onEpochDone();
+    history.epochs.push(logs);
+    const verdict = await options.callbacks?.onEpochEnd?.(logs);
+    if (stopper?.observe(logs, () => raw.params())) {
+      history.stopReason = 'early-stopping';
+      break;
+    }
+    if (verdict === 'stop') {
+      history.stopReason = 'callback';
+      break;
+    }
+  }
+  const best = stopper?.bestWeights;
+  if (best && history.stopReason === 'early-stopping') call(() => raw.setParams(best));
+  return history;
+}
+
+/**
+ * Mean loss and accuracy over labelled data, in batches, without dropout.
+ * @throws {ShapeError} / {ValueError} as the core reports bad data.
+ */
+export async function evaluateBlock(raw: RawModel, data: Labeled, batchSize: number): Promise<Evaluation> {
+  const { b, t } = data;
+  const pause = yielder();
+  let loss = 0;
+  let correct = 0;
+  let counted = 0;
+  for (let from = 0; from < b.n; from += batchSize) {
+    const to = Math.min(b.n, from + batchSize);
+    const g = gather(b, t, null, from, to);
+    const s = runBatch(raw, 'evaluateBatch', g.block, g.targets!);
+    loss += s.loss * g.block.n;
+    correct += s.correct;
+    counted += s.counted;
+    await pause();
+  }
+  return { loss: loss / Math.max(b.n, 1), accuracy: counted > 0 ? correct / counted : undefined };
+}

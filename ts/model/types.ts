@@ -1,0 +1,147 @@
+/**
+ * The public types of sequence models: the config a model is built from, its inputs and targets, and the
+ * options and results of training. Plain data only; the model is in ./sequence-model.ts.
+ * Shapes: B batch, T steps, F features, V vocabulary, U output units.
+ */
+import type { TensorLike } from '../tensor';
+
+/** How tokens or features enter the LSTM. */
+export type InputSpec =
+  /** Token ids as one-hot vectors of width `vocabSize` (computed as a row gather, never a dense product). */
+  | 'one-hot'
+  /** Token ids through an embedding table (`embedding.weight`, V × dim); row `paddingIdx` (default 0) stays zero. */
+  | { embedding: number; paddingIdx?: number | null }
+  /** Float features per step (B, T, F). */
+  | { features: number };
+
+/** A hidden dense layer of the head. */
+export interface DenseLayerSpec {
+  units: number;
+  /** Default 'relu'. */
+  activation?: 'relu' | 'tanh' | 'linear';
+}
+
+/** The output layer `fc`; its activation fixes the loss. */
+export interface OutputSpec {
+  units: number;
+  /** 'sigmoid' → binary cross-entropy (labels 0/1); 'softmax' → cross-entropy (class ids); 'linear' → mean squared error. */
+  activation: 'sigmoid' | 'softmax' | 'linear';
+}
+
+/** A model's whole description: plain JSON, saved beside the weights. */
+export interface SequenceModelConfig {
+  /** Input layer. */
+  input: InputSpec;
+  /** V, required for token input. */
+  vocabSize?: number;
+  /** The LSTM (PyTorch's nn.LSTM arguments; `dropout` between stacked layers). */
+  lstm: { hiddenSize: number; numLayers?: number; bidirectional?: boolean; dropout?: number };
+  /**
+   * How the LSTM's outputs feed the head: 'last' (default; each direction's state after its last real
+   * step, PyTorch's h_n), 'mean' or 'max' over real steps, or 'sequence' (the head runs on every step:
+   * tagging, language modelling).
+   */
+  pooling?: 'last' | 'mean' | 'max' | 'sequence';
+  /** Hidden dense layers between the LSTM and the output layer (default none). */
+  head?: DenseLayerSpec[];
+  /** Dropout on the head's input while training (default 0). */
+  dropout?: number;
+  /** The output layer. */
+  output: OutputSpec;
+  /**
+   * Skip padding tokens as packed sequences skip them: `true` skips token 0, a number skips that id.
+   * Real tokens are moved to the front in order, so 'pre' and 'post' padding give the same result.
+   * Default false (the seed notebook feeds padding through the LSTM). Explicit `lengths` override it.
+   */
+  mask?: boolean | number;
+  /** Seed of initialisation, dropout and shuffling (default 0). */
+  seed?: number;
+}
+
+/** Optimisers, with PyTorch's update rules; omitted fields take PyTorch's defaults. */
+export type OptimizerSpec =
+  | { type: 'adam' | 'adamw'; lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number }
+  | { type: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number };
+
+/** Learning-rate schedules, applied between batches. */
+export type LrSchedule =
+  /** lr · gamma^floor(epoch / stepSize). */
+  | { type: 'step'; stepSize: number; gamma?: number }
+  /** Cosine from lr to `minLr` over all the run's batches. */
+  | { type: 'cosine'; minLr?: number };
+
+/** Model input: token ids (B, T) as Int32Array or float features (B, T, F); `lengths` optional. */
+export interface SequenceBatchInput {
+  data: Int32Array | Float32Array;
+  shape: readonly number[];
+  /** True length of each sequence (1..T), e.g. from `padSequences`. Steps past it are skipped. */
+  lengths?: ArrayLike<number>;
+}
+
+/** What `fit`, `evaluate` and `predict` accept as inputs. */
+export type SequenceInput = SequenceBatchInput | ArrayLike<ArrayLike<number>>;
+
+/** Targets: 0/1 labels, class ids, or float targets; flat (B·U) or a tensor. */
+export type Targets = ArrayLike<number> | TensorLike;
+
+/** Metrics of one batch, passed to `onBatchEnd`. */
+export interface BatchLogs {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy?: number;
+  samplesPerSecond: number;
+  lr: number;
+}
+
+/** Metrics of one epoch. */
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  accuracy?: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  seconds: number;
+  samplesPerSecond: number;
+  lr: number;
+}
+
+/** Callbacks of `fit`. Returning `'stop'` from `onEpochEnd` ends training after that epoch. */
+export interface Callbacks {
+  onEpochBegin?: (epoch: number) => void | Promise<void>;
+  onBatchEnd?: (logs: BatchLogs) => void | Promise<void>;
+  onEpochEnd?: (logs: EpochLogs) => void | 'stop' | Promise<void | 'stop'>;
+}
+
+/** Options of {@link SequenceModel.fit}. */
+export interface FitOptions {
+  epochs?: number;
+  batchSize?: number;
+  /** Reshuffle the training data every epoch (default true), from the model's seed. */
+  shuffle?: boolean;
+  validationData?: [SequenceInput, Targets];
+  /** Fraction of the data (the last part, before shuffling, as Keras does) held out for validation. */
+  validationSplit?: number;
+  optimizer?: OptimizerSpec;
+  /** Clip gradients to this global L2 norm. */
+  clipNorm?: number;
+  lrSchedule?: LrSchedule;
+  /** Stop when `monitor` has not improved by `minDelta` for `patience` epochs; optionally restore the best weights. */
+  earlyStopping?: { monitor?: 'valLoss' | 'valAccuracy' | 'loss' | 'accuracy'; patience?: number; minDelta?: number; restoreBestWeights?: boolean };
+  callbacks?: Callbacks;
+  /** Aborting stops training between batches; `fit` then resolves with `stopReason: 'aborted'`. */
+  signal?: AbortSignal;
+}
+
+/** What `fit` resolves to. */
+export interface History {
+  epochs: EpochLogs[];
+  stopReason: 'completed' | 'early-stopping' | 'callback' | 'aborted';
+}
+
+/** Loss and accuracy over a dataset. */
+export interface Evaluation {
+  loss: number;
+  accuracy?: number;
+}
