@@ -20,7 +20,7 @@ async function main() {
     source = 'IMDB (cached full dataset)';
   } catch (e) {
     imdb = await cs.loadImdb({ numWords: cfg.F, sample: true, progress: false });
-    source = `IMDB sample shipped in data/ (${imdb.train.labels.length} training reviews, cycled; the full dataset is not in cellstate's cache: ${String(e.message).split(";")[0]})`;
+    source = `IMDB sample shipped in data/ (${imdb.train.labels.length} training reviews, cycled; the full dataset is not in cellstate's cache: ${String(e.message).split(';')[0]})`;
   }
   const tLoad = performance.now();
   const padded = cs.padSequences(imdb.train, { maxlen: cfg.T, padding: 'post', truncating: 'post' });
@@ -69,6 +69,8 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stdout.write(`@@RESULT ${JSON.stringify({ engine: 'cellstate', config: 'imdb', variant: job.variant, status: 'failed', error: String(e) })}\n`);
+  process.stdout.write(
+    `@@RESULT ${JSON.stringify({ engine: 'cellstate', config: 'imdb', variant: job.variant, status: 'failed', error: String(e) })}\n`,
+  );
   process.exitCode = 1;
 });

@@ -107,12 +107,16 @@ function skipped(spec, why) {
 // --- optional peers, probed once ------------------------------------------------------------------
 const peersDir = join(here, 'node_modules');
 function peerInstalled(name) {
-  return existsSync(join(peersDir, name, 'package.json')) ? null : `${name} is not installed in bench/node_modules (run bench/run, which runs npm ci)`;
+  return existsSync(join(peersDir, name, 'package.json'))
+    ? null
+    : `${name} is not installed in bench/node_modules (run bench/run, which runs npm ci)`;
 }
 const torchProbe = spawnSync('python3', ['-c', 'import torch, sys; print(torch.__version__)'], { encoding: 'utf8' });
-const torchWhy =
-  torchProbe.error ? `python3 not found: ${torchProbe.error.message}` :
-  torchProbe.status !== 0 ? `python3 cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}` : null;
+const torchWhy = torchProbe.error
+  ? `python3 not found: ${torchProbe.error.message}`
+  : torchProbe.status !== 0
+    ? `python3 cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}`
+    : null;
 const relaxedBuild = readdirSync(join(root, 'dist')).find((f) => /relaxed.*\.wasm$/.test(f));
 
 async function runConfig(name) {
@@ -121,7 +125,10 @@ async function runConfig(name) {
   const refs = {};
   for (const mode of ['infer', 'train']) {
     const path = join(tmpdir(), `cellstate-bench-ref-${process.pid}-${name}-${mode}.bin`);
-    const r = await job({ engine: 'cellstate', variant: 'reference', mode, config: name, reference: path }, { env: { CELLSTATE_KERNELS: 'scalar' } });
+    const r = await job(
+      { engine: 'cellstate', variant: 'reference', mode, config: name, reference: path },
+      { env: { CELLSTATE_KERNELS: 'scalar' } },
+    );
     refs[mode] = r.status === 'reference' ? path : undefined;
     if (!refs[mode]) results.push({ ...r, config: name, mode, engine: 'cellstate', variant: 'reference' });
   }
@@ -130,7 +137,12 @@ async function runConfig(name) {
     for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ['wasm', 1]]) {
       results.push(await job({ engine: 'cellstate', variant, mode, config: name, threads, referencePath: refs[mode] }));
     }
-    results.push(skipped({ engine: 'cellstate', variant: 'wasm-relaxed', mode, config: name }, relaxedBuild ? 'relaxed build found but not wired into the benchmark' : 'cellstate ships no relaxed-SIMD wasm build yet'));
+    results.push(
+      skipped(
+        { engine: 'cellstate', variant: 'wasm-relaxed', mode, config: name },
+        relaxedBuild ? 'relaxed build found but not wired into the benchmark' : 'cellstate ships no relaxed-SIMD wasm build yet',
+      ),
+    );
   }
   const tfWhy = peerInstalled('@tensorflow/tfjs');
   for (const mode of modes) {
@@ -152,7 +164,12 @@ async function runConfig(name) {
       }
       results.push(r);
     }
-    results.push(skipped({ engine: 'tfjs', variant: 'node', mode, config: name }, '@tensorflow/tfjs-node is unavailable: its install script downloads libtensorflow, which cannot be fetched here'));
+    results.push(
+      skipped(
+        { engine: 'tfjs', variant: 'node', mode, config: name },
+        '@tensorflow/tfjs-node is unavailable: its install script downloads libtensorflow, which cannot be fetched here',
+      ),
+    );
   }
   for (const variant of ['node', 'web']) {
     const pkg = `onnxruntime-${variant}`;
@@ -173,7 +190,9 @@ async function runConfig(name) {
         continue;
       }
       const [r] = await runChild('python3', [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
-      log(`  ${name} ${mode} pytorch ${threads}t: ${r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : `FAILED ${r.error}`}`);
+      log(
+        `  ${name} ${mode} pytorch ${threads}t: ${r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : `FAILED ${r.error}`}`,
+      );
       results.push(r);
     }
   }
@@ -184,8 +203,13 @@ async function runImdb() {
   log(`\nimdb: one epoch of the seed job, ${reviews} reviews`);
   for (const variant of ['native', 'wasm']) {
     const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, reviews };
-    const [r] = await runChild(process.execPath, [join(here, 'imdb.mjs'), JSON.stringify(spec)], { describe: spec, timeoutS: quick ? 60 : 600 });
-    log(`  imdb cellstate/${variant}: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`);
+    const [r] = await runChild(process.execPath, [join(here, 'imdb.mjs'), JSON.stringify(spec)], {
+      describe: spec,
+      timeoutS: quick ? 60 : 600,
+    });
+    log(
+      `  imdb cellstate/${variant}: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`,
+    );
     results.push(r);
   }
 }
@@ -198,23 +222,34 @@ async function runCeilings() {
   out.push(...(await runChild(process.execPath, [wasmCeiling, 'simd128', String(seconds)], { describe: { kind: 'simd128' } })));
   let [relaxed] = await runChild(process.execPath, [wasmCeiling, 'relaxed', String(seconds)], { describe: { kind: 'relaxed' } });
   if (relaxed.status !== 'ok') {
-    const [flagged] = await runChild(process.execPath, ['--experimental-wasm-relaxed-simd', wasmCeiling, 'relaxed', String(seconds)], { describe: { kind: 'relaxed' } });
+    const [flagged] = await runChild(process.execPath, ['--experimental-wasm-relaxed-simd', wasmCeiling, 'relaxed', String(seconds)], {
+      describe: { kind: 'relaxed' },
+    });
     if (flagged.status === 'ok') relaxed = { ...flagged, flags: '--experimental-wasm-relaxed-simd' };
   }
   out.push(relaxed);
   if (process.arch !== 'x64') {
-    out.push({ kind: 'native-fma', status: 'skipped', why: `the native ceiling is written for x86-64 (AVX2/AVX-512), this is ${process.arch}` });
+    out.push({
+      kind: 'native-fma',
+      status: 'skipped',
+      why: `the native ceiling is written for x86-64 (AVX2/AVX-512), this is ${process.arch}`,
+    });
   } else {
     const exe = join(tmpdir(), `cellstate-bench-fma-${process.pid}`);
     const cc = spawnSync(process.env.CC ?? 'cc', ['-O3', '-o', exe, join(here, 'ceilings', 'fma.c')], { encoding: 'utf8' });
     if (cc.error || cc.status !== 0) {
-      const why = cc.error ? `no C compiler (${process.env.CC ?? 'cc'}): ${cc.error.message}` : `cc failed: ${cc.stderr.trim().split('\n').slice(-2).join(' | ')}`;
+      const why = cc.error
+        ? `no C compiler (${process.env.CC ?? 'cc'}): ${cc.error.message}`
+        : `cc failed: ${cc.stderr.trim().split('\n').slice(-2).join(' | ')}`;
       out.push({ kind: 'avx2-fma', status: 'skipped', why }, { kind: 'avx512-fma', status: 'skipped', why });
     } else {
       out.push(...(await runChild(exe, [String(seconds)], { describe: { kind: 'native-fma' } })));
     }
   }
-  for (const c of out) log(`  ${c.kind}: ${c.status === 'ok' ? `${c.gflops.toFixed(1)} GFLOP/s${c.flags ? ` (${c.flags})` : ''}` : `${c.status}: ${c.why ?? c.error}`}`);
+  for (const c of out)
+    log(
+      `  ${c.kind}: ${c.status === 'ok' ? `${c.gflops.toFixed(1)} GFLOP/s${c.flags ? ` (${c.flags})` : ''}` : `${c.status}: ${c.why ?? c.error}`}`,
+    );
   return out;
 }
 
@@ -224,7 +259,9 @@ function gitCommit() {
   return r.status === 0 ? { commit: r.stdout.trim(), dirty: d.stdout.trim().length > 0 } : { commit: null, dirty: null };
 }
 
-log(`cellstate bench (${quick ? 'quick' : 'full'}): ${machine.cpuModel}, ${cores} cores, [${machine.cpuFeatures.join(' ')}], node ${machine.node}`);
+log(
+  `cellstate bench (${quick ? 'quick' : 'full'}): ${machine.cpuModel}, ${cores} cores, [${machine.cpuFeatures.join(' ')}], node ${machine.node}`,
+);
 log('Note: timings on a shared or busy machine are noisy; medians are quoted, spreads are in the JSON.');
 const ceilings = await runCeilings();
 for (const c of wanted) {

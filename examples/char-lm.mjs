@@ -37,14 +37,15 @@ const history = await model.fit({ data: x, shape: [n, T] }, y, {
   clipNorm: 1,
   callbacks: {
     onEpochEnd: (e) => {
-      if ((e.epoch + 1) % 5 === 0) console.log(`epoch ${e.epoch + 1}: loss ${e.loss.toFixed(3)}, next-char accuracy ${(100 * e.accuracy).toFixed(1)}%`);
+      if ((e.epoch + 1) % 5 === 0)
+        console.log(`epoch ${e.epoch + 1}: loss ${e.loss.toFixed(3)}, next-char accuracy ${(100 * e.accuracy).toFixed(1)}%`);
     },
   },
 });
 
 // Generation: feed the last T characters, sample the next from the softmax at the last step.
 let seed = 42;
-const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 let out = 'Shall I compare thee';
 for (let k = 0; k < 200; k++) {
   const ctx = [...out.slice(-T)].map((c) => id.get(c));

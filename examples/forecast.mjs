@@ -6,9 +6,12 @@ import { init, sequenceRegressor } from 'cellstate';
 
 const backend = await init();
 let seed = 7;
-const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 const N = 3000;
-const series = Float32Array.from({ length: N }, (_, t) => 0.001 * t + Math.sin((2 * Math.PI * t) / 50) + 0.5 * Math.sin((2 * Math.PI * t) / 12) + 0.1 * (random() - 0.5));
+const series = Float32Array.from(
+  { length: N },
+  (_, t) => 0.001 * t + Math.sin((2 * Math.PI * t) / 50) + 0.5 * Math.sin((2 * Math.PI * t) / 12) + 0.1 * (random() - 0.5),
+);
 
 const T = 30;
 function windows(from, to) {
@@ -33,7 +36,10 @@ await model.fit(train.x, train.y, {
   optimizer: { type: 'adam', lr: 5e-3 },
   lrSchedule: { type: 'cosine' },
   validationData: [test.x, test.y],
-  callbacks: { onEpochEnd: (e) => (e.epoch + 1) % 5 === 0 && console.log(`epoch ${e.epoch + 1}: train MSE ${e.loss.toFixed(4)}, test MSE ${e.valLoss.toFixed(4)}`) },
+  callbacks: {
+    onEpochEnd: (e) =>
+      (e.epoch + 1) % 5 === 0 && console.log(`epoch ${e.epoch + 1}: train MSE ${e.loss.toFixed(4)}, test MSE ${e.valLoss.toFixed(4)}`),
+  },
 });
 
 const pred = model.predict(test.x).data;

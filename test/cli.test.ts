@@ -21,7 +21,10 @@ interface Result {
 }
 
 /** Runs the CLI; `onStdout` sees stdout as it grows (for SIGINT). */
-function cli(args: string[], { input, onStdout }: { input?: string; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Result> {
+function cli(
+  args: string[],
+  { input, onStdout }: { input?: string; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, CELLSTATE_DATA_DIR: join(tmp, 'empty-cache') };
   delete env.CELLSTATE_IMDB;
   delete env.CELLSTATE_DEBUG;
@@ -69,7 +72,7 @@ describe('cellstate', () => {
     expect(h.stdout).toMatch(/--preset seed\|strong/);
   });
 
-  it('is the package\'s `cellstate` bin, runnable as a script', () => {
+  it("is the package's `cellstate` bin, runnable as a script", () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin?: Record<string, string> };
     expect(pkg.bin?.cellstate?.replace(/^\.\//, '')).toBe('dist/cli.js');
     expect(readFileSync(cliPath, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
@@ -111,7 +114,23 @@ describe('cellstate', () => {
   });
 
   it('prints progress lines while training when stdout is a log', async () => {
-    const r = await cli(['imdb', 'train', '--sample', '--train-size', '2000', '--test-size', '2000', '--epochs', '2', '--log-every', '0.05', '--embedding', '32', '--maxlen', '200']);
+    const r = await cli([
+      'imdb',
+      'train',
+      '--sample',
+      '--train-size',
+      '2000',
+      '--test-size',
+      '2000',
+      '--epochs',
+      '2',
+      '--log-every',
+      '0.05',
+      '--embedding',
+      '32',
+      '--maxlen',
+      '200',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^epoch 1\/2 +\d+\/32 \(\d+%\) loss [\d.]+ acc [\d.]+ [\d,]+ samples\/s ETA /m);
     expect(r.stdout).toMatch(/^time: .*backend: (native|wasm) \(\w+\), threads: 1$/m);
@@ -160,7 +179,11 @@ describe('cellstate', () => {
       expectCleanError(await cli(['imdb', 'fly']), 2, /unknown imdb command 'fly'/);
       expectCleanError(await cli(['imdb', 'train', '--sample', '--epochs', 'ten']), 2, /--epochs must be an integer/);
       expectCleanError(await cli(['imdb', 'train', '--sample', '--backend', 'gpu']), 2, /--backend must be one of auto, native, wasm/);
-      expectCleanError(await cli(['imdb', 'train', '--sample', '--backend', 'wasm', '--threads', '2']), 2, /wasm backend runs on one thread/);
+      expectCleanError(
+        await cli(['imdb', 'train', '--sample', '--backend', 'wasm', '--threads', '2']),
+        2,
+        /wasm backend runs on one thread/,
+      );
     });
 
     it('missing or corrupt data file', async () => {

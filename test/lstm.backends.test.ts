@@ -97,7 +97,9 @@ describe('native and wasm', () => {
     const W = 2 * config.hiddenSize;
     for (let i = 0; i < B; i++)
       for (let t = 0; t < T; t++)
-        expect(o.output.data.subarray((t * B + i) * W, (t * B + i + 1) * W)).toEqual(a.output.data.subarray((i * T + t) * W, (i * T + t + 1) * W));
+        expect(o.output.data.subarray((t * B + i) * W, (t * B + i + 1) * W)).toEqual(
+          a.output.data.subarray((i * T + t) * W, (i * T + t + 1) * W),
+        );
     expect(o.hN.data).toEqual(a.hN.data);
   });
 });

@@ -154,11 +154,21 @@ describe.each(backendNames)('model I/O on %s', (name) => {
     expect(() => model.trainBatch(x, [0, 1, 0.5, 1])).toThrow(ValueError);
     const high = { data: x.data.slice(), shape: x.shape };
     high.data[7] = 30;
-    expect(() => model.trainBatch(high, y)).toThrow(/token id 30 at flat index 7 \(sequence 1, step 2\) is out of range; ids must be in 0\.\.30/);
+    expect(() => model.trainBatch(high, y)).toThrow(
+      /token id 30 at flat index 7 \(sequence 1, step 2\) is out of range; ids must be in 0\.\.30/,
+    );
     const negative = { data: x.data.slice(), shape: x.shape };
     negative.data[0] = -1;
     expect(() => model.trainBatch(negative, y)).toThrow(ValueError);
-    expect(() => model.trainBatch([[1, 2, 3], [4, 5]], [0, 1])).toThrow(/mixed lengths .* pad them first with padSequences/);
+    expect(() =>
+      model.trainBatch(
+        [
+          [1, 2, 3],
+          [4, 5],
+        ],
+        [0, 1],
+      ),
+    ).toThrow(/mixed lengths .* pad them first with padSequences/);
     expect(() => model.trainBatch({ data: new Float32Array(20), shape: [4, 5] }, y)).toThrow(/must be an Int32Array of token ids/);
     expect(() => model.trainBatch({ ...x, lengths: [1, 2, 9, 1] }, y)).toThrow(ValueError);
     await expect(model.fit(x, y, { epochs: 1, batchSize: 0 })).rejects.toThrow(/batchSize/);
@@ -174,8 +184,14 @@ describe.each(backendNames)('model I/O on %s', (name) => {
     expect(make({ lstm: { hiddenSize: 4, dropout: 1.5 } })).toThrow(/lstm\.dropout must be a number in \[0, 1\), got 1\.5/);
     expect(make({ dropout: -0.1 })).toThrow(ValueError);
     expect(make({ vocabSize: undefined })).toThrow(/vocabSize/);
-    expect(make({ input: 'one-hot', vocabSize: 5, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'softmax' } })).toThrow(/at least 2 units/);
-    expect(make({ input: { features: 3 }, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'sigmoid' }, mask: true })).toThrow(/mask needs token input/);
-    expect(make({ input: 'two-hot', vocabSize: 5, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'sigmoid' } })).toThrow(/input must be/);
+    expect(make({ input: 'one-hot', vocabSize: 5, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'softmax' } })).toThrow(
+      /at least 2 units/,
+    );
+    expect(make({ input: { features: 3 }, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'sigmoid' }, mask: true })).toThrow(
+      /mask needs token input/,
+    );
+    expect(make({ input: 'two-hot', vocabSize: 5, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'sigmoid' } })).toThrow(
+      /input must be/,
+    );
   });
 });

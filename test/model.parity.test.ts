@@ -6,7 +6,8 @@ import { backend, backendNames, expectClose, f32, loadFixtures } from './helpers
 const cases = loadFixtures('sentiment');
 
 describe.each(backendNames)('sentiment fixtures on %s', (name) => {
-  it('finds both sentiment cases', () => expect(cases.map((c) => c.name).sort()).toEqual(['seed-sentiment-onehot', 'sentiment-embedding-packed']));
+  it('finds both sentiment cases', () =>
+    expect(cases.map((c) => c.name).sort()).toEqual(['seed-sentiment-onehot', 'sentiment-embedding-packed']));
 
   it.each(cases.map((c) => [c.name, c] as const))('%s: logits, loss and every gradient within 1e-4', async (_, c) => {
     const cfg = c.config as { vocabSize: number; embeddingDim: number | null; hiddenSize: number; input: string; lengths: number[] | null };
@@ -34,7 +35,12 @@ describe.each(backendNames)('sentiment fixtures on %s', (name) => {
     }
     // predict gives σ(logits).
     const p = model.predict(x);
-    expectClose('predict', p.data, (c.outputs.logits as { data: number[] }).data.map((z) => 1 / (1 + Math.exp(-z))), tol);
+    expectClose(
+      'predict',
+      p.data,
+      (c.outputs.logits as { data: number[] }).data.map((z) => 1 / (1 + Math.exp(-z))),
+      tol,
+    );
     model.dispose();
   });
 });

@@ -100,7 +100,10 @@ describe.each(backendNames)('training on %s', (name) => {
         expect(Math.abs(post - plain)).toBeLessThan(1e-6);
         expect(Math.abs(lengths - plain)).toBeLessThan(1e-6);
         // Without the mask, padding changes the result (so the test above can fail).
-        const unmasked = sequenceClassifier({ input, vocabSize: 12, lstm: { hiddenSize: 6, bidirectional: true, numLayers: 2 }, pooling, seed: 2 }, { backend: b });
+        const unmasked = sequenceClassifier(
+          { input, vocabSize: 12, lstm: { hiddenSize: 6, bidirectional: true, numLayers: 2 }, pooling, seed: 2 },
+          { backend: b },
+        );
         expect(Math.abs(unmasked.predict([[0, 0, 0, ...seq]]).data[0] - unmasked.predict([seq]).data[0])).toBeGreaterThan(1e-6);
         model.dispose();
         unmasked.dispose();
@@ -206,7 +209,10 @@ describe('schedules', () => {
     expect(cos[0]).toBeCloseTo(0.1, 10);
     expect(cos[2]).toBeCloseTo(0.05, 10);
     expect(cos[3]).toBeLessThan(cos[2]);
-    expect(new SequenceModel({ input: { features: 1 }, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'linear' } }, { backend: b }).numParameters).toBe(
+    expect(
+      new SequenceModel({ input: { features: 1 }, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'linear' } }, { backend: b })
+        .numParameters,
+    ).toBe(
       // LSTM 4·2·(1 + 2) + 2·8 biases, fc 2 + 1.
       4 * 2 * 3 + 16 + 3,
     );

@@ -84,12 +84,9 @@ describe('the npm tarball', () => {
   });
 
   it('has every file its exports, main, module and types name', () => {
-    const targets = [
-      ...exportTargets(manifest.exports),
-      manifest.main as string,
-      manifest.module as string,
-      manifest.types as string,
-    ].map((t) => t.replace(/^\.\//, ''));
+    const targets = [...exportTargets(manifest.exports), manifest.main as string, manifest.module as string, manifest.types as string].map(
+      (t) => t.replace(/^\.\//, ''),
+    );
     expect(targets.length).toBeGreaterThan(6);
     for (const t of targets) expect(packed, `${t} is named by package.json`).toContain(t);
   });
@@ -133,10 +130,7 @@ describe('the installed package', () => {
   let cjs: RunResult;
 
   it('runs from ESM import: native for auto, wasm when asked', () => {
-    writeFileSync(
-      join(consumer, 'esm.mjs'),
-      program("import { init, LSTM } from 'cellstate';", "import.meta.resolve('cellstate')"),
-    );
+    writeFileSync(join(consumer, 'esm.mjs'), program("import { init, LSTM } from 'cellstate';", "import.meta.resolve('cellstate')"));
     esm = JSON.parse(run('node', ['esm.mjs'], consumer)) as RunResult;
     // The import condition, from the installed copy (not the repo).
     expect(esm.resolved).toBe(`file://${consumer}/node_modules/cellstate/dist/index.js`);
@@ -190,7 +184,8 @@ await init({ backend: 'webgpu' });
 const wrong: number[] = lstm.forward(x).output;
 console.log(name, h, shape, err, wrong);
 `;
-    const names = 'init, LSTM, Tensor, BackendError, type Backend, type BackendName, type LSTMOptions, type TensorLike, type ForwardResult, type CellstateError';
+    const names =
+      'init, LSTM, Tensor, BackendError, type Backend, type BackendName, type LSTMOptions, type TensorLike, type ForwardResult, type CellstateError';
     writeFileSync(join(consumer, 'types-esm.mts'), `import { ${names} } from 'cellstate';\n${body}export {};\n`);
     // Top-level await is ESM only: the CommonJS variant wraps the same body in an async function.
     writeFileSync(

@@ -134,9 +134,7 @@ describe('the wasm and native bindings', () => {
     // The source reader finds exactly what the addon exports (so every arity below is read, none assumed).
     expect([...decl.functions.keys(), ...decl.classes.keys()].sort()).toEqual([...native.keys()]);
     for (const [cls, methods] of decl.classes) {
-      expect([...methods.keys()].filter((k) => k !== 'constructor').sort(), cls).toEqual(
-        [...native.get(cls)!.members.keys()].sort(),
-      );
+      expect([...methods.keys()].filter((k) => k !== 'constructor').sort(), cls).toEqual([...native.get(cls)!.members.keys()].sort());
       expect(methods.has('constructor'), `${cls} has a #[napi(constructor)]`).toBe(true);
     }
 

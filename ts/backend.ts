@@ -38,13 +38,7 @@ export interface RawLstm {
 
 /** What a binding module exports (the wasm glue and the napi addon expose the same names). */
 export interface RawModule {
-  LstmHandle: new (
-    inputSize: number,
-    hiddenSize: number,
-    numLayers: number,
-    bidirectional: boolean,
-    seed: number,
-  ) => RawLstm;
+  LstmHandle: new (inputSize: number, hiddenSize: number, numLayers: number, bidirectional: boolean, seed: number) => RawLstm;
   kernelName(): string;
   availableKernels(): string[];
   selectKernels(name: string): void;
@@ -95,9 +89,7 @@ export type WasmSource = string | URL | Response | ArrayBuffer | ArrayBufferView
  * `WebAssembly.Module` where the compiler knows it (the DOM lib, @types/node 22+), else nothing: the published
  * declarations must compile for Node users whose `lib` has no DOM and who keep `skipLibCheck` off.
  */
-type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never[]) => infer M } }
-  ? M
-  : never;
+type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never[]) => infer M } } ? M : never;
 
 /** Options of {@link init} and {@link loadBackend}. */
 export interface InitOptions {

@@ -7,12 +7,4 @@ export * from './model/index';
 export { Tensor, shapeSize } from './tensor';
 export type { TensorLike } from './tensor';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
-export {
-  CellstateError,
-  ShapeError,
-  ValueError,
-  StateError,
-  DisposedError,
-  BackendError,
-  DataError,
-} from './errors';
+export { CellstateError, ShapeError, ValueError, StateError, DisposedError, BackendError, DataError } from './errors';

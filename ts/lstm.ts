@@ -68,7 +68,6 @@ export interface Gradients {
   params: Record<string, Tensor>;
 }
 
-
 let live = 0;
 const registry = new FinalizationRegistry<RawLstm>((raw) => {
   live--;
@@ -129,9 +128,7 @@ export class LSTM {
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new ValueError(`seed must be a non-negative safe integer, got ${seed}`);
     this.backend = options.backend ?? getBackend();
-    const raw = call(
-      () => new this.backend.raw.LstmHandle(this.inputSize, this.hiddenSize, this.numLayers, this.bidirectional, seed),
-    );
+    const raw = call(() => new this.backend.raw.LstmHandle(this.inputSize, this.hiddenSize, this.numLayers, this.bidirectional, seed));
     this.#raw = raw;
     this.#table = JSON.parse(raw.paramTable()) as ParamInfo[];
     live++;
@@ -225,7 +222,10 @@ export class LSTM {
     this.#lastInput = { batch, steps };
     const outShape = this.#outputShape(batch, steps);
     return {
-      output: new Tensor(call(() => raw.output()), outShape),
+      output: new Tensor(
+        call(() => raw.output()),
+        outShape,
+      ),
       hN: new Tensor(raw.hN(), state),
       cN: new Tensor(raw.cN(), state),
     };
@@ -257,7 +257,10 @@ export class LSTM {
     const inShape = this.batchFirst ? [batch, steps, this.inputSize] : [steps, batch, this.inputSize];
     // The mirror of forward's result (STYLE 5: forward and backward side by side): d(x, h0, c0) in their shapes.
     return {
-      x: new Tensor(call(() => raw.dX()), inShape),
+      x: new Tensor(
+        call(() => raw.dX()),
+        inShape,
+      ),
       h0: new Tensor(raw.dH0(), state),
       c0: new Tensor(raw.dC0(), state),
       params: this.#split(raw.grads()),

@@ -24,9 +24,7 @@ function isMusl(): boolean {
 
 /** Candidate locations, relative to this module: dist/ in the package, ts/ when run from source. */
 function candidates(file: string): URL[] {
-  return [`./${file}`, `./native/${file}`, `../native/${file}`, `./generated/wasm/${file}`].map(
-    (p) => new URL(p, import.meta.url),
-  );
+  return [`./${file}`, `./native/${file}`, `../native/${file}`, `./generated/wasm/${file}`].map((p) => new URL(p, import.meta.url));
 }
 
 function findFile(file: string, envVar: string): string {

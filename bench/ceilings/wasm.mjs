@@ -48,7 +48,14 @@ export function moduleBytes(kind) {
   const locals = vec([[...leb(ACC + 2), 0x7b]]); // ACC + 2 locals of v128
   const func = [...locals, ...body];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([[0x60, 1, 0x7f, 1, 0x7d]])), // type: (i32) -> f32
     ...section(3, vec([[0]])),
     ...section(7, vec([[...leb(3), ...new TextEncoder().encode('run'), 0x00, 0]])),

@@ -30,7 +30,12 @@ function newLayer(cs, backend, cfg, weights) {
 /** The notebook's model for the config: one-hot token ids for seed, float features otherwise. */
 export function newModel(cs, backend, cfg, weights) {
   const model = cs.sequenceClassifier(
-    { input: cfg.oneHot ? 'one-hot' : { features: cfg.F }, vocabSize: cfg.oneHot ? cfg.F : undefined, lstm: { hiddenSize: cfg.H }, seed: 1 },
+    {
+      input: cfg.oneHot ? 'one-hot' : { features: cfg.F },
+      vocabSize: cfg.oneHot ? cfg.F : undefined,
+      lstm: { hiddenSize: cfg.H },
+      seed: 1,
+    },
     { backend },
   );
   // The same LSTM weights as every peer; the head keeps the model's seeded initialisation.

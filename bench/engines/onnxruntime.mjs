@@ -54,7 +54,8 @@ export async function prepare({ job, cfg, data, weights }) {
       threads: job.threads,
       label: 'LSTM forward (h_T); Transpose to time-major inside the graph',
       input: cfg.oneHot ? 'dense one-hot (B, T, F) tensor' : 'dense',
-      runtime: `node ${process.versions.node}, ${web ? 'onnxruntime-web' : 'onnxruntime-node'} ${ort.env.versions?.[web ? 'web' : 'node'] ?? ''}`.trim(),
+      runtime:
+        `node ${process.versions.node}, ${web ? 'onnxruntime-web' : 'onnxruntime-node'} ${ort.env.versions?.[web ? 'web' : 'node'] ?? ''}`.trim(),
     },
     check,
     samplesPerStep: B,

@@ -81,6 +81,6 @@ export async function prepare({ job, cfg, data, weights }) {
     check,
     samplesPerStep: B,
     step,
-    memoryBytes: () => (name === 'wasm' ? tf.memory().numBytesInWASM ?? null : null),
+    memoryBytes: () => (name === 'wasm' ? (tf.memory().numBytesInWASM ?? null) : null),
   };
 }

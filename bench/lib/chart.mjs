@@ -29,8 +29,12 @@ export function chartSvg(doc) {
     for (const r of g.rows) {
       const label = `${r.engine} ${r.backend ?? r.variant}${r.threads ? ` ${r.threads}t` : ''}`;
       parts.push(`<text x="${left - 6}" y="${y + 12}" text-anchor="end">${esc(label)}</text>`);
-      parts.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(r.samplesPerSecond) - left).toFixed(1)}" height="${barH}" fill="${COLORS[r.engine] ?? '#868e96'}"/>`);
-      parts.push(`<text x="${(x(r.samplesPerSecond) + 4).toFixed(1)}" y="${y + 12}">${esc(r.samplesPerSecond >= 100 ? Math.round(r.samplesPerSecond) : r.samplesPerSecond.toPrecision(3))}</text>`);
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${Math.max(1, x(r.samplesPerSecond) - left).toFixed(1)}" height="${barH}" fill="${COLORS[r.engine] ?? '#868e96'}"/>`,
+      );
+      parts.push(
+        `<text x="${(x(r.samplesPerSecond) + 4).toFixed(1)}" y="${y + 12}">${esc(r.samplesPerSecond >= 100 ? Math.round(r.samplesPerSecond) : r.samplesPerSecond.toPrecision(3))}</text>`,
+      );
       y += barH + 4;
     }
     y += 12;

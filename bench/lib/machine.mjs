@@ -2,7 +2,23 @@
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 
-const FEATURES = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_tile', 'neon', 'asimd', 'sve'];
+const FEATURES = [
+  'sse4_2',
+  'avx',
+  'avx2',
+  'fma',
+  'f16c',
+  'avx512f',
+  'avx512bw',
+  'avx512vl',
+  'avx512_vnni',
+  'avx512_bf16',
+  'avx512_fp16',
+  'amx_tile',
+  'neon',
+  'asimd',
+  'sve',
+];
 
 export function machineInfo() {
   let flags;

@@ -1,6 +1,7 @@
 // The terminal table and the README's markdown table, both with the ratio of cellstate to each peer.
 
-const fmt = (v, d = 1) => (v == null || !Number.isFinite(v) ? '-' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v < 10 ? 2 : d));
+const fmt = (v, d = 1) =>
+  v == null || !Number.isFinite(v) ? '-' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v < 10 ? 2 : d);
 const mb = (b) => (b == null ? '-' : `${Math.round(b / 2 ** 20)} MB`);
 
 function who(r) {
@@ -12,7 +13,8 @@ function who(r) {
 function cellstateRates(doc, config, mode) {
   const out = {};
   for (const r of doc.results) {
-    if (r.engine === 'cellstate' && r.config === config && r.mode === mode && r.status === 'ok' && (r.threads ?? 1) === 1) out[r.variant] = r.samplesPerSecond;
+    if (r.engine === 'cellstate' && r.config === config && r.mode === mode && r.status === 'ok' && (r.threads ?? 1) === 1)
+      out[r.variant] = r.samplesPerSecond;
   }
   return out;
 }
@@ -45,9 +47,23 @@ export function report(doc) {
     `ceilings (1 thread): ${doc.ceilings.map((c) => `${c.kind} ${c.status === 'ok' ? `${fmt(c.gflops)} GFLOP/s` : c.status}`).join(', ')}`,
     `FLOPs: forward ${doc.flops.forward}; train ${doc.flops.train}`,
   ];
-  const head = ['engine / backend / threads', 'kernels', 'batch', 'samples/s', 'spread', 'GFLOP/s', 'peak RSS', 'check', 'native/this', 'wasm/this'];
+  const head = [
+    'engine / backend / threads',
+    'kernels',
+    'batch',
+    'samples/s',
+    'spread',
+    'GFLOP/s',
+    'peak RSS',
+    'check',
+    'native/this',
+    'wasm/this',
+  ];
   for (const g of rowsOf(doc)) {
-    lines.push('', `== ${g.config} ${g.mode}${g.config !== 'imdb' ? ` (${JSON.stringify(doc.configs[g.config] ?? {}).replace(/"/g, '')})` : ''}`);
+    lines.push(
+      '',
+      `== ${g.config} ${g.mode}${g.config !== 'imdb' ? ` (${JSON.stringify(doc.configs[g.config] ?? {}).replace(/"/g, '')})` : ''}`,
+    );
     const table = [head];
     const notes = [];
     for (const r of g.rows) {
@@ -74,7 +90,12 @@ export function report(doc) {
     for (const row of table) lines.push(pad(row, widths));
     for (const n of [...new Set(notes)]) lines.push(`  - ${n}`);
   }
-  lines.push('', 'native/this, wasm/this: cellstate (native addon, wasm) samples/s at 1 thread divided by the row\'s. Every "train" row is', 'a full step (forward, Dense(1) head, loss, backward, Adam); cellstate\'s is one core call per batch (model.trainBatch).', '');
+  lines.push(
+    '',
+    'native/this, wasm/this: cellstate (native addon, wasm) samples/s at 1 thread divided by the row\'s. Every "train" row is',
+    "a full step (forward, Dense(1) head, loss, backward, Adam); cellstate's is one core call per batch (model.trainBatch).",
+    '',
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -92,10 +113,17 @@ export function markdownTable(doc, chartPath) {
     for (const r of g.rows) {
       if (r.status === 'ok') {
         const isCs = r.engine === 'cellstate';
-        const note = [r.engine === 'brain' ? 'one sequence at a time, RMSProp' : '', r.cold ? 'single cold step' : '', ...(r.notes ?? []), r.config === 'imdb' ? `${r.reviews} reviews in ${fmt(r.seconds)} s; ${r.source?.split(' (')[0] ?? ''}` : '']
+        const note = [
+          r.engine === 'brain' ? 'one sequence at a time, RMSProp' : '',
+          r.cold ? 'single cold step' : '',
+          ...(r.notes ?? []),
+          r.config === 'imdb' ? `${r.reviews} reviews in ${fmt(r.seconds)} s; ${r.source?.split(' (')[0] ?? ''}` : '',
+        ]
           .filter(Boolean)
           .join('; ');
-        out.push(`| ${g.config} | ${g.mode} | ${who(r)} | ${fmt(r.samplesPerSecond)} | ${fmt(r.gflops)} | ${isCs ? '' : ratio(g.cs.native, r.samplesPerSecond)} | ${isCs ? '' : ratio(g.cs.wasm, r.samplesPerSecond)} | ${note} |`);
+        out.push(
+          `| ${g.config} | ${g.mode} | ${who(r)} | ${fmt(r.samplesPerSecond)} | ${fmt(r.gflops)} | ${isCs ? '' : ratio(g.cs.native, r.samplesPerSecond)} | ${isCs ? '' : ratio(g.cs.wasm, r.samplesPerSecond)} | ${note} |`,
+        );
       } else if (r.status === 'failed') {
         out.push(`| ${g.config} | ${g.mode} | ${who(r)} | failed | | | | ${String(r.error).slice(0, 90).replace(/\|/g, '/')} |`);
       }

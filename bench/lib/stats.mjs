@@ -20,7 +20,5 @@ export function compare(a, b, atol, rtol) {
     }
     if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? NaN : d;
   }
-  return at < 0
-    ? { ok: true, maxAbs }
-    : { ok: false, maxAbs, why: `index ${at}: ${a[at]} vs reference ${b[at]} (max |diff| ${maxAbs})` };
+  return at < 0 ? { ok: true, maxAbs } : { ok: false, maxAbs, why: `index ${at}: ${a[at]} vs reference ${b[at]} (max |diff| ${maxAbs})` };
 }

@@ -3,16 +3,7 @@
 //   ?wasm=url       init() with no source: the entry must fetch dist/cellstate_wasm_bg.wasm beside itself
 //   ?wasm=bytes     init({ wasm: ArrayBuffer }) from /raw/module.bin (served as octet-stream)
 //   ?wasm=response  init({ wasm: Response }) from /raw/module.wasm served as application/wasm
-import {
-  init,
-  LSTM,
-  liveHandles,
-  loadImdb,
-  loadModel,
-  padSequences,
-  saveModel,
-  sequenceClassifier,
-} from '/dist/browser.js';
+import { init, LSTM, liveHandles, loadImdb, loadModel, padSequences, saveModel, sequenceClassifier } from '/dist/browser.js';
 
 async function wasmOption(mode) {
   if (mode === 'url') return {};

@@ -121,7 +121,11 @@ describe('Keras options on the full data', () => {
     const d = kerasPipeline(corpus, { skipTop: 10, seed: null });
     expect(countWhere(d.train.ids, (id) => id !== 2 && id < 10)).toBe(0);
     expect(d.train.ids[0]).toBe(2); // the start char
-    expect(Array.from(d.train.ids.subarray(0, 50))).toEqual(review(sorted.train, 0).slice(0, 50).map((id) => (id < 10 ? 2 : id)));
+    expect(Array.from(d.train.ids.subarray(0, 50))).toEqual(
+      review(sorted.train, 0)
+        .slice(0, 50)
+        .map((id) => (id < 10 ? 2 : id)),
+    );
   });
 
   test('maxlen 100 keeps reviews of fewer than 100 ids, start char counted', () => {
@@ -134,7 +138,11 @@ describe('Keras options on the full data', () => {
   test('indexFrom 0 without start char gives the ranks themselves', () => {
     const d = kerasPipeline(corpus, { indexFrom: 0, startChar: null, seed: null });
     expect(d.train.ids.length).toBe(sorted.train.ids.length - 25000);
-    expect(Array.from(d.train.ids.subarray(0, 20))).toEqual(review(sorted.train, 0).slice(1, 21).map((id) => id - 3));
+    expect(Array.from(d.train.ids.subarray(0, 20))).toEqual(
+      review(sorted.train, 0)
+        .slice(1, 21)
+        .map((id) => id - 3),
+    );
   });
 
   test("the seed notebook's setup: numWords 300, 15,000 / 10,000 reviews, padded to 100", () => {

@@ -108,7 +108,10 @@ describe('loadImdb from an aclImdb tarball', () => {
     const d = await loadImdb({ source: tarball, seed: null, indexFrom: 10, startChar: 7, oovChar: 9 });
     expect(reviews(d.test)[0]).toEqual([7, 11, 9, 13]);
     const e = await loadImdb({ source: tarball, seed: null, startChar: null, oovChar: null });
-    expect(reviews(e.test)).toEqual([[4, 6], [7, 7]]);
+    expect(reviews(e.test)).toEqual([
+      [4, 6],
+      [7, 7],
+    ]);
   });
 
   test('trainSize / testSize keep the first N after shuffling', async () => {
@@ -154,7 +157,9 @@ describe('encode / decode', () => {
 
 // The same reviews as Keras' npz would hold them: ranks of the tarball's words, in the sorted order.
 const rankLists = (texts: string[]) => texts.map((t) => tokenize(t).map((w) => RANK[w as keyof typeof RANK] ?? 0));
-const sorted = [...corpus].sort((a, b) => (a.split === b.split ? (a.label === b.label ? a.id - b.id : a.label < b.label ? -1 : 1) : a.split === 'train' ? -1 : 1));
+const sorted = [...corpus].sort((a, b) =>
+  a.split === b.split ? (a.label === b.label ? a.id - b.id : a.label < b.label ? -1 : 1) : a.split === 'train' ? -1 : 1,
+);
 const trainTexts = sorted.filter((r) => r.split === 'train').map((r) => r.text as string);
 const testTexts = sorted.filter((r) => r.split === 'test').map((r) => r.text as string);
 
@@ -190,17 +195,27 @@ describe('loadImdb from a Keras imdb.npz', () => {
 
   test('a plain pickled list of lists (no numpy wrapper) is read too', async () => {
     const f = npz({
-      x_train: npy('|O', 2, pickleLists([[1, 2], [300, 70000]])),
+      x_train: npy(
+        '|O',
+        2,
+        pickleLists([
+          [1, 2],
+          [300, 70000],
+        ]),
+      ),
       y_train: npyInt64([1, 0]),
       x_test: npy('|O', 1, pickleLists([[5]])),
       y_test: npyInt64([1]),
     });
     const d = await loadImdb({ source: f, seed: null });
-    expect(reviews(d.train)).toEqual([[1, 4, 5], [1, 303, 70003]]);
+    expect(reviews(d.train)).toEqual([
+      [1, 4, 5],
+      [1, 303, 70003],
+    ]);
   });
 
   test('more than 256 reviews and 1000-item lists (LONG_BINPUT, batched APPENDS)', async () => {
-    const lists = Array.from({ length: 300 }, (_, i) => Array.from({ length: i === 7 ? 2500 : 3 }, (_, k) => (k * 7 + i) % 90000 + 1));
+    const lists = Array.from({ length: 300 }, (_, i) => Array.from({ length: i === 7 ? 2500 : 3 }, (_, k) => ((k * 7 + i) % 90000) + 1));
     const f = kerasNpz({ x: lists, y: lists.map((_, i) => i % 2) }, { x: [[1]], y: [0] });
     const d = await loadImdb({ source: f, seed: null, startChar: null, indexFrom: 0 });
     expect(reviews(d.train)).toEqual(lists);
@@ -262,12 +277,17 @@ describe('bad input is a DataError', () => {
   });
 
   test('an npz missing an array', async () => {
-    const f = npz({ x_train: npy('|O', 1, pickleObjectArray([[1]])), y_train: npyInt64([1]), x_test: npy('|O', 1, pickleObjectArray([[1]])) });
+    const f = npz({
+      x_train: npy('|O', 1, pickleObjectArray([[1]])),
+      y_train: npyInt64([1]),
+      x_test: npy('|O', 1, pickleObjectArray([[1]])),
+    });
     await rejects(f, /no array "y_test"/);
   });
 
   test('unsupported pickle opcodes and globals are refused, naming them', async () => {
-    const withPickle = (p: Uint8Array) => npz({ x_train: npy('|O', 1, p), y_train: npyInt64([1]), x_test: npy('|O', 1, pickleLists([[1]])), y_test: npyInt64([1]) });
+    const withPickle = (p: Uint8Array) =>
+      npz({ x_train: npy('|O', 1, p), y_train: npyInt64([1]), x_test: npy('|O', 1, pickleLists([[1]])), y_test: npyInt64([1]) });
     // DICT ('}' EMPTY_DICT) is not part of the subset
     await rejects(withPickle(Uint8Array.from([0x80, 2, 0x7d, 0x2e])), /unsupported pickle opcode 0x7d \(EMPTY_DICT\)/);
     // GLOBAL os.system + REDUCE: the classic code-execution pickle

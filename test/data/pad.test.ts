@@ -72,7 +72,11 @@ describe('shuffleSplit / takeReviews', () => {
 
   test("shuffleSplit follows numpy's RandomState(seed).shuffle", () => {
     // numpy 2.4.6: r = np.random.RandomState(113); a = np.arange(10); r.shuffle(a) -> [9 3 6 1 0 7 4 8 2 5]
-    const ten = { ids: Int32Array.from({ length: 10 }, (_, i) => i), offsets: Int32Array.from({ length: 11 }, (_, i) => i), labels: new Uint8Array(10) };
+    const ten = {
+      ids: Int32Array.from({ length: 10 }, (_, i) => i),
+      offsets: Int32Array.from({ length: 11 }, (_, i) => i),
+      labels: new Uint8Array(10),
+    };
     expect(Array.from(shuffleSplit(ten, 113).ids)).toEqual([9, 3, 6, 1, 0, 7, 4, 8, 2, 5]);
     expect(shuffleSplit(split, 7)).toEqual(shuffleSplit(split, 7));
     expect(() => shuffleSplit(split, -1)).toThrow(ValueError);

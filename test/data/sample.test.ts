@@ -22,5 +22,7 @@ test('sample: true reads data/imdb-sample.tar.gz: 2,000 + 2,000 reviews, 1,000 o
 test('the sample is the one the script writes (deterministic output)', () => {
   // sha256 of the committed file, printed by `sha256sum data/imdb-sample.tar.gz` after
   // `scripts/make-imdb-sample` (rerunning the script gives the same bytes).
-  expect(createHash('sha256').update(readFileSync(SAMPLE)).digest('hex')).toBe('b8dcdb6f4132c602ecb050bfb2735580793982c9cc8655ac4cbdd2b3f750873a');
+  expect(createHash('sha256').update(readFileSync(SAMPLE)).digest('hex')).toBe(
+    'b8dcdb6f4132c602ecb050bfb2735580793982c9cc8655ac4cbdd2b3f750873a',
+  );
 });

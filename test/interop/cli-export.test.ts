@@ -27,7 +27,11 @@ describe('cellstate export', () => {
     const usage = spawnSync(process.execPath, [cli, 'export', '--model', 'x'], { encoding: 'utf8' });
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/^error: export needs a target format: --onnx FILE/);
-    const missing = spawnSync(process.execPath, [cli, 'export', '--model', join(tmpdir(), 'no-such-model-dir'), '--onnx', join(tmpdir(), 'x.onnx')], { encoding: 'utf8' });
+    const missing = spawnSync(
+      process.execPath,
+      [cli, 'export', '--model', join(tmpdir(), 'no-such-model-dir'), '--onnx', join(tmpdir(), 'x.onnx')],
+      { encoding: 'utf8' },
+    );
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/^error: cannot read model/);
   });

@@ -15,7 +15,10 @@ const dir = (name: string) => join(interopFixtures, 'tfjs', name);
 const load = (name: string) => ({
   json: JSON.parse(readFileSync(join(dir(name), 'model.json'), 'utf8')) as TfjsModelJson,
   weights: new Uint8Array(readFileSync(join(dir(name), 'weights.bin'))),
-  expected: JSON.parse(readFileSync(join(dir(name), 'expected.json'), 'utf8')) as { x: { shape: number[]; data: number[] }; output: { shape: number[]; data: number[] } },
+  expected: JSON.parse(readFileSync(join(dir(name), 'expected.json'), 'utf8')) as {
+    x: { shape: number[]; data: number[] };
+    output: { shape: number[]; data: number[] };
+  },
 });
 
 beforeAll(async () => {
@@ -27,7 +30,9 @@ describe('importTfjs: TF.js Layers models', () => {
     const { json, weights, expected } = load(name);
     const model = importTfjs(json, weights);
     try {
-      const x = name.startsWith('dense') ? { data: Float32Array.from(expected.x.data), shape: expected.x.shape } : { data: Int32Array.from(expected.x.data), shape: expected.x.shape };
+      const x = name.startsWith('dense')
+        ? { data: Float32Array.from(expected.x.data), shape: expected.x.shape }
+        : { data: Int32Array.from(expected.x.data), shape: expected.x.shape };
       const got = model.predict(x);
       expect(got.shape).toEqual(expected.output.shape);
       const diff = maxAbsDiff(got.data, expected.output.data);

@@ -26,7 +26,14 @@ const lstmShapes: { hiddenSize: number; numLayers?: number; bidirectional?: bool
   { hiddenSize: 3, bidirectional: true },
 ];
 const poolings = ['last', 'mean', 'max', 'sequence'] as const;
-const heads = [[], [{ units: 4, activation: 'relu' as const }], [{ units: 5, activation: 'tanh' as const }, { units: 3, activation: 'linear' as const }]];
+const heads = [
+  [],
+  [{ units: 4, activation: 'relu' as const }],
+  [
+    { units: 5, activation: 'tanh' as const },
+    { units: 3, activation: 'linear' as const },
+  ],
+];
 const outputs = [
   { units: 1, activation: 'sigmoid' as const },
   { units: 3, activation: 'softmax' as const },
@@ -61,7 +68,11 @@ function cases(): Case[] {
             mask: mode === 'mask',
             seed: i,
           };
-          out.push({ name: `${input} L${lstm.numLayers ?? 1}${lstm.bidirectional ? ' bi' : ''} H${lstm.hiddenSize} ${mode} ${pooling} head${config.head!.length} ${config.output.activation}`, config, lengths: mode === 'lengths' });
+          out.push({
+            name: `${input} L${lstm.numLayers ?? 1}${lstm.bidirectional ? ' bi' : ''} H${lstm.hiddenSize} ${mode} ${pooling} head${config.head!.length} ${config.output.activation}`,
+            config,
+            lengths: mode === 'lengths',
+          });
           i++;
         }
       }
@@ -73,7 +84,16 @@ function cases(): Case[] {
       for (const output of outputs) {
         out.push({
           name: `embedding L1 bi ${pooling} head${h} ${output.activation} (sweep)`,
-          config: { input: { embedding: 5 }, vocabSize: V, lstm: { hiddenSize: 4, bidirectional: true }, pooling, head, output, mask: pooling !== 'sequence', seed: 100 + out.length },
+          config: {
+            input: { embedding: 5 },
+            vocabSize: V,
+            lstm: { hiddenSize: 4, bidirectional: true },
+            pooling,
+            head,
+            output,
+            mask: pooling !== 'sequence',
+            seed: 100 + out.length,
+          },
           lengths: false,
         });
       }
@@ -103,7 +123,11 @@ function featureBatch(seed: number, f: number): { data: Float32Array; lengths: I
   return { data, lengths };
 }
 
-async function compare(model: SequenceModel, x: { data: Int32Array | Float32Array; shape: number[]; lengths?: Int32Array }, lengths: boolean): Promise<number> {
+async function compare(
+  model: SequenceModel,
+  x: { data: Int32Array | Float32Array; shape: number[]; lengths?: Int32Array },
+  lengths: boolean,
+): Promise<number> {
   const bytes = exportOnnx(model, { lengths });
   const feeds: Record<string, { data: Float32Array | Int32Array; shape: number[] }> = {};
   if (x.data instanceof Int32Array) feeds.tokens = { data: x.data, shape: x.shape };
@@ -150,11 +174,20 @@ describe('exportOnnx on IMDB reviews (the shipped sample)', () => {
     const imdb = await loadImdb({ sample: true, numWords: 300 });
     const n = 500;
     const rows = Array.from({ length: n }, (_, i) => Array.from(imdb.test.ids.subarray(imdb.test.offsets[i], imdb.test.offsets[i + 1])));
-    const train = Array.from({ length: 1000 }, (_, i) => Array.from(imdb.train.ids.subarray(imdb.train.offsets[i], imdb.train.offsets[i + 1])));
+    const train = Array.from({ length: 1000 }, (_, i) =>
+      Array.from(imdb.train.ids.subarray(imdb.train.offsets[i], imdb.train.offsets[i + 1])),
+    );
     const labels = Float32Array.from(imdb.train.labels.subarray(0, 1000));
     const configs: SequenceModelConfig[] = [
       { input: 'one-hot', vocabSize: 300, lstm: { hiddenSize: 16 }, output: { units: 1, activation: 'sigmoid' } },
-      { input: { embedding: 16 }, vocabSize: 300, lstm: { hiddenSize: 8, bidirectional: true }, pooling: 'max', mask: true, output: { units: 1, activation: 'sigmoid' } },
+      {
+        input: { embedding: 16 },
+        vocabSize: 300,
+        lstm: { hiddenSize: 8, bidirectional: true },
+        pooling: 'max',
+        mask: true,
+        output: { units: 1, activation: 'sigmoid' },
+      },
     ];
     const measured: number[] = [];
     for (const [k, config] of configs.entries()) {
@@ -171,7 +204,9 @@ describe('exportOnnx on IMDB reviews (the shipped sample)', () => {
         model.dispose();
       }
     }
-    console.log(`IMDB export max |onnxruntime − cellstate|: seed ${measured[0].toExponential(2)}, masked BiLSTM ${measured[1].toExponential(2)}`);
+    console.log(
+      `IMDB export max |onnxruntime − cellstate|: seed ${measured[0].toExponential(2)}, masked BiLSTM ${measured[1].toExponential(2)}`,
+    );
   });
 });
 
@@ -189,8 +224,15 @@ describe('exportOnnx of an LSTM layer', () => {
       const x = { data: Float32Array.from({ length: B * T * options.inputSize }, () => r() * 2 - 1), shape };
       const lengths = Int32Array.from({ length: B }, (_, b) => 1 + ((b * 5) % T));
       const want = lstm.forward(x, withLengths ? { lengths } : {});
-      const got = await runOnnx(exportOnnx(lstm, { lengths: withLengths }), withLengths ? { x, lengths: { data: lengths, shape: [B] } } : { x });
-      for (const [onnxName, ours] of [['output', want.output], ['h_n', want.hN], ['c_n', want.cN]] as const) {
+      const got = await runOnnx(
+        exportOnnx(lstm, { lengths: withLengths }),
+        withLengths ? { x, lengths: { data: lengths, shape: [B] } } : { x },
+      );
+      for (const [onnxName, ours] of [
+        ['output', want.output],
+        ['h_n', want.hN],
+        ['c_n', want.cN],
+      ] as const) {
         expect([...got[onnxName].dims]).toEqual(ours.shape);
         expect(maxAbsDiff(got[onnxName].data, ours.data)).toBeLessThanOrEqual(TOL);
       }
@@ -202,7 +244,12 @@ describe('exportOnnx of an LSTM layer', () => {
 
 describe('exported bytes', () => {
   it('declare opset 17, IR 8 and the documented inputs and outputs', async () => {
-    const model = sequenceClassifier({ input: 'one-hot', vocabSize: 10, lstm: { hiddenSize: 2 }, output: { units: 1, activation: 'sigmoid' } });
+    const model = sequenceClassifier({
+      input: 'one-hot',
+      vocabSize: 10,
+      lstm: { hiddenSize: 2 },
+      output: { units: 1, activation: 'sigmoid' },
+    });
     const m = decodeModel(exportOnnx(model, { lengths: true }));
     model.dispose();
     expect(m.ir_version).toBe(8);

@@ -36,7 +36,10 @@ describe('importOnnx: torch.onnx.export graphs', () => {
     const model = importOnnx(read(kind));
     try {
       for (const c of ref.cases) {
-        const x = ref.input === 'tokens' ? { data: Int32Array.from(c.x.data), shape: c.x.shape } : { data: Float32Array.from(c.x.data), shape: c.x.shape };
+        const x =
+          ref.input === 'tokens'
+            ? { data: Int32Array.from(c.x.data), shape: c.x.shape }
+            : { data: Float32Array.from(c.x.data), shape: c.x.shape };
         const got = model.predict(x);
         expect(got.shape).toEqual(c.output.shape);
         const diff = maxAbsDiff(got.data, c.output.data);
@@ -50,9 +53,27 @@ describe('importOnnx: torch.onnx.export graphs', () => {
 
   it('maps each graph to the config it was written from', () => {
     const configs = Object.fromEntries(kinds.map((k) => [k, onnxToConfig(read(k)).config]));
-    expect(configs.seed).toMatchObject({ input: 'one-hot', vocabSize: 300, lstm: { hiddenSize: 16, numLayers: 1, bidirectional: false }, pooling: 'last', head: [], output: { units: 1, activation: 'linear' } });
-    expect(configs.strong).toMatchObject({ input: { embedding: 24, paddingIdx: 0 }, vocabSize: 1000, lstm: { hiddenSize: 12, bidirectional: true }, pooling: 'max', output: { units: 1, activation: 'sigmoid' } });
-    expect(configs.stacked).toMatchObject({ lstm: { hiddenSize: 8, numLayers: 2, bidirectional: true }, pooling: 'last', head: [{ units: 8, activation: 'relu' }], output: { units: 3, activation: 'softmax' } });
+    expect(configs.seed).toMatchObject({
+      input: 'one-hot',
+      vocabSize: 300,
+      lstm: { hiddenSize: 16, numLayers: 1, bidirectional: false },
+      pooling: 'last',
+      head: [],
+      output: { units: 1, activation: 'linear' },
+    });
+    expect(configs.strong).toMatchObject({
+      input: { embedding: 24, paddingIdx: 0 },
+      vocabSize: 1000,
+      lstm: { hiddenSize: 12, bidirectional: true },
+      pooling: 'max',
+      output: { units: 1, activation: 'sigmoid' },
+    });
+    expect(configs.stacked).toMatchObject({
+      lstm: { hiddenSize: 8, numLayers: 2, bidirectional: true },
+      pooling: 'last',
+      head: [{ units: 8, activation: 'relu' }],
+      output: { units: 3, activation: 'softmax' },
+    });
     expect(configs.tagger).toMatchObject({ input: { features: 5 }, pooling: 'sequence', output: { units: 4, activation: 'linear' } });
     expect(configs.mean).toMatchObject({ pooling: 'mean', output: { units: 2, activation: 'linear' } });
   });
@@ -63,14 +84,27 @@ describe('importOnnx: torch.onnx.export graphs', () => {
     try {
       const c = ref.cases[0];
       const got = model.predict({ data: Int32Array.from(c.x.data), shape: c.x.shape });
-      expect(maxAbsDiff(got.data, c.output.data.map((z) => 1 / (1 + Math.exp(-z))))).toBeLessThanOrEqual(TOL);
+      expect(
+        maxAbsDiff(
+          got.data,
+          c.output.data.map((z) => 1 / (1 + Math.exp(-z))),
+        ),
+      ).toBeLessThanOrEqual(TOL);
     } finally {
       model.dispose();
     }
   });
 
   it('cellstate’s own export of an unmasked model imports back to the same outputs', () => {
-    const a = new SequenceModel({ input: { embedding: 4 }, vocabSize: 30, lstm: { hiddenSize: 5, numLayers: 2, bidirectional: true }, pooling: 'last', head: [{ units: 3, activation: 'tanh' }], output: { units: 2, activation: 'softmax' }, seed: 4 });
+    const a = new SequenceModel({
+      input: { embedding: 4 },
+      vocabSize: 30,
+      lstm: { hiddenSize: 5, numLayers: 2, bidirectional: true },
+      pooling: 'last',
+      head: [{ units: 3, activation: 'tanh' }],
+      output: { units: 2, activation: 'softmax' },
+      seed: 4,
+    });
     const b = importOnnx(exportOnnx(a));
     try {
       const x = { data: Int32Array.from({ length: 40 }, (_, i) => (i * 13) % 30), shape: [4, 10] };

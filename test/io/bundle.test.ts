@@ -29,9 +29,15 @@ describe('model bundle (safetensors with the config in __metadata__)', () => {
   });
 
   test('a weights-only safetensors file, or a bad config, is a DataError', () => {
-    expectDataError(() => decodeModelBundle(encodeSafetensors(tensors, { format: 'pt' })), /not a cellstate model bundle: .*no "cellstate.config" key \(it has "format"\)/);
+    expectDataError(
+      () => decodeModelBundle(encodeSafetensors(tensors, { format: 'pt' })),
+      /not a cellstate model bundle: .*no "cellstate.config" key \(it has "format"\)/,
+    );
     expectDataError(() => decodeModelBundle(encodeSafetensors(tensors)), /\(it has no metadata\)/);
-    expectDataError(() => decodeModelBundle(encodeSafetensors({}, { [CONFIG_KEY]: '{"a":' })), /the "cellstate.config" metadata is not valid JSON/);
+    expectDataError(
+      () => decodeModelBundle(encodeSafetensors({}, { [CONFIG_KEY]: '{"a":' })),
+      /the "cellstate.config" metadata is not valid JSON/,
+    );
     expectDataError(() => decodeModelBundle(encodeSafetensors({}, { [CONFIG_KEY]: '[1]' })), /must be a JSON object, got an array/);
     expectDataError(() => decodeModelBundle(new Uint8Array(3)), /shorter than the 8-byte/);
   });

@@ -10,7 +10,14 @@ import { deleteFromIndexedDB, loadFromIndexedDB, saveToIndexedDB } from '../../t
 function fakeIndexedDB() {
   const databases = new Map<string, { version: number; stores: Map<string, Map<string, unknown>> }>();
   const later = (fn: () => void) => setTimeout(fn, 0);
-  const request = () => ({ result: undefined as unknown, error: null, onsuccess: null as null | (() => void), onerror: null, onupgradeneeded: null as null | (() => void), onblocked: null });
+  const request = () => ({
+    result: undefined as unknown,
+    error: null,
+    onsuccess: null as null | (() => void),
+    onerror: null,
+    onupgradeneeded: null as null | (() => void),
+    onblocked: null,
+  });
   const connection = (db: { version: number; stores: Map<string, Map<string, unknown>> }, upgrading: boolean) => ({
     get version() {
       return db.version;

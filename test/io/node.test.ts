@@ -16,7 +16,10 @@ const fresh = () => join(root, `case${n++}`);
 
 const config = { kind: 'lstm', inputSize: 3, hiddenSize: 2, numLayers: 1 };
 const tensors = {
-  'lstm.weight_ih_l0': new Tensor(Float32Array.from({ length: 24 }, (_, i) => i / 8), [8, 3]),
+  'lstm.weight_ih_l0': new Tensor(
+    Float32Array.from({ length: 24 }, (_, i) => i / 8),
+    [8, 3],
+  ),
   'lstm.bias_ih_l0': new Tensor(new Float32Array(8), [8]),
 };
 const metadata = { 'optimizer.adam.step': '5' };
@@ -46,7 +49,11 @@ describe('writeModelDir / readModelDir', () => {
     const dir = fresh();
     await writeModelDir(dir, { config, tensors, metadata });
     await writeModelDir(dir, { config: { kind: 'other' }, tensors: { w: new Tensor(Float32Array.from([1]), [1]) } });
-    expect(await readModelDir(dir)).toEqual({ config: { kind: 'other' }, tensors: { w: new Tensor(Float32Array.from([1]), [1]) }, metadata: {} });
+    expect(await readModelDir(dir)).toEqual({
+      config: { kind: 'other' },
+      tensors: { w: new Tensor(Float32Array.from([1]), [1]) },
+      metadata: {},
+    });
     expect(readdirSync(dir).sort()).toEqual([CONFIG_FILE, WEIGHTS_FILE]);
   });
 

@@ -18,10 +18,27 @@ describe('encodeSafetensors', () => {
     const header =
       '{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}}';
     const expected = [
-      0x88, 0, 0, 0, 0, 0, 0, 0,
-      ...ascii(header), 0x20, 0x20, 0x20, 0x20,
-      0x00, 0x00, 0x80, 0x3f, // 1.0f
-      0x00, 0x00, 0x00, 0xc0, // -2.0f
+      0x88,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      ...ascii(header),
+      0x20,
+      0x20,
+      0x20,
+      0x20,
+      0x00,
+      0x00,
+      0x80,
+      0x3f, // 1.0f
+      0x00,
+      0x00,
+      0x00,
+      0xc0, // -2.0f
     ];
     expect(header.length).toBe(132);
     expect([...bytes]).toEqual(expected);
@@ -164,7 +181,10 @@ describe('decodeSafetensors on files from other writers', () => {
   });
 
   test('F16 and BF16 NaN payloads read as NaN', () => {
-    const file = safetensorsFile({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } }, u16le(0x7e00, 0xfc01, 0x7fc0));
+    const file = safetensorsFile(
+      { h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] } },
+      u16le(0x7e00, 0xfc01, 0x7fc0),
+    );
     const { tensors } = decodeSafetensors(file);
     expect([...tensors.h.data].every(Number.isNaN)).toBe(true);
     expect(Number.isNaN(tensors.b.data[0])).toBe(true);
@@ -182,12 +202,16 @@ describe('decodeSafetensors rejects corrupt files with a DataError', () => {
   });
 
   test('shorter than 8 bytes', () => {
-    for (let n = 0; n < 8; n++) expectDataError(() => decodeSafetensors(new Uint8Array(n)), new RegExp(`is ${n} bytes long, shorter than the 8-byte`));
+    for (let n = 0; n < 8; n++)
+      expectDataError(() => decodeSafetensors(new Uint8Array(n)), new RegExp(`is ${n} bytes long, shorter than the 8-byte`));
   });
 
   test('header length past the end, or absurd', () => {
     expectDataError(() => decodeSafetensors(rawFile(100, ascii('{}'))), /header length 100 runs past the end of the 10-byte file/);
-    expectDataError(() => decodeSafetensors(rawFile(100_000_001, ascii('{}'))), /header length 100000001 is above the 100000000-byte limit/);
+    expectDataError(
+      () => decodeSafetensors(rawFile(100_000_001, ascii('{}'))),
+      /header length 100000001 is above the 100000000-byte limit/,
+    );
     expectDataError(() => decodeSafetensors(rawFile(2n ** 64n - 1n, ascii('{}'))), /header length 18446744073709551615 is above/);
   });
 
@@ -207,25 +231,43 @@ describe('decodeSafetensors rejects corrupt files with a DataError', () => {
     expectDataError(() => decodeSafetensors(entry({ shape: [2], data_offsets: [0, 8] })), /tensor "a": missing "dtype"/);
     expectDataError(() => decodeSafetensors(entry({ dtype: 'F32', data_offsets: [0, 8] })), /tensor "a": missing "shape"/);
     expectDataError(() => decodeSafetensors(entry({ dtype: 'F32', shape: [2] })), /tensor "a": missing "data_offsets"/);
-    expectDataError(() => decodeSafetensors(entry({ dtype: 32, shape: [2], data_offsets: [0, 8] })), /"dtype" must be a string, got number 32/);
+    expectDataError(
+      () => decodeSafetensors(entry({ dtype: 32, shape: [2], data_offsets: [0, 8] })),
+      /"dtype" must be a string, got number 32/,
+    );
     for (const shape of ['2', [-2], [1.5], [null], [2 ** 53]]) {
-      expectDataError(() => decodeSafetensors(entry({ dtype: 'F32', shape, data_offsets: [0, 8] })), /"shape" must be an array of non-negative integers/);
+      expectDataError(
+        () => decodeSafetensors(entry({ dtype: 'F32', shape, data_offsets: [0, 8] })),
+        /"shape" must be an array of non-negative integers/,
+      );
     }
     for (const offsets of [[0], [0, 8, 8], [0, '8'], '0,8', [-8, 0], [0, 2 ** 53 + 8]]) {
-      expectDataError(() => decodeSafetensors(entry({ dtype: 'F32', shape: [2], data_offsets: offsets })), /"data_offsets" must be \[begin, end\]/);
+      expectDataError(
+        () => decodeSafetensors(entry({ dtype: 'F32', shape: [2], data_offsets: offsets })),
+        /"data_offsets" must be \[begin, end\]/,
+      );
     }
     expectDataError(() => decodeSafetensors(entry({ dtype: 'F32', shape: [2], data_offsets: [8, 0] })), /\[8, 0\] end before they begin/);
   });
 
   test('unknown and unsupported dtypes', () => {
     expectDataError(() => decodeSafetensors(entry({ dtype: 'Q4', shape: [2], data_offsets: [0, 8] })), /"Q4" is not a safetensors dtype/);
-    expectDataError(() => decodeSafetensors(entry({ dtype: 'toString', shape: [2], data_offsets: [0, 8] })), /"toString" is not a safetensors dtype/);
-    expectDataError(() => decodeSafetensors(entry({ dtype: 'I64', shape: [1], data_offsets: [0, 8] })), /dtype I64 is not supported \(cellstate reads F32, F64, F16, BF16\)/);
+    expectDataError(
+      () => decodeSafetensors(entry({ dtype: 'toString', shape: [2], data_offsets: [0, 8] })),
+      /"toString" is not a safetensors dtype/,
+    );
+    expectDataError(
+      () => decodeSafetensors(entry({ dtype: 'I64', shape: [1], data_offsets: [0, 8] })),
+      /dtype I64 is not supported \(cellstate reads F32, F64, F16, BF16\)/,
+    );
     expectDataError(() => decodeSafetensors(entry({ dtype: 'I32', shape: [2], data_offsets: [0, 8] })), /dtype I32 is not supported/);
   });
 
   test('byte length disagreeing with the shape, including absurd shapes', () => {
-    expectDataError(() => decodeSafetensors(entry({ dtype: 'F32', shape: [3], data_offsets: [0, 8] })), /shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/);
+    expectDataError(
+      () => decodeSafetensors(entry({ dtype: 'F32', shape: [3], data_offsets: [0, 8] })),
+      /shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/,
+    );
     expectDataError(() => decodeSafetensors(entry({ dtype: 'F16', shape: [2], data_offsets: [0, 8] })), /needs 4 bytes/);
     expectDataError(
       () => decodeSafetensors(entry({ dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] })),
@@ -235,13 +277,34 @@ describe('decodeSafetensors rejects corrupt files with a DataError', () => {
 
   test('offsets out of bounds, overlapping, with holes or trailing bytes', () => {
     const two = (a: number[], b: number[], data: number[]) =>
-      safetensorsFile({ a: { dtype: 'F32', shape: [(a[1] - a[0]) / 4], data_offsets: a }, b: { dtype: 'F32', shape: [(b[1] - b[0]) / 4], data_offsets: b } }, data);
-    expectDataError(() => decodeSafetensors(safetensorsFile(ok, f32le(1))), /tensor "a" has data_offsets \[0, 8\] past the end of the 4-byte data buffer/);
-    expectDataError(() => decodeSafetensors(two([0, 8], [4, 12], f32le(1, 2, 3))), /tensor "b" \(bytes 4..12\) overlaps "a" \(bytes 0..8\)/);
-    expectDataError(() => decodeSafetensors(two([0, 4], [8, 12], f32le(1, 2, 3))), /bytes 4..8 of the data buffer belong to no tensor \(before "b"\)/);
-    expectDataError(() => decodeSafetensors(two([4, 8], [8, 12], f32le(1, 2, 3))), /bytes 0..4 of the data buffer belong to no tensor \(before "a"\)/);
+      safetensorsFile(
+        {
+          a: { dtype: 'F32', shape: [(a[1] - a[0]) / 4], data_offsets: a },
+          b: { dtype: 'F32', shape: [(b[1] - b[0]) / 4], data_offsets: b },
+        },
+        data,
+      );
+    expectDataError(
+      () => decodeSafetensors(safetensorsFile(ok, f32le(1))),
+      /tensor "a" has data_offsets \[0, 8\] past the end of the 4-byte data buffer/,
+    );
+    expectDataError(
+      () => decodeSafetensors(two([0, 8], [4, 12], f32le(1, 2, 3))),
+      /tensor "b" \(bytes 4..12\) overlaps "a" \(bytes 0..8\)/,
+    );
+    expectDataError(
+      () => decodeSafetensors(two([0, 4], [8, 12], f32le(1, 2, 3))),
+      /bytes 4..8 of the data buffer belong to no tensor \(before "b"\)/,
+    );
+    expectDataError(
+      () => decodeSafetensors(two([4, 8], [8, 12], f32le(1, 2, 3))),
+      /bytes 0..4 of the data buffer belong to no tensor \(before "a"\)/,
+    );
     expectDataError(() => decodeSafetensors(two([0, 4], [0, 4], f32le(1))), /overlaps/);
-    expectDataError(() => decodeSafetensors(safetensorsFile(ok, f32le(1, 2, 3))), /the data buffer is 12 bytes but the tensors cover only 8; 4 trailing bytes/);
+    expectDataError(
+      () => decodeSafetensors(safetensorsFile(ok, f32le(1, 2, 3))),
+      /the data buffer is 12 bytes but the tensors cover only 8; 4 trailing bytes/,
+    );
     expectDataError(() => decodeSafetensors(safetensorsFile({}, [0])), /1 trailing bytes/);
   });
 
@@ -252,14 +315,23 @@ describe('decodeSafetensors rejects corrupt files with a DataError', () => {
     // The same text as a key in one object and a value in another is not a duplicate; escapes are decoded before comparing.
     expect(decodeSafetensors(safetensorsFile('{"__metadata__":{"a":"b", "b":"a"}}')).metadata).toEqual({ a: 'b', b: 'a' });
     expectDataError(() => decodeSafetensors(safetensorsFile('{"__metadata__":{"\\u0061":"1","a":"2"}}')), /the key "a" more than once/);
-    expectDataError(() => decodeSafetensors(safetensorsFile('{"__metadata__":[]}')), /"__metadata__" must be an object of strings, got an array/);
-    expectDataError(() => decodeSafetensors(safetensorsFile('{"__metadata__":{"step":12}}')), /values must be strings; "step" is number 12/);
+    expectDataError(
+      () => decodeSafetensors(safetensorsFile('{"__metadata__":[]}')),
+      /"__metadata__" must be an object of strings, got an array/,
+    );
+    expectDataError(
+      () => decodeSafetensors(safetensorsFile('{"__metadata__":{"step":12}}')),
+      /values must be strings; "step" is number 12/,
+    );
   });
 
   test('truncation at every byte position', () => {
     const file = encodeSafetensors({ b: t([1, 2, 3], [3]), a: t([4], [1, 1]), e: t([], [0]) }, { step: '3' });
     for (let n = 0; n < file.length; n++) {
-      expectDataError(() => decodeSafetensors(file.subarray(0, n)), /shorter than the 8-byte|runs past the end|past the end of the \d+-byte data buffer/);
+      expectDataError(
+        () => decodeSafetensors(file.subarray(0, n)),
+        /shorter than the 8-byte|runs past the end|past the end of the \d+-byte data buffer/,
+      );
     }
     expect(decodeSafetensors(file).tensors.b.shape).toEqual([3]);
   });

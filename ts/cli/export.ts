@@ -45,8 +45,13 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     const bytes = exportOnnx(model, { lengths: v.lengths === true, tokenType });
     await writeFile(out, bytes);
     const c = model.config;
-    const input = c.input === 'one-hot' || 'embedding' in c.input ? `tokens (batch, steps) ${tokenType ?? 'int32'}` : `x (batch, steps, ${c.input.features}) float32`;
-    io.out.write(`wrote ${out} (${bytes.length.toLocaleString('en-US')} bytes, ONNX opset 17): input ${input}${v.lengths ? ', lengths (batch) int32' : ''}; output 'output'\n`);
+    const input =
+      c.input === 'one-hot' || 'embedding' in c.input
+        ? `tokens (batch, steps) ${tokenType ?? 'int32'}`
+        : `x (batch, steps, ${c.input.features}) float32`;
+    io.out.write(
+      `wrote ${out} (${bytes.length.toLocaleString('en-US')} bytes, ONNX opset 17): input ${input}${v.lengths ? ', lengths (batch) int32' : ''}; output 'output'\n`,
+    );
   } finally {
     model.dispose();
   }

@@ -2,7 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { firstReviews } from '../data/pad';
-import { type Backend, DataError, type EpochLogs, type Padded, type SequenceModel, type Split, init, padSequences, sequenceClassifier } from '../index';
+import {
+  type Backend,
+  DataError,
+  type EpochLogs,
+  type Padded,
+  type SequenceModel,
+  type Split,
+  init,
+  padSequences,
+  sequenceClassifier,
+} from '../index';
 import { type Out, Progress, bar, fmtInt, fmtSeconds } from '../progress';
 import { type FlagTable, UsageError, type Values, choiceFlag, helpOf, intFlag, numFlag, parse, strFlag, switchFlag } from './args';
 import { type LoadedData, describeData, resolveData } from './data';
@@ -38,7 +48,12 @@ const DATA_FLAGS: FlagTable = {
 
 const BACKEND_FLAGS: FlagTable = {
   backend: { type: 'string', value: BACKENDS.join('|'), default: 'auto', description: 'the compute backend' },
-  threads: { type: 'string', value: 'N|auto', default: '1', description: 'threads of large matrix products (native only; results are bitwise the same)' },
+  threads: {
+    type: 'string',
+    value: 'N|auto',
+    default: '1',
+    description: 'threads of large matrix products (native only; results are bitwise the same)',
+  },
   json: { type: 'boolean', description: 'print one JSON object of the run as the last line' },
   help: { type: 'boolean', short: 'h', description: 'print this help' },
 };
@@ -60,13 +75,28 @@ const TRAIN_FLAGS: FlagTable = {
   bidirectional: { type: 'boolean', negatable: true, default: presetValues('bidirectional'), description: 'a bidirectional LSTM' },
   mask: { type: 'boolean', negatable: true, default: presetValues('mask'), description: 'skip padding as packed sequences do' },
   pooling: { type: 'string', value: 'last|mean|max', default: presetValues('pooling'), description: 'how the LSTM outputs feed the head' },
-  dropout: { type: 'string', value: 'X', default: presetValues('dropout'), description: "dropout on the head's input (and between layers)" },
-  'clip-norm': { type: 'string', value: 'X', default: presetValues('clipNorm', orNone), description: 'clip gradients to this global norm; 0 = none' },
+  dropout: {
+    type: 'string',
+    value: 'X',
+    default: presetValues('dropout'),
+    description: "dropout on the head's input (and between layers)",
+  },
+  'clip-norm': {
+    type: 'string',
+    value: 'X',
+    default: presetValues('clipNorm', orNone),
+    description: 'clip gradients to this global norm; 0 = none',
+  },
   'num-words': { type: 'string', value: 'N', default: presetValues('numWords'), description: 'vocabulary: ids below N are kept' },
   maxlen: { type: 'string', value: 'N', default: presetValues('maxlen'), description: 'reviews are padded or cut to N tokens' },
   padding: { type: 'string', value: 'pre|post', default: presetValues('padding'), description: 'where padding goes' },
   truncating: { type: 'string', value: 'pre|post', default: presetValues('truncating'), description: 'which end of a long review is cut' },
-  'train-size': { type: 'string', value: 'N', default: presetValues('trainSize', orAll), description: 'the first N training reviews after the loader\'s shuffle; 0 = all' },
+  'train-size': {
+    type: 'string',
+    value: 'N',
+    default: presetValues('trainSize', orAll),
+    description: "the first N training reviews after the loader's shuffle; 0 = all",
+  },
   'test-size': { type: 'string', value: 'N', default: presetValues('testSize', orAll), description: 'the first N test reviews; 0 = all' },
   'data-seed': { type: 'string', value: 'N', default: presetValues('dataSeed'), description: "seed of the loader's shuffle (Keras' 113)" },
   save: { type: 'string', value: 'DIR', description: 'keep the model, vocabulary and metrics; saved after every finished epoch' },
@@ -201,10 +231,16 @@ function buildModel(s: TrainSettings, backend: Backend): SequenceModel {
 function describeModel(s: TrainSettings, model: SequenceModel): string {
   const input = s.embedding === 0 ? `one-hot(${fmtInt(s.numWords)})` : `Embedding(${fmtInt(s.numWords)} → ${s.embedding})`;
   const lstm = `${s.bidirectional ? 'BiLSTM' : 'LSTM'}(${s.hidden}${s.layers > 1 ? ` × ${s.layers} layers` : ''})`;
-  const extras = [s.mask ? 'masked' : 'unmasked (padding fed through)', `${s.pooling} pooling`, s.dropout ? `dropout ${s.dropout}` : ''].filter(Boolean);
+  const extras = [
+    s.mask ? 'masked' : 'unmasked (padding fed through)',
+    `${s.pooling} pooling`,
+    s.dropout ? `dropout ${s.dropout}` : '',
+  ].filter(Boolean);
   const opt = `Adam lr ${s.lr}, batch ${s.batchSize}, ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}${s.clipNorm ? `, clip-norm ${s.clipNorm}` : ''}`;
-  return `model: ${input} → ${lstm} → Linear(1), ${extras.join(', ')}; ${fmtInt(model.numParameters)} parameters; ${opt}; seed ${s.seed}\n` +
-    `input: maxlen ${s.maxlen} (padding '${s.padding}', truncating '${s.truncating}'), ${fmtInt(s.numWords)} words`;
+  return (
+    `model: ${input} → ${lstm} → Linear(1), ${extras.join(', ')}; ${fmtInt(model.numParameters)} parameters; ${opt}; seed ${s.seed}\n` +
+    `input: maxlen ${s.maxlen} (padding '${s.padding}', truncating '${s.truncating}'), ${fmtInt(s.numWords)} words`
+  );
 }
 
 /** `s` or nothing, for counts in messages. */
@@ -222,7 +258,9 @@ function stepProgress(out: Out, label: string, total: number, everySeconds: numb
         const count = `${String(done).padStart(String(total).length)}/${total}`;
         const fraction = total > 0 ? done / total : 1;
         const time = done >= total ? fmtSeconds(p.elapsed()) : `ETA ${fmtSeconds(p.eta(done))}`;
-        return tty ? `${label} ${bar(fraction, 24)} ${count} ${info} ${time}` : `${label} ${count} (${Math.floor(fraction * 100)}%) ${info} ${time}`;
+        return tty
+          ? `${label} ${bar(fraction, 24)} ${count} ${info} ${time}`
+          : `${label} ${count} (${Math.floor(fraction * 100)}%) ${info} ${time}`;
       });
     },
     clear: () => p.clear(),
@@ -239,7 +277,14 @@ const slice = (x: Padded<Int32Array>, from: number, to: number) => ({
  * Loss and accuracy over a padded split in chunks, with progress, stopping early on abort.
  * (The model's own validation pass prints nothing: 25,000 long reviews take most of a minute.)
  */
-async function evaluateWithProgress(model: SequenceModel, x: Padded<Int32Array>, y: Uint8Array, label: string, io: Io, everySeconds: number) {
+async function evaluateWithProgress(
+  model: SequenceModel,
+  x: Padded<Int32Array>,
+  y: Uint8Array,
+  label: string,
+  io: Io,
+  everySeconds: number,
+) {
   const n = x.shape[0];
   const chunk = 512;
   const progress = stepProgress(io.out, label, n, everySeconds);
@@ -290,7 +335,10 @@ interface TrainRun {
  * @throws {UsageError} when a split is empty; {DataError} on missing or corrupt data.
  */
 async function prepareData(v: Values, s: TrainSettings, io: Io): Promise<Pick<TrainRun, 'd' | 'train' | 'test' | 'xTrain' | 'xTest'>> {
-  const d = await resolveData({ data: strFlag(v, 'data'), sample: v.sample === true, offline: v.offline === true, numWords: s.numWords, seed: s.dataSeed }, io.err);
+  const d = await resolveData(
+    { data: strFlag(v, 'data'), sample: v.sample === true, offline: v.offline === true, numWords: s.numWords, seed: s.dataSeed },
+    io.err,
+  );
   io.out.write(`${describeData(d, s.trainSize, s.testSize)}\n`);
   const train = firstReviews(d.train, s.trainSize);
   const test = firstReviews(d.test, s.testSize);
@@ -307,7 +355,15 @@ function runSummary(run: TrainRun, epochs: EpochRecord[], t0: number, backend: B
     command: 'imdb train',
     version: io.version,
     config: s,
-    data: { source: d.source, origin: d.origin, sample: d.sample, trainTotal: d.train.labels.length, testTotal: d.test.labels.length, train: train.labels.length, test: test.labels.length },
+    data: {
+      source: d.source,
+      origin: d.origin,
+      sample: d.sample,
+      trainTotal: d.train.labels.length,
+      testTotal: d.test.labels.length,
+      train: train.labels.length,
+      test: test.labels.length,
+    },
     epochs,
     epochsCompleted: epochs.length,
     testAccuracy: last?.testAccuracy ?? null,
@@ -323,7 +379,14 @@ function runSummary(run: TrainRun, epochs: EpochRecord[], t0: number, backend: B
  * Step 2: trains with a progress bar per epoch, tests after each epoch and, with `--save`, saves then
  * (so Ctrl-C keeps the last finished epoch). A test pass cut short by Ctrl-C stops training.
  */
-async function fitAndTest(model: SequenceModel, run: TrainRun, vocab: VocabFile | null, io: Io, epochs: EpochRecord[], summary: () => unknown) {
+async function fitAndTest(
+  model: SequenceModel,
+  run: TrainRun,
+  vocab: VocabFile | null,
+  io: Io,
+  epochs: EpochRecord[],
+  summary: () => unknown,
+) {
   const { s, xTrain, xTest, train, test, save, logEvery } = run;
   const out = io.out;
   const batches = Math.ceil(train.labels.length / s.batchSize);
@@ -342,7 +405,9 @@ async function fitAndTest(model: SequenceModel, run: TrainRun, vocab: VocabFile 
       samplesPerSecond: Math.round(l.samplesPerSecond),
     };
     epochs.push(rec);
-    const testPart = ev ? `test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}%` : 'test skipped (interrupted)';
+    const testPart = ev
+      ? `test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}%`
+      : 'test skipped (interrupted)';
     out.write(
       `epoch ${rec.epoch}/${s.epochs}: train loss ${l.loss.toFixed(4)}, train accuracy ${(100 * (l.accuracy ?? 0)).toFixed(2)}%, ${testPart} ` +
         `(${fmtSeconds(l.seconds)}, ${fmtInt(l.samplesPerSecond)} samples/s)\n`,
@@ -366,7 +431,10 @@ async function fitAndTest(model: SequenceModel, run: TrainRun, vocab: VocabFile 
         progress = stepProgress(out, `epoch ${epoch + 1}/${s.epochs}`, batches, logEvery);
       },
       onBatchEnd: (l) => {
-        progress?.update(l.batch + 1, `loss ${l.loss.toFixed(4)} acc ${(l.accuracy ?? 0).toFixed(4)} ${fmtInt(l.samplesPerSecond)} samples/s`);
+        progress?.update(
+          l.batch + 1,
+          `loss ${l.loss.toFixed(4)} acc ${(l.accuracy ?? 0).toFixed(4)} ${fmtInt(l.samplesPerSecond)} samples/s`,
+        );
       },
       onEpochEnd,
     },
@@ -375,22 +443,37 @@ async function fitAndTest(model: SequenceModel, run: TrainRun, vocab: VocabFile 
 }
 
 /** Step 3: the closing lines (test accuracy, stalls, time, what was saved, an interruption). */
-function reportRun(out: Out, run: TrainRun, epochs: EpochRecord[], savedEpochs: number, interrupted: boolean, seconds: number, backend: Backend, threads: number): void {
+function reportRun(
+  out: Out,
+  run: TrainRun,
+  epochs: EpochRecord[],
+  savedEpochs: number,
+  interrupted: boolean,
+  seconds: number,
+  backend: Backend,
+  threads: number,
+): void {
   const { save, test } = run;
   const last = epochs[epochs.length - 1];
   if (last?.testAccuracy != null) {
-    out.write(`test accuracy: ${(100 * last.testAccuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews after ${epochs.length} epoch${plural(epochs.length)}\n`);
+    out.write(
+      `test accuracy: ${(100 * last.testAccuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews after ${epochs.length} epoch${plural(epochs.length)}\n`,
+    );
   }
   // The seed configuration sometimes sits near chance for several epochs (PyTorch too, once in 6 runs):
   // say so, never hide it. Most runs are near chance in epochs 1-2, so those do not count.
   const stalled = stalledEpochs(epochs);
   if (stalled.length) {
-    out.write(`note: test accuracy was near chance (< 60%) after epoch${plural(stalled.length)} ${stalled.join(', ')}: this run stalled for a while; another --seed or more epochs usually gets past it\n`);
+    out.write(
+      `note: test accuracy was near chance (< 60%) after epoch${plural(stalled.length)} ${stalled.join(', ')}: this run stalled for a while; another --seed or more epochs usually gets past it\n`,
+    );
   }
   out.write(`time: ${fmtSeconds(seconds)}, backend: ${backend.name} (${backend.kernels}), threads: ${threads}\n`);
   if (save && savedEpochs > 0) out.write(`saved: ${save} (epoch ${savedEpochs})\n`);
   if (interrupted) {
-    out.write(`interrupted after ${epochs.length} finished epoch${plural(epochs.length)}${save ? (savedEpochs ? `; ${save} holds epoch ${savedEpochs}` : '; nothing was saved') : ''}\n`);
+    out.write(
+      `interrupted after ${epochs.length} finished epoch${plural(epochs.length)}${save ? (savedEpochs ? `; ${save} holds epoch ${savedEpochs}` : '; nothing was saved') : ''}\n`,
+    );
   }
 }
 
@@ -414,7 +497,9 @@ export async function train(argv: string[], io: Io): Promise<number> {
   const model = buildModel(s, backend);
   io.out.write(`${describeModel(s, model)}\n`);
   if (save && !run.d.wordIndex) {
-    throw new DataError(`${run.d.source} has no word index (an imdb.npz needs imdb_word_index.json beside it); --save needs one to predict text later`);
+    throw new DataError(
+      `${run.d.source} has no word index (an imdb.npz needs imdb_word_index.json beside it); --save needs one to predict text later`,
+    );
   }
   const vocab = save ? vocabOf(run.d.wordIndex!, s) : null;
   const epochs: EpochRecord[] = [];
@@ -459,7 +544,9 @@ export async function evaluate(argv: string[], io: Io): Promise<number> {
   io.out.write(`${describeData(d, null, testSize, { withTrain: false })}\n`);
   const test = firstReviews(d.test, testSize);
   const x = padSequences(test, { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating });
-  io.out.write(`model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epoch${plural(run.model.epochsTrained)} trained)\n`);
+  io.out.write(
+    `model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epoch${plural(run.model.epochsTrained)} trained)\n`,
+  );
   const ev = await evaluateWithProgress(run.model, x, test.labels, 'testing', io, numFlag(v, 'log-every', 0.01, 3600) ?? 3);
   run.model.dispose();
   if (!ev) {
@@ -467,10 +554,14 @@ export async function evaluate(argv: string[], io: Io): Promise<number> {
     return 130;
   }
   const seconds = Number(((performance.now() - t0) / 1000).toFixed(2));
-  io.out.write(`test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews (${fmtSeconds(seconds)}, ${backend.name})\n`);
+  io.out.write(
+    `test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews (${fmtSeconds(seconds)}, ${backend.name})\n`,
+  );
   if (v.json) {
     const data = { source: d.source, origin: d.origin, sample: d.sample, testTotal: d.test.labels.length, test: test.labels.length };
-    io.out.write(`${JSON.stringify({ command: 'imdb evaluate', version: io.version, model: dir, data, testLoss: ev.loss, testAccuracy: ev.accuracy, seconds, backend: { name: backend.name, kernels: backend.kernels } })}\n`);
+    io.out.write(
+      `${JSON.stringify({ command: 'imdb evaluate', version: io.version, model: dir, data, testLoss: ev.loss, testAccuracy: ev.accuracy, seconds, backend: { name: backend.name, kernels: backend.kernels } })}\n`,
+    );
   }
   return 0;
 }
@@ -514,7 +605,10 @@ export async function predict(argv: string[], io: Io): Promise<number> {
   run.model.dispose();
   const rows = texts.map((text, i) => ({ text, probability: Number(p[i].toFixed(6)) }));
   for (const r of rows) io.out.write(`${r.probability.toFixed(4)}\t${r.text}\n`);
-  if (v.json) io.out.write(`${JSON.stringify({ command: 'imdb predict', version: io.version, model: dir, backend: backend.name, predictions: rows })}\n`);
+  if (v.json)
+    io.out.write(
+      `${JSON.stringify({ command: 'imdb predict', version: io.version, model: dir, backend: backend.name, predictions: rows })}\n`,
+    );
   return 0;
 }
 

@@ -68,7 +68,13 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   const here = dirname(fileURLToPath(import.meta.url));
-  const io: Io = { out: process.stdout, err: process.stderr, stdin: process.stdin, signal: controller.signal, version: packageVersion(here) };
+  const io: Io = {
+    out: process.stdout,
+    err: process.stderr,
+    stdin: process.stdin,
+    signal: controller.signal,
+    version: packageVersion(here),
+  };
   try {
     return await run(argv, io);
   } catch (e) {
@@ -82,7 +88,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${e.message}${cause && !e.message.includes(cause) ? ` (${cause})` : ''}\n`);
       return 1;
     }
-    process.stderr.write(`error: ${(e as Error)?.message ?? String(e)} (an internal error: please report it; CELLSTATE_DEBUG=1 shows where)\n`);
+    process.stderr.write(
+      `error: ${(e as Error)?.message ?? String(e)} (an internal error: please report it; CELLSTATE_DEBUG=1 shows where)\n`,
+    );
     return 1;
   } finally {
     process.off('SIGINT', onSigint);

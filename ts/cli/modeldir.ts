@@ -24,7 +24,6 @@ export interface VocabFile {
   words: Record<string, number>;
 }
 
-
 /**
  * The vocabulary file of a run: the word index trimmed to the words the model can see.
  * @throws never.
@@ -33,7 +32,15 @@ export function vocabOf(wordIndex: WordIndex, s: TrainSettings): VocabFile {
   const o = wordIndex.options;
   const words: Record<string, number> = {};
   for (const [w, r] of Object.entries(wordIndex.toJSON())) if (o.numWords === null || r + o.indexFrom < o.numWords) words[w] = r;
-  return { format: VOCAB_FORMAT, version: VOCAB_VERSION, idOptions: o, maxlen: s.maxlen, padding: s.padding, truncating: s.truncating, words };
+  return {
+    format: VOCAB_FORMAT,
+    version: VOCAB_VERSION,
+    idOptions: o,
+    maxlen: s.maxlen,
+    padding: s.padding,
+    truncating: s.truncating,
+    words,
+  };
 }
 
 /** Saves model, vocabulary and metrics into `dir`. @throws {DataError} when the directory cannot be written. */
@@ -64,7 +71,9 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     vocab = JSON.parse(await readFile(vocabPath, 'utf8')) as VocabFile;
   } catch (e) {
     model.dispose();
-    throw new DataError(`cannot read ${vocabPath}: ${(e as Error).message}; was ${dir} saved by \`cellstate imdb train --save\`?`, { cause: e });
+    throw new DataError(`cannot read ${vocabPath}: ${(e as Error).message}; was ${dir} saved by \`cellstate imdb train --save\`?`, {
+      cause: e,
+    });
   }
   if (vocab?.format !== VOCAB_FORMAT || vocab.version !== VOCAB_VERSION || typeof vocab.words !== 'object' || !vocab.idOptions) {
     model.dispose();

@@ -139,7 +139,8 @@ export async function readAclImdb(
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => keys[a] - keys[b]);
   const nTrain = order.findIndex((i) => keys[i] >= 2 * 2 ** 40);
   const trainCount = nTrain < 0 ? n : nTrain;
-  if (trainCount === 0) throw new DataError(`${what} holds no training review (aclImdb/train/{neg,pos}/<id>_<rating>.txt): is it the IMDB tarball?`);
+  if (trainCount === 0)
+    throw new DataError(`${what} holds no training review (aclImdb/train/{neg,pos}/<id>_<rating>.txt): is it the IMDB tarball?`);
 
   // Provisional id → rank.
   const V = vocabWords.length;
@@ -238,7 +239,8 @@ export function kerasPipeline(corpus: RankedCorpus, options: Omit<LoadImdbOption
   const o = resolveIdOptions(options);
   const seed = options.seed === undefined ? 113 : options.seed;
   const maxlen = options.maxlen ?? null;
-  if (maxlen !== null && (!Number.isInteger(maxlen) || maxlen < 1)) throw new ValueError(`maxlen must be a positive integer, got ${maxlen}`);
+  if (maxlen !== null && (!Number.isInteger(maxlen) || maxlen < 1))
+    throw new ValueError(`maxlen must be a positive integer, got ${maxlen}`);
   const rng = seed === null ? null : new MT19937(seed);
   const trainOrder = permutation(corpus.train, rng);
   const testOrder = permutation(corpus.test, rng);
@@ -315,10 +317,12 @@ export async function resolveWordIndex(w: LoadImdbOptions['wordIndex']): Promise
       throw new DataError(`the word index is not valid UTF-8 JSON: ${(e as Error).message}`, { cause: e });
     }
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new DataError('the word index must be a JSON object of word → rank');
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    throw new DataError('the word index must be a JSON object of word → rank');
   const map = new Map<string, number>();
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new DataError(`word index: rank of ${JSON.stringify(k)} must be a positive integer, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new DataError(`word index: rank of ${JSON.stringify(k)} must be a positive integer, got ${String(v)}`);
     map.set(k, v);
   }
   return map;

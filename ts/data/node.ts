@@ -71,7 +71,11 @@ async function openPath(path: string): Promise<ReadableStream<Uint8Array>> {
 }
 
 /** A download's progress on the option's stream or callback; null when silent. */
-function downloadProgress(p: LoadImdbOptions['progress'], url: string, total: number | null): ((received: number, done?: boolean) => void) | null {
+function downloadProgress(
+  p: LoadImdbOptions['progress'],
+  url: string,
+  total: number | null,
+): ((received: number, done?: boolean) => void) | null {
   if (p === false) return null;
   if (typeof p === 'function') return (r) => p(r, total);
   const out: Out = p === true || p === undefined ? process.stderr : p;

@@ -76,7 +76,9 @@ export function padSequences(seqs: Sequences, options: PadOptions = {}): Padded 
     count = Math.max(0, offsets.length - 1);
     for (let i = 0; i < count; i++) {
       if (!(offsets[i] <= offsets[i + 1]) || offsets[i] < 0 || offsets[i + 1] > ids.length) {
-        throw new ValueError(`offsets must be non-decreasing within [0, ${ids.length}]; offsets[${i}..${i + 1}] = ${offsets[i]}, ${offsets[i + 1]}`);
+        throw new ValueError(
+          `offsets must be non-decreasing within [0, ${ids.length}]; offsets[${i}..${i + 1}] = ${offsets[i]}, ${offsets[i + 1]}`,
+        );
       }
     }
     get = (i) => [ids, offsets[i], offsets[i + 1] - offsets[i]];

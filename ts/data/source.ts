@@ -135,11 +135,7 @@ export async function readAll(stream: ReadableStream<Uint8Array>, what = 'source
  * Gunzips `stream` chunk by chunk, calling `onChunk` for each piece of output.
  * @throws {DataError} on corrupt or truncated gzip data (the member's CRC and length are checked).
  */
-export async function gunzipEach(
-  stream: ReadableStream<Uint8Array>,
-  onChunk: (chunk: Uint8Array) => void,
-  what = 'source',
-): Promise<void> {
+export async function gunzipEach(stream: ReadableStream<Uint8Array>, onChunk: (chunk: Uint8Array) => void, what = 'source'): Promise<void> {
   if (typeof DecompressionStream === 'undefined') {
     throw new DataError('this JavaScript runtime has no DecompressionStream: cannot gunzip (Node ≥ 18 and current browsers have it)');
   }

@@ -102,7 +102,8 @@ export class WordIndex {
         : Object.entries(entries as Record<string, number>);
     this.ranks = new Map();
     for (const [word, rank] of it) {
-      if (!Number.isInteger(rank) || rank < 1) throw new DataError(`word index: rank of ${JSON.stringify(word)} must be a positive integer, got ${rank}`);
+      if (!Number.isInteger(rank) || rank < 1)
+        throw new DataError(`word index: rank of ${JSON.stringify(word)} must be a positive integer, got ${rank}`);
       this.ranks.set(word, rank);
       if (this.words[rank] === undefined) this.words[rank] = word;
     }

@@ -19,7 +19,11 @@ import { kerasKernelToTorch } from './gates';
 
 /** A TF.js `model.json` (the fields cellstate reads). */
 export interface TfjsModelJson {
-  modelTopology: { class_name?: string; config?: { layers?: KerasLayer[] } | KerasLayer[]; model_config?: { class_name?: string; config?: { layers?: KerasLayer[] } } };
+  modelTopology: {
+    class_name?: string;
+    config?: { layers?: KerasLayer[] } | KerasLayer[];
+    model_config?: { class_name?: string; config?: { layers?: KerasLayer[] } };
+  };
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype?: string; quantization?: unknown }[] }[];
 }
 
@@ -48,9 +52,13 @@ function readWeights(json: TfjsModelJson, data: ArrayBuffer | Uint8Array | (Arra
   let offset = 0;
   for (const group of json.weightsManifest ?? []) {
     for (const w of group.weights ?? []) {
-      if ((w.dtype ?? 'float32') !== 'float32' || w.quantization) throw new ValueError(`TF.js weight '${w.name}' is ${w.quantization ? 'quantized' : w.dtype}; cellstate reads float32 weights`);
+      if ((w.dtype ?? 'float32') !== 'float32' || w.quantization)
+        throw new ValueError(`TF.js weight '${w.name}' is ${w.quantization ? 'quantized' : w.dtype}; cellstate reads float32 weights`);
       const n = w.shape.reduce((a, b) => a * b, 1);
-      if (offset + 4 * n > total) throw new DataError(`TF.js weights end at byte ${total}, but '${w.name}' [${w.shape.join(', ')}] needs bytes ${offset}..${offset + 4 * n}: is a weight file missing or truncated?`);
+      if (offset + 4 * n > total)
+        throw new DataError(
+          `TF.js weights end at byte ${total}, but '${w.name}' [${w.shape.join(', ')}] needs bytes ${offset}..${offset + 4 * n}: is a weight file missing or truncated?`,
+        );
       const view = new DataView(all.buffer, all.byteOffset + offset, 4 * n);
       const f = new Float32Array(n);
       for (let i = 0; i < n; i++) f[i] = view.getFloat32(4 * i, true);
@@ -81,7 +89,10 @@ function layersOf(json: TfjsModelJson): KerasLayer[] {
  *   a GRU, go_backwards, stateful, ...), or a non-Sequential model.
  * @throws {DataError} when the weights do not match the manifest or the topology.
  */
-export function tfjsToConfig(json: TfjsModelJson, weightData: ArrayBuffer | Uint8Array | (ArrayBuffer | Uint8Array)[]): { config: SequenceModelConfig; stateDict: Record<string, Tensor> } {
+export function tfjsToConfig(
+  json: TfjsModelJson,
+  weightData: ArrayBuffer | Uint8Array | (ArrayBuffer | Uint8Array)[],
+): { config: SequenceModelConfig; stateDict: Record<string, Tensor> } {
   const layers = layersOf(json);
   const weights = readWeights(json, weightData);
   const byLayer = (name: string, suffix: string, part?: 'forward' | 'backward') => {
@@ -112,7 +123,8 @@ export function tfjsToConfig(json: TfjsModelJson, weightData: ArrayBuffer | Uint
       const e = byLayer(name, 'embeddings');
       vocabSize = Number(c.input_dim);
       input = { embedding: Number(c.output_dim), paddingIdx: null };
-      if (!same(e.shape, [vocabSize, Number(c.output_dim)])) throw new DataError(`embedding '${name}' has shape [${e.shape.join(', ')}]; config says [${vocabSize}, ${c.output_dim}]`);
+      if (!same(e.shape, [vocabSize, Number(c.output_dim)]))
+        throw new DataError(`embedding '${name}' has shape [${e.shape.join(', ')}]; config says [${vocabSize}, ${c.output_dim}]`);
       stateDict['embedding.weight'] = new Tensor(e.data, e.shape);
       mask = c.mask_zero === true;
       width = Number(c.output_dim);
@@ -120,27 +132,38 @@ export function tfjsToConfig(json: TfjsModelJson, weightData: ArrayBuffer | Uint
     }
     if (cls === 'LSTM' || cls === 'Bidirectional') {
       const inner = cls === 'Bidirectional' ? c.layer : layer;
-      if (!inner || inner.class_name !== 'LSTM') throw new ValueError(`unsupported Keras layer ${cls === 'Bidirectional' ? `Bidirectional(${inner?.class_name})` : cls} '${name}': cellstate computes LSTMs`);
-      if (cls === 'Bidirectional' && (c.merge_mode ?? 'concat') !== 'concat') throw new ValueError(`Bidirectional '${name}' merge_mode '${String(c.merge_mode)}': cellstate concatenates the directions`);
+      if (!inner || inner.class_name !== 'LSTM')
+        throw new ValueError(
+          `unsupported Keras layer ${cls === 'Bidirectional' ? `Bidirectional(${inner?.class_name})` : cls} '${name}': cellstate computes LSTMs`,
+        );
+      if (cls === 'Bidirectional' && (c.merge_mode ?? 'concat') !== 'concat')
+        throw new ValueError(`Bidirectional '${name}' merge_mode '${String(c.merge_mode)}': cellstate concatenates the directions`);
       const ic = inner.config;
       const ra = String(ic.recurrent_activation ?? 'hard_sigmoid');
       if (ra !== 'sigmoid') {
-        throw new ValueError(`LSTM '${name}' uses recurrent_activation '${ra}' (${ra === 'hard_sigmoid' ? "TF.js' and old Keras' default" : 'not a sigmoid'}); cellstate computes true sigmoid gates, so the outputs would differ. Retrain with recurrent_activation: 'sigmoid'`);
+        throw new ValueError(
+          `LSTM '${name}' uses recurrent_activation '${ra}' (${ra === 'hard_sigmoid' ? "TF.js' and old Keras' default" : 'not a sigmoid'}); cellstate computes true sigmoid gates, so the outputs would differ. Retrain with recurrent_activation: 'sigmoid'`,
+        );
       }
-      if ((ic.activation ?? 'tanh') !== 'tanh') throw new ValueError(`LSTM '${name}' activation '${String(ic.activation)}': cellstate computes tanh`);
-      for (const k of ['go_backwards', 'stateful', 'return_state'] as const) if (ic[k] === true) throw new ValueError(`LSTM '${name}' has ${k}: true, which cellstate does not support`);
-      if (ic.use_bias === false) throw new ValueError(`LSTM '${name}' has use_bias: false; cellstate's LSTM has biases (load zeros instead)`);
+      if ((ic.activation ?? 'tanh') !== 'tanh')
+        throw new ValueError(`LSTM '${name}' activation '${String(ic.activation)}': cellstate computes tanh`);
+      for (const k of ['go_backwards', 'stateful', 'return_state'] as const)
+        if (ic[k] === true) throw new ValueError(`LSTM '${name}' has ${k}: true, which cellstate does not support`);
+      if (ic.use_bias === false)
+        throw new ValueError(`LSTM '${name}' has use_bias: false; cellstate's LSTM has biases (load zeros instead)`);
       if (pooling) throw new ValueError(`LSTM '${name}' comes after pooling`);
       if (lstmLayers > 0 && !returnSequences) throw new ValueError(`LSTM '${name}' follows an LSTM without return_sequences`);
       if (!input) {
         const shape = (ic.batch_input_shape ?? c.batch_input_shape) as (number | null)[] | undefined;
-        if (!shape || shape.length !== 3 || !shape[2]) throw new ValueError(`the first layer '${name}' is an LSTM without batch_input_shape [batch, steps, features]`);
+        if (!shape || shape.length !== 3 || !shape[2])
+          throw new ValueError(`the first layer '${name}' is an LSTM without batch_input_shape [batch, steps, features]`);
         input = { features: Number(shape[2]) };
         width = Number(shape[2]);
       }
       const h = Number(ic.units);
       const d = cls === 'Bidirectional' ? 2 : 1;
-      if (lstmLayers > 0 && (h !== hidden || d !== directions)) throw new ValueError(`LSTM '${name}' differs in units or directions from the first LSTM; cellstate stacks equal layers`);
+      if (lstmLayers > 0 && (h !== hidden || d !== directions))
+        throw new ValueError(`LSTM '${name}' differs in units or directions from the first LSTM; cellstate stacks equal layers`);
       const parts: ('forward' | 'backward' | undefined)[] = d === 2 ? ['forward', 'backward'] : [undefined];
       parts.forEach((part, k) => {
         const sfx = k === 1 ? '_reverse' : '';
@@ -148,7 +171,9 @@ export function tfjsToConfig(json: TfjsModelJson, weightData: ArrayBuffer | Uint
         const rec = byLayer(name, 'recurrent_kernel', part);
         const bias = byLayer(name, 'bias', part);
         if (!same(kern.shape, [width, 4 * h]) || !same(rec.shape, [h, 4 * h]) || !same(bias.shape, [4 * h])) {
-          throw new DataError(`LSTM '${name}' weights have shapes [${kern.shape}], [${rec.shape}], [${bias.shape}]; ${h} units on ${width} inputs need [${width},${4 * h}], [${h},${4 * h}], [${4 * h}]`);
+          throw new DataError(
+            `LSTM '${name}' weights have shapes [${kern.shape}], [${rec.shape}], [${bias.shape}]; ${h} units on ${width} inputs need [${width},${4 * h}], [${h},${4 * h}], [${4 * h}]`,
+          );
         }
         const l = lstmLayers;
         stateDict[`lstm.weight_ih_l${l}${sfx}`] = new Tensor(kerasKernelToTorch(kern.data, width, h), [4 * h, width]);
@@ -164,7 +189,8 @@ export function tfjsToConfig(json: TfjsModelJson, weightData: ArrayBuffer | Uint
       continue;
     }
     if (cls === 'GlobalAveragePooling1D' || cls === 'GlobalMaxPooling1D') {
-      if (!returnSequences || pooling || dense.length) throw new ValueError(`${cls} '${name}' must directly follow an LSTM with return_sequences`);
+      if (!returnSequences || pooling || dense.length)
+        throw new ValueError(`${cls} '${name}' must directly follow an LSTM with return_sequences`);
       pooling = cls === 'GlobalAveragePooling1D' ? 'mean' : 'max';
       continue;
     }
@@ -174,28 +200,40 @@ export function tfjsToConfig(json: TfjsModelJson, weightData: ArrayBuffer | Uint
       if (!pooling) pooling = returnSequences ? 'sequence' : 'last';
       const units = Number(dc.units);
       const kern = byLayer(name, 'kernel');
-      if (!same(kern.shape, [width, units])) throw new DataError(`Dense '${name}' kernel has shape [${kern.shape.join(', ')}]; expected [${width}, ${units}]`);
+      if (!same(kern.shape, [width, units]))
+        throw new DataError(`Dense '${name}' kernel has shape [${kern.shape.join(', ')}]; expected [${width}, ${units}]`);
       const bias = dc.use_bias === false ? { data: new Float32Array(units) } : byLayer(name, 'bias');
-      dense.push({ units, activation: String(dc.activation ?? 'linear'), weight: transpose(kern.data, width, units), bias: bias.data, inputs: width });
+      dense.push({
+        units,
+        activation: String(dc.activation ?? 'linear'),
+        weight: transpose(kern.data, width, units),
+        bias: bias.data,
+        inputs: width,
+      });
       width = units;
       continue;
     }
-    throw new ValueError(`unsupported Keras layer ${cls} '${name}'; cellstate imports Embedding, LSTM, Bidirectional(LSTM), GlobalAverage/MaxPooling1D, Dense, Dropout`);
+    throw new ValueError(
+      `unsupported Keras layer ${cls} '${name}'; cellstate imports Embedding, LSTM, Bidirectional(LSTM), GlobalAverage/MaxPooling1D, Dense, Dropout`,
+    );
   }
   if (!input || lstmLayers === 0) throw new ValueError('the model has no LSTM layer');
-  if (dense.length === 0) throw new ValueError('the model does not end in a Dense layer (cellstate\'s output layer)');
+  if (dense.length === 0) throw new ValueError("the model does not end in a Dense layer (cellstate's output layer)");
   const head: DenseLayerSpec[] = dense.slice(0, -1).map((d) => {
-    if (!['relu', 'tanh', 'linear'].includes(d.activation)) throw new ValueError(`a hidden Dense layer with activation '${d.activation}'; cellstate's hidden layers use relu, tanh or linear`);
+    if (!['relu', 'tanh', 'linear'].includes(d.activation))
+      throw new ValueError(`a hidden Dense layer with activation '${d.activation}'; cellstate's hidden layers use relu, tanh or linear`);
     return { units: d.units, activation: d.activation as DenseLayerSpec['activation'] };
   });
   const fc = dense[dense.length - 1];
-  if (!['sigmoid', 'softmax', 'linear'].includes(fc.activation)) throw new ValueError(`the output Dense layer has activation '${fc.activation}'; cellstate's output is sigmoid, softmax or linear`);
+  if (!['sigmoid', 'softmax', 'linear'].includes(fc.activation))
+    throw new ValueError(`the output Dense layer has activation '${fc.activation}'; cellstate's output is sigmoid, softmax or linear`);
   dense.forEach((d, i) => {
     const n = i === dense.length - 1 ? 'fc' : `head.${i}`;
     stateDict[`${n}.weight`] = new Tensor(d.weight, [d.units, d.inputs]);
     stateDict[`${n}.bias`] = new Tensor(d.bias, [d.units]);
   });
-  if (mask && pooling === 'sequence') throw new ValueError("mask_zero with per-step outputs: cellstate's mask moves tokens, so it cannot keep per-step outputs in place");
+  if (mask && pooling === 'sequence')
+    throw new ValueError("mask_zero with per-step outputs: cellstate's mask moves tokens, so it cannot keep per-step outputs in place");
   const config: SequenceModelConfig = {
     input,
     ...(vocabSize ? { vocabSize } : {}),
@@ -213,7 +251,11 @@ export function tfjsToConfig(json: TfjsModelJson, weightData: ArrayBuffer | Uint
  * @throws {ValueError} on a layer or setting cellstate does not compute (hard_sigmoid gates included).
  * @throws {DataError} when the weights do not match the manifest.
  */
-export function importTfjs(json: TfjsModelJson | string, weightData: ArrayBuffer | Uint8Array | (ArrayBuffer | Uint8Array)[], options: TfjsImportOptions = {}): SequenceModel {
+export function importTfjs(
+  json: TfjsModelJson | string,
+  weightData: ArrayBuffer | Uint8Array | (ArrayBuffer | Uint8Array)[],
+  options: TfjsImportOptions = {},
+): SequenceModel {
   let parsed: TfjsModelJson;
   try {
     parsed = typeof json === 'string' ? (JSON.parse(json) as TfjsModelJson) : json;

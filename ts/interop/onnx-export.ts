@@ -48,7 +48,10 @@ export type OnnxExportSource =
   | SequenceModel
   | LSTM
   | { config: SequenceModelConfig; stateDict: Record<string, TensorLike> }
-  | { lstm: { inputSize: number; hiddenSize: number; numLayers?: number; bidirectional?: boolean; batchFirst?: boolean }; stateDict: Record<string, TensorLike> };
+  | {
+      lstm: { inputSize: number; hiddenSize: number; numLayers?: number; bidirectional?: boolean; batchFirst?: boolean };
+      stateDict: Record<string, TensorLike>;
+    };
 
 interface LstmShape {
   inputSize: number;
@@ -104,11 +107,12 @@ function lstmLayers(
     const b = g.floats(`${tag}.B`, [d, 8 * h], B);
     const last = l === numLayers - 1;
     const wantY = !last || needOutput;
-    const [y, yh, yc] = g.op('LSTM', seqLens ? [input, w, r, b, seqLens] : [input, w, r, b], { hidden_size: h, direction: bidirectional ? 'bidirectional' : 'forward' }, [
-      wantY ? `${tag}.Y` : '',
-      `${tag}.Y_h`,
-      `${tag}.Y_c`,
-    ]);
+    const [y, yh, yc] = g.op(
+      'LSTM',
+      seqLens ? [input, w, r, b, seqLens] : [input, w, r, b],
+      { hidden_size: h, direction: bidirectional ? 'bidirectional' : 'forward' },
+      [wantY ? `${tag}.Y` : '', `${tag}.Y_h`, `${tag}.Y_c`],
+    );
     hN.push(yh);
     cN.push(yc);
     if (wantY) {
@@ -123,11 +127,7 @@ function lstmLayers(
   return { output, hN, cN };
 }
 
-function exportLstmLayer(
-  s: LstmShape & { batchFirst: boolean },
-  dict: Record<string, TensorLike>,
-  options: OnnxExportOptions,
-): ModelProto {
+function exportLstmLayer(s: LstmShape & { batchFirst: boolean }, dict: Record<string, TensorLike>, options: OnnxExportOptions): ModelProto {
   const g = new GraphBuilder();
   const batch = options.batch ?? 'batch';
   const steps = options.steps ?? 'steps';
@@ -140,14 +140,16 @@ function exportLstmLayer(
     seqLens = lengths;
   }
   const want = options.layerOutputs ?? ['output', 'h_n', 'c_n'];
-  if (want.length === 0 || want.some((o) => !['output', 'h_n', 'c_n'].includes(o))) throw new ValueError(`layerOutputs must list some of 'output', 'h_n', 'c_n'; got ${JSON.stringify(want)}`);
+  if (want.length === 0 || want.some((o) => !['output', 'h_n', 'c_n'].includes(o)))
+    throw new ValueError(`layerOutputs must list some of 'output', 'h_n', 'c_n'; got ${JSON.stringify(want)}`);
   const xt = s.batchFirst ? g.op1('Transpose', [x], { perm: [1, 0, 2] }) : x;
   const { output, hN, cN } = lstmLayers(g, xt, s, dict, '', seqLens, want.includes('output'));
   const d = s.bidirectional ? 2 : 1;
   const P = d * s.hiddenSize;
   const state = [s.numLayers * d, batch, s.hiddenSize];
   const outputs: ReturnType<typeof valueInfo>[] = [];
-  const concat = (parts: string[], name: string) => (parts.length === 1 ? g.op('Identity', parts, {}, [g.reserve(name)]) : g.op('Concat', parts, { axis: 0 }, [g.reserve(name)]));
+  const concat = (parts: string[], name: string) =>
+    parts.length === 1 ? g.op('Identity', parts, {}, [g.reserve(name)]) : g.op('Concat', parts, { axis: 0 }, [g.reserve(name)]);
   for (const o of want) {
     if (o === 'output') {
       if (s.batchFirst) g.op('Transpose', [output!], { perm: [1, 0, 2] }, [g.reserve('output')]);
@@ -161,7 +163,13 @@ function exportLstmLayer(
   return model(g, inputs, outputs, 'cellstate LSTM', options);
 }
 
-function model(g: GraphBuilder, inputs: ReturnType<typeof valueInfo>[], outputs: ReturnType<typeof valueInfo>[], name: string, options: OnnxExportOptions): ModelProto {
+function model(
+  g: GraphBuilder,
+  inputs: ReturnType<typeof valueInfo>[],
+  outputs: ReturnType<typeof valueInfo>[],
+  name: string,
+  options: OnnxExportOptions,
+): ModelProto {
   return {
     ir_version: IR_VERSION,
     opset_import: [{ domain: '', version: ONNX_OPSET }],
@@ -219,7 +227,9 @@ function exportSequenceModel(config: SequenceModelConfig, dict: Record<string, T
       s.inputSize = vocab;
     } else {
       const e = (config.input as { embedding: number }).embedding;
-      features = g.op1('Gather', [g.floats('embedding.weight', [vocab, e], weight(dict, 'embedding.weight', [vocab, e])), ids], { axis: 0 });
+      features = g.op1('Gather', [g.floats('embedding.weight', [vocab, e], weight(dict, 'embedding.weight', [vocab, e])), ids], {
+        axis: 0,
+      });
       s.inputSize = e;
     }
     stepsOf = ids;
@@ -243,7 +253,10 @@ function exportSequenceModel(config: SequenceModelConfig, dict: Record<string, T
     if (seqLens) {
       const t = g.op1('Gather', [g.op1('Shape', [stepsOf]), g.ints('one', [1], [])], { axis: 0 });
       const pos = g.op1('Unsqueeze', [g.op1('Range', [g.ints('zero', [0], []), t, g.ints('one_step', [1], [])]), g.ints('axis1', [1])]);
-      valid = g.op1('Unsqueeze', [g.op1('Less', [pos, g.op1('Unsqueeze', [g.op1('Cast', [seqLens], { to: DataType.INT64 }), g.ints('axis0', [0])])]), g.ints('axis2', [2])]);
+      valid = g.op1('Unsqueeze', [
+        g.op1('Less', [pos, g.op1('Unsqueeze', [g.op1('Cast', [seqLens], { to: DataType.INT64 }), g.ints('axis0', [0])])]),
+        g.ints('axis2', [2]),
+      ]);
     }
     if (pooling === 'mean') {
       if (seqLens) {
@@ -259,7 +272,10 @@ function exportSequenceModel(config: SequenceModelConfig, dict: Record<string, T
     }
   }
   let width = P;
-  const layers = [...(config.head ?? []).map((h, i) => ({ name: `head.${i}`, units: h.units, activation: h.activation ?? 'relu' })), { name: 'fc', units: config.output.units, activation: 'linear' as const }];
+  const layers = [
+    ...(config.head ?? []).map((h, i) => ({ name: `head.${i}`, units: h.units, activation: h.activation ?? 'relu' })),
+    { name: 'fc', units: config.output.units, activation: 'linear' as const },
+  ];
   for (const layer of layers) {
     const w = weight(dict, `${layer.name}.weight`, [layer.units, width]);
     const b = g.floats(`${layer.name}.bias`, [layer.units], weight(dict, `${layer.name}.bias`, [layer.units]));
@@ -300,7 +316,13 @@ export function exportOnnx(source: OnnxExportSource, options: OnnxExportOptions 
   if (source instanceof SequenceModel) proto = exportSequenceModel(source.config as SequenceModelConfig, source.stateDict(), options);
   else if (source instanceof LSTM) {
     proto = exportLstmLayer(
-      { inputSize: source.inputSize, hiddenSize: source.hiddenSize, numLayers: source.numLayers, bidirectional: source.bidirectional, batchFirst: source.batchFirst },
+      {
+        inputSize: source.inputSize,
+        hiddenSize: source.hiddenSize,
+        numLayers: source.numLayers,
+        bidirectional: source.bidirectional,
+        batchFirst: source.batchFirst,
+      },
       source.stateDict(),
       options,
     );
@@ -308,7 +330,17 @@ export function exportOnnx(source: OnnxExportSource, options: OnnxExportOptions 
     proto = exportSequenceModel(source.config, source.stateDict, options);
   } else if (typeof source === 'object' && source !== null && 'lstm' in source) {
     const o = source.lstm;
-    proto = exportLstmLayer({ inputSize: o.inputSize, hiddenSize: o.hiddenSize, numLayers: o.numLayers ?? 1, bidirectional: o.bidirectional ?? false, batchFirst: o.batchFirst ?? true }, source.stateDict, options);
+    proto = exportLstmLayer(
+      {
+        inputSize: o.inputSize,
+        hiddenSize: o.hiddenSize,
+        numLayers: o.numLayers ?? 1,
+        bidirectional: o.bidirectional ?? false,
+        batchFirst: o.batchFirst ?? true,
+      },
+      source.stateDict,
+      options,
+    );
   } else {
     throw new ValueError('exportOnnx takes a SequenceModel, an LSTM, { config, stateDict } or { lstm, stateDict }');
   }

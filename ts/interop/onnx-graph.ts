@@ -1,5 +1,13 @@
 /** A small builder for ONNX graphs: named values, nodes with typed attributes, initializers. */
-import { AttrType, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto, floatTensor, int64Tensor } from './onnx-proto';
+import {
+  AttrType,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+  floatTensor,
+  int64Tensor,
+} from './onnx-proto';
 
 export type AttrValue = number | string | number[] | { float: number };
 
@@ -29,7 +37,10 @@ export class GraphBuilder {
 
   /** Adds a node; returns its outputs' names (`outputs` names them or says how many to make). */
   op(type: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, outputs: number | readonly string[] = 1): string[] {
-    const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, (_, i) => this.#fresh(`${type.toLowerCase()}${i ? `_out${i}` : ''}`)) : outputs.map((o) => (o === '' ? '' : this.#reserved.delete(o) ? o : this.#fresh(o)));
+    const outs =
+      typeof outputs === 'number'
+        ? Array.from({ length: outputs }, (_, i) => this.#fresh(`${type.toLowerCase()}${i ? `_out${i}` : ''}`))
+        : outputs.map((o) => (o === '' ? '' : this.#reserved.delete(o) ? o : this.#fresh(o)));
     this.nodes.push({
       op_type: type,
       name: this.#fresh(`node_${type}`),
@@ -72,6 +83,8 @@ export class GraphBuilder {
 export function valueInfo(name: string, elemType: number, dims: readonly (number | string)[]): ValueInfoProto {
   return {
     name,
-    type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } },
+    type: {
+      tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } },
+    },
   };
 }

@@ -21,7 +21,16 @@ import type { Backend, SequenceModelConfig, DenseLayerSpec, OutputSpec } from '.
 import { DataError, ValueError } from '../errors';
 import { Tensor } from '../tensor';
 import { onnxToTorchGates } from './gates';
-import { type AttributeProto, DataType, type GraphProto, type NodeProto, type TensorProto, decodeModel, tensorFloats, tensorInts } from './onnx-proto';
+import {
+  type AttributeProto,
+  DataType,
+  type GraphProto,
+  type NodeProto,
+  type TensorProto,
+  decodeModel,
+  tensorFloats,
+  tensorInts,
+} from './onnx-proto';
 
 /** Options of {@link importOnnx} and {@link onnxToConfig}. */
 export interface OnnxImportOptions {
@@ -79,7 +88,14 @@ type Role =
   | { r: 'hnT'; entries: [number, number][] } // (B, k, H): stacked final states, batch first
   | { r: 'hvec'; entries: [number, number][] } // (B, k·H): final states side by side
   | { r: 'Yc' }
-  | { r: 'head'; pooling: 'last' | 'mean' | 'max' | 'sequence'; dense: DenseInfo[]; pendingMatMul: Float32Array | null; pendingDims: number[]; out: 'sigmoid' | 'softmax' | null };
+  | {
+      r: 'head';
+      pooling: 'last' | 'mean' | 'max' | 'sequence';
+      dense: DenseInfo[];
+      pendingMatMul: Float32Array | null;
+      pendingDims: number[];
+      out: 'sigmoid' | 'softmax' | null;
+    };
 
 const utf8 = new TextDecoder();
 
@@ -106,12 +122,15 @@ function constOf(t: TensorProto): Const {
   const dims = (t.dims ?? []).map(Number);
   if (t.data_type === DataType.FLOAT || t.data_type === DataType.DOUBLE) return { dims, floats: tensorFloats(t) };
   if (t.data_type === DataType.INT64 || t.data_type === DataType.INT32) return { dims, ints: tensorInts(t) };
-  if (t.data_type === DataType.BOOL || t.data_type === DataType.UINT8) return { dims, ints: Array.from(t.raw_data ?? t.int32_data ?? []).map(Number) };
+  if (t.data_type === DataType.BOOL || t.data_type === DataType.UINT8)
+    return { dims, ints: Array.from(t.raw_data ?? t.int32_data ?? []).map(Number) };
   throw new DataError(`ONNX constant '${t.name}' has element type ${t.data_type}; expected float or integers`);
 }
 
 function unsupported(node: NodeProto, why: string): ValueError {
-  return new ValueError(`unsupported ONNX op ${node.op_type} (node '${node.name ?? ''}'): ${why}; cellstate imports LSTM sequence models as torch.onnx.export writes them`);
+  return new ValueError(
+    `unsupported ONNX op ${node.op_type} (node '${node.name ?? ''}'): ${why}; cellstate imports LSTM sequence models as torch.onnx.export writes them`,
+  );
 }
 
 /**
@@ -122,7 +141,8 @@ function unsupported(node: NodeProto, why: string): ValueError {
 export function onnxToConfig(bytes: Uint8Array | ArrayBuffer, options: OnnxImportOptions = {}): OnnxImport {
   const model = decodeModel(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
   for (const o of model.opset_import ?? []) {
-    if ((o.domain ?? '') !== '' && o.domain !== 'ai.onnx') throw new ValueError(`unsupported ONNX operator set '${o.domain}'; only the default domain is read`);
+    if ((o.domain ?? '') !== '' && o.domain !== 'ai.onnx')
+      throw new ValueError(`unsupported ONNX operator set '${o.domain}'; only the default domain is read`);
   }
   return interpret(model.graph!, options);
 }
@@ -133,7 +153,10 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
   for (const t of graph.initializer ?? []) roles.set(t.name ?? '', { r: 'const', c: constOf(t) });
   const inits = new Set(roles.keys());
   const inputs = (graph.input ?? []).filter((i) => !inits.has(i.name));
-  if (inputs.length !== 1) throw new ValueError(`the ONNX graph has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); cellstate imports graphs with one input (tokens or features)`);
+  if (inputs.length !== 1)
+    throw new ValueError(
+      `the ONNX graph has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); cellstate imports graphs with one input (tokens or features)`,
+    );
   const input = inputs[0];
   const tt = input.type?.tensor_type;
   const elem = tt?.elem_type;
@@ -145,7 +168,8 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
     tokenInput = true;
   } else if (elem === DataType.FLOAT) {
     const f = dims[2]?.dim_value;
-    if (dims.length !== 3 || !f) throw new ValueError(`float input '${input.name}' must be (batch, steps, features) with a fixed feature count`);
+    if (dims.length !== 3 || !f)
+      throw new ValueError(`float input '${input.name}' must be (batch, steps, features) with a fixed feature count`);
     roles.set(input.name, { r: 'features', timeMajor: false, width: Number(f) });
     tokenInput = false;
   } else {
@@ -157,7 +181,10 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
   const layers: LayerInfo[] = [];
   const role = (name: string, node: NodeProto): Role => {
     const r = roles.get(name);
-    if (!r) throw new DataError(`ONNX node '${node.name ?? node.op_type}' reads '${name}', which no earlier node or initializer defines (the graph is not in topological order or is cut)`);
+    if (!r)
+      throw new DataError(
+        `ONNX node '${node.name ?? node.op_type}' reads '${name}', which no earlier node or initializer defines (the graph is not in topological order or is cut)`,
+      );
     return r;
   };
   const constInts = (name: string, node: NodeProto): number[] => {
@@ -170,7 +197,8 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
     if (r.r !== 'const' || !r.c.floats) throw unsupported(node, `input '${name}' must be a constant float tensor (a weight)`);
     return r.c as Const & { floats: Float32Array };
   };
-  const squeezeAxes = (node: NodeProto, ins: (string | null)[]): number[] | undefined => attrInts(node, 'axes') ?? (ins[1] ? constInts(ins[1], node) : undefined);
+  const squeezeAxes = (node: NodeProto, ins: (string | null)[]): number[] | undefined =>
+    attrInts(node, 'axes') ?? (ins[1] ? constInts(ins[1], node) : undefined);
   const set = (node: NodeProto, r: Role, k = 0) => {
     const out = node.output?.[k];
     if (out) roles.set(out, r);
@@ -194,7 +222,8 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
       const a = attrs(node);
       if (a.value?.t) set(node, { r: 'const', c: constOf(a.value.t) });
       else if (a.value_int) set(node, { r: 'const', c: { dims: [], ints: [Number(a.value_int.i ?? 0)] } });
-      else if (a.value_ints) set(node, { r: 'const', c: { dims: [a.value_ints.ints?.length ?? 0], ints: (a.value_ints.ints ?? []).map(Number) } });
+      else if (a.value_ints)
+        set(node, { r: 'const', c: { dims: [a.value_ints.ints?.length ?? 0], ints: (a.value_ints.ints ?? []).map(Number) } });
       else if (a.value_float) set(node, { r: 'const', c: { dims: [], floats: Float32Array.of(a.value_float.f ?? 0) } });
       else throw unsupported(node, 'a Constant that is not a tensor, int(s) or float');
       continue;
@@ -215,7 +244,10 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
       if (first) set(node, first);
       continue;
     }
-    if (allStatic && ['Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Cast', 'Reshape', 'Expand', 'Add', 'Sub', 'Mul', 'Div'].includes(op)) {
+    if (
+      allStatic &&
+      ['Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Cast', 'Reshape', 'Expand', 'Add', 'Sub', 'Mul', 'Div'].includes(op)
+    ) {
       // Shape plumbing (batch size of the zero initial states, ...): its value is never needed, only
       // whether it is a constant-free computation over shapes or slices of zeros.
       const zeros = inRoles.some((r) => r?.r === 'zeros');
@@ -234,7 +266,8 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
           const depth = constInts(ins[1]!, node);
           const values = role(ins[2]!, node);
           const v = values.r === 'const' ? Array.from(values.c.floats ?? values.c.ints ?? []) : [];
-          if (v[0] !== 0 || v[1] !== 1 || attrInt(node, 'axis', -1) !== -1) throw unsupported(node, 'a one-hot that is not F.one_hot (values 0/1 on the last axis)');
+          if (v[0] !== 0 || v[1] !== 1 || attrInt(node, 'axis', -1) !== -1)
+            throw unsupported(node, 'a one-hot that is not F.one_hot (values 0/1 on the last axis)');
           vocab = depth[0];
           oneHot = true;
           set(node, { r: 'features', timeMajor: false, width: vocab });
@@ -270,19 +303,33 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
         else if (op === 'ReduceMean' || op === 'ReduceMax') {
           const axes = attrInts(node, 'axes') ?? (ins[1] ? constInts(ins[1], node) : undefined);
           const t = first.timeMajor ? 0 : 1;
-          if (!axes || axes.length !== 1 || (axes[0] !== t && axes[0] !== t - 3) || attrInt(node, 'keepdims', 1) !== 0) throw unsupported(node, `a reduction that is not over the time axis ${t} with keepdims 0`);
+          if (!axes || axes.length !== 1 || (axes[0] !== t && axes[0] !== t - 3) || attrInt(node, 'keepdims', 1) !== 0)
+            throw unsupported(node, `a reduction that is not over the time axis ${t} with keepdims 0`);
           if (first.layer !== layers.length - 1) throw unsupported(node, 'pooling over a layer other than the last');
-          set(node, { r: 'head', pooling: op === 'ReduceMean' ? 'mean' : 'max', dense: [], pendingMatMul: null, pendingDims: [], out: null });
+          set(node, {
+            r: 'head',
+            pooling: op === 'ReduceMean' ? 'mean' : 'max',
+            dense: [],
+            pendingMatMul: null,
+            pendingDims: [],
+            out: null,
+          });
         } else if (op === 'MatMul' || op === 'Gemm') {
           if (first.timeMajor) throw unsupported(node, 'a dense layer on time-major outputs');
           if (first.layer !== layers.length - 1) throw unsupported(node, 'a head on a layer other than the last');
-          denseOp(node, ins, { r: 'head', pooling: 'sequence', dense: [], pendingMatMul: null, pendingDims: [], out: null }, layers[first.layer].directions * layers[first.layer].hidden);
+          denseOp(
+            node,
+            ins,
+            { r: 'head', pooling: 'sequence', dense: [], pendingMatMul: null, pendingDims: [], out: null },
+            layers[first.layer].directions * layers[first.layer].hidden,
+          );
         } else throw unsupported(node, 'on the LSTM outputs');
         break;
       }
       case 'Y': {
         const info = layers[first.layer];
-        if (op === 'Squeeze' && info.directions === 1 && same(squeezeAxes(node, ins), [1])) set(node, { r: 'seq', layer: first.layer, timeMajor: true });
+        if (op === 'Squeeze' && info.directions === 1 && same(squeezeAxes(node, ins), [1]))
+          set(node, { r: 'seq', layer: first.layer, timeMajor: true });
         else if (op === 'Transpose' && same(attrInts(node, 'perm'), [0, 2, 1, 3])) set(node, { r: 'Yt', layer: first.layer });
         else throw unsupported(node, 'on an LSTM output Y (expected Squeeze(1) or Transpose(0, 2, 1, 3))');
         break;
@@ -290,7 +337,8 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
       case 'Yt': {
         const shape = op === 'Reshape' ? constInts(ins[1]!, node) : null;
         const p = layers[first.layer].directions * layers[first.layer].hidden;
-        if (shape && shape.length === 3 && shape[0] === 0 && shape[1] === 0 && (shape[2] === -1 || shape[2] === p)) set(node, { r: 'seq', layer: first.layer, timeMajor: true });
+        if (shape && shape.length === 3 && shape[0] === 0 && shape[1] === 0 && (shape[2] === -1 || shape[2] === p))
+          set(node, { r: 'seq', layer: first.layer, timeMajor: true });
         else throw unsupported(node, 'on a transposed LSTM output (expected Reshape to (T, B, D·H))');
         break;
       }
@@ -299,9 +347,11 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
           set(node, { r: 'hn', entries: inRoles.flatMap((r) => (r as { entries: [number, number][] }).entries) });
         } else if (op === 'Gather' && attrInt(node, 'axis', 0) === 0) {
           const idx = role(ins[1]!, node);
-          if (idx.r !== 'const' || !idx.c.ints || idx.c.dims.length !== 0) throw unsupported(node, 'a Gather of final states with a non-scalar or non-constant index');
+          if (idx.r !== 'const' || !idx.c.ints || idx.c.dims.length !== 0)
+            throw unsupported(node, 'a Gather of final states with a non-scalar or non-constant index');
           const k = idx.c.ints[0] < 0 ? idx.c.ints[0] + first.entries.length : idx.c.ints[0];
-          if (!(k >= 0 && k < first.entries.length)) throw new DataError(`Gather index ${idx.c.ints[0]} is out of range for ${first.entries.length} final states`);
+          if (!(k >= 0 && k < first.entries.length))
+            throw new DataError(`Gather index ${idx.c.ints[0]} is out of range for ${first.entries.length} final states`);
           set(node, { r: 'hvec', entries: [first.entries[k]] });
         } else if (op === 'Squeeze' && first.entries.length === 1 && same(squeezeAxes(node, ins), [0])) {
           set(node, { r: 'hvec', entries: first.entries });
@@ -309,7 +359,8 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
           const starts = constInts(ins[1]!, node);
           const ends = constInts(ins[2]!, node);
           const axes = ins[3] ? constInts(ins[3], node) : [0];
-          if (axes.length !== 1 || axes[0] !== 0 || (ins[4] && constInts(ins[4], node).some((s) => s !== 1))) throw unsupported(node, 'a Slice of final states not along axis 0 with step 1');
+          if (axes.length !== 1 || axes[0] !== 0 || (ins[4] && constInts(ins[4], node).some((s) => s !== 1)))
+            throw unsupported(node, 'a Slice of final states not along axis 0 with step 1');
           const n = first.entries.length;
           const clamp = (v: number) => Math.min(n, Math.max(0, v < 0 ? v + n : v));
           set(node, { r: 'hn', entries: first.entries.slice(clamp(starts[0]), clamp(ends[0])) });
@@ -320,15 +371,30 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
       }
       case 'hnT': {
         const shape = op === 'Reshape' ? constInts(ins[1]!, node) : null;
-        if (shape && shape.length === 2 && shape[0] === 0 && (shape[1] === -1 || shape[1] === first.entries.length * layers[layers.length - 1].hidden)) set(node, { r: 'hvec', entries: first.entries });
+        if (
+          shape &&
+          shape.length === 2 &&
+          shape[0] === 0 &&
+          (shape[1] === -1 || shape[1] === first.entries.length * layers[layers.length - 1].hidden)
+        )
+          set(node, { r: 'hvec', entries: first.entries });
         else throw unsupported(node, 'on batch-first final states (expected Reshape to (B, k·H))');
         break;
       }
       case 'hvec': {
-        if (op === 'Concat' && (attrInt(node, 'axis', 0) === 1 || attrInt(node, 'axis', 0) === -1) && inRoles.every((r) => r?.r === 'hvec')) {
+        if (
+          op === 'Concat' &&
+          (attrInt(node, 'axis', 0) === 1 || attrInt(node, 'axis', 0) === -1) &&
+          inRoles.every((r) => r?.r === 'hvec')
+        ) {
           set(node, { r: 'hvec', entries: inRoles.flatMap((r) => (r as { entries: [number, number][] }).entries) });
         } else if (op === 'Gemm' || op === 'MatMul') {
-          denseOp(node, ins, { r: 'head', pooling: lastPooling(node, first.entries), dense: [], pendingMatMul: null, pendingDims: [], out: null }, first.entries.length * layers[layers.length - 1].hidden);
+          denseOp(
+            node,
+            ins,
+            { r: 'head', pooling: lastPooling(node, first.entries), dense: [], pendingMatMul: null, pendingDims: [], out: null },
+            first.entries.length * layers[layers.length - 1].hidden,
+          );
         } else throw unsupported(node, 'on the final hidden states');
         break;
       }
@@ -346,7 +412,8 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
           set(node, { ...first, dense: [...first.dense.slice(0, -1), { ...last, activation: op === 'Relu' ? 'relu' : 'tanh' }] });
         } else if (op === 'Sigmoid' || op === 'Softmax') {
           if (!last || last.activation !== 'linear') throw unsupported(node, `${op} where no dense layer precedes it`);
-          if (op === 'Softmax' && ![-1, first.pooling === 'sequence' ? 2 : 1].includes(attrInt(node, 'axis', -1))) throw unsupported(node, 'a Softmax not over the units');
+          if (op === 'Softmax' && ![-1, first.pooling === 'sequence' ? 2 : 1].includes(attrInt(node, 'axis', -1)))
+            throw unsupported(node, 'a Softmax not over the units');
           set(node, { ...first, out: op === 'Sigmoid' ? 'sigmoid' : 'softmax' });
         } else if (op === 'Gemm' || op === 'MatMul') {
           const l = layers[layers.length - 1];
@@ -379,17 +446,24 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
     const R = constFloats(ins[2]!, node);
     const B = ins[3] ? constFloats(ins[3], node) : { dims: [d, 8 * h], floats: new Float32Array(d * 8 * h) };
     const expect = (what: string, c: Const, want: number[]) => {
-      if (!same(c.dims, want)) throw new DataError(`LSTM node '${node.name}' input ${what} has shape [${c.dims.join(', ')}]; hidden_size ${h}, ${d} direction(s) and input width ${width} need [${want.join(', ')}]`);
+      if (!same(c.dims, want))
+        throw new DataError(
+          `LSTM node '${node.name}' input ${what} has shape [${c.dims.join(', ')}]; hidden_size ${h}, ${d} direction(s) and input width ${width} need [${want.join(', ')}]`,
+        );
     };
     expect('W', W, [d, 4 * h, width]);
     expect('R', R, [d, 4 * h, h]);
     expect('B', B, [d, 8 * h]);
-    if (layer > 0 && (h !== layers[0].hidden || d !== layers[0].directions)) throw unsupported(node, 'stacked layers of different sizes or directions');
+    if (layer > 0 && (h !== layers[0].hidden || d !== layers[0].directions))
+      throw unsupported(node, 'stacked layers of different sizes or directions');
     const weights: Record<string, Tensor> = {};
     for (let k = 0; k < d; k++) {
       const sfx = k === 1 ? '_reverse' : '';
       const g = 4 * h;
-      weights[`lstm.weight_ih_l${layer}${sfx}`] = new Tensor(onnxToTorchGates(W.floats.slice(k * g * width, (k + 1) * g * width), h, width), [g, width]);
+      weights[`lstm.weight_ih_l${layer}${sfx}`] = new Tensor(
+        onnxToTorchGates(W.floats.slice(k * g * width, (k + 1) * g * width), h, width),
+        [g, width],
+      );
       weights[`lstm.weight_hh_l${layer}${sfx}`] = new Tensor(onnxToTorchGates(R.floats.slice(k * g * h, (k + 1) * g * h), h, h), [g, h]);
       weights[`lstm.bias_ih_l${layer}${sfx}`] = new Tensor(onnxToTorchGates(B.floats.slice(k * 2 * g, k * 2 * g + g), h, 1), [g]);
       weights[`lstm.bias_hh_l${layer}${sfx}`] = new Tensor(onnxToTorchGates(B.floats.slice(k * 2 * g + g, (k + 1) * 2 * g), h, 1), [g]);
@@ -404,7 +478,10 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
     const l = layers.length - 1;
     const want = Array.from({ length: layers[l].directions }, (_, k) => [l, k]);
     if (!same(entries.flat(), want.flat())) {
-      throw unsupported(node, `a head on final states [${entries.map(([a, b]) => `layer ${a} direction ${b}`).join(', ')}]; cellstate's 'last' pooling is the last layer's states, forward then backward`);
+      throw unsupported(
+        node,
+        `a head on final states [${entries.map(([a, b]) => `layer ${a} direction ${b}`).join(', ')}]; cellstate's 'last' pooling is the last layer's states, forward then backward`,
+      );
     }
     return 'last';
   }
@@ -413,37 +490,52 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
     const op = node.op_type;
     if (op === 'Gemm') {
       const a = attrs(node);
-      if ((a.alpha && (a.alpha.f ?? 0) !== 1) || (a.beta && (a.beta.f ?? 0) !== 1) || attrInt(node, 'transA', 0) !== 0) throw unsupported(node, 'a Gemm with alpha/beta ≠ 1 or transA');
+      if ((a.alpha && (a.alpha.f ?? 0) !== 1) || (a.beta && (a.beta.f ?? 0) !== 1) || attrInt(node, 'transA', 0) !== 0)
+        throw unsupported(node, 'a Gemm with alpha/beta ≠ 1 or transA');
       const w = constFloats(ins[1]!, node);
       const transB = attrInt(node, 'transB', 0) === 1;
       const b = ins[2] ? constFloats(ins[2], node).floats : null;
       const units = transB ? w.dims[0] : w.dims[1];
       const weight = transB ? w.floats : transpose(w.floats, w.dims[0], w.dims[1]);
-      if (w.dims.length !== 2 || (transB ? w.dims[1] : w.dims[0]) !== width) throw new DataError(`Gemm '${node.name}' weight has shape [${w.dims.join(', ')}]; its input has ${width} features`);
+      if (w.dims.length !== 2 || (transB ? w.dims[1] : w.dims[0]) !== width)
+        throw new DataError(`Gemm '${node.name}' weight has shape [${w.dims.join(', ')}]; its input has ${width} features`);
       pushDense(node, head, weight, [units, width], b ?? new Float32Array(units));
     } else {
       const w = constFloats(ins[1]!, node);
-      if (w.dims.length !== 2 || w.dims[0] !== width) throw new DataError(`MatMul '${node.name}' weight has shape [${w.dims.join(', ')}]; its input has ${width} features`);
+      if (w.dims.length !== 2 || w.dims[0] !== width)
+        throw new DataError(`MatMul '${node.name}' weight has shape [${w.dims.join(', ')}]; its input has ${width} features`);
       set(node, { ...head, pendingMatMul: transpose(w.floats, w.dims[0], w.dims[1]), pendingDims: [w.dims[1], w.dims[0]] });
     }
   }
 
   function pushDense(node: NodeProto, head: Extract<Role, { r: 'head' }>, weight: Float32Array, dims: number[], bias: Float32Array) {
     if (bias.length !== dims[0]) throw new DataError(`dense layer '${node.name}' has ${bias.length} biases for ${dims[0]} units`);
-    set(node, { ...head, pendingMatMul: null, pendingDims: [], dense: [...head.dense, { units: dims[0], width: dims[1], weight, bias, activation: 'linear' }] });
+    set(node, {
+      ...head,
+      pendingMatMul: null,
+      pendingDims: [],
+      dense: [...head.dense, { units: dims[0], width: dims[1], weight, bias, activation: 'linear' }],
+    });
   }
 
   const outName = graph.output?.[0]?.name;
-  if ((graph.output ?? []).length !== 1 || !outName) throw new ValueError(`the ONNX graph has ${(graph.output ?? []).length} outputs; cellstate imports graphs with one output`);
+  if ((graph.output ?? []).length !== 1 || !outName)
+    throw new ValueError(`the ONNX graph has ${(graph.output ?? []).length} outputs; cellstate imports graphs with one output`);
   const out = roles.get(outName);
   if (!out || out.r !== 'head' || out.dense.length === 0 || out.pendingMatMul) {
-    throw new ValueError(`the ONNX graph's output '${outName}' is not a dense layer over pooled LSTM outputs (found ${out ? out.r : 'nothing'}); cellstate imports sequence models that end in Linear (+ sigmoid / softmax)`);
+    throw new ValueError(
+      `the ONNX graph's output '${outName}' is not a dense layer over pooled LSTM outputs (found ${out ? out.r : 'nothing'}); cellstate imports sequence models that end in Linear (+ sigmoid / softmax)`,
+    );
   }
   if (layers.length === 0) throw new ValueError('the ONNX graph has no LSTM op');
   const fc = out.dense[out.dense.length - 1];
-  if (fc.activation !== 'linear') throw new ValueError(`the ONNX graph ends in ${fc.activation} after its last dense layer; cellstate's output layer is linear, sigmoid or softmax`);
+  if (fc.activation !== 'linear')
+    throw new ValueError(
+      `the ONNX graph ends in ${fc.activation} after its last dense layer; cellstate's output layer is linear, sigmoid or softmax`,
+    );
   const activation: OutputSpec['activation'] = out.out ?? options.output ?? 'linear';
-  if (out.out && options.output && options.output !== out.out) throw new ValueError(`options.output '${options.output}' contradicts the graph, which ends in ${out.out}`);
+  if (out.out && options.output && options.output !== out.out)
+    throw new ValueError(`options.output '${options.output}' contradicts the graph, which ends in ${out.out}`);
   if (activation === 'softmax' && fc.units < 2) throw new ValueError('a softmax output needs at least 2 units');
   const stateDict: Record<string, Tensor> = {};
   let inputSpec: SequenceModelConfig['input'];

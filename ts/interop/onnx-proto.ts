@@ -228,14 +228,24 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   } catch (e) {
     throw new DataError(`not a readable ONNX model (${(e as Error).message}); is the file truncated or of another format?`, { cause: e });
   }
-  const model = ModelProtoType.toObject(message, { longs: Number, bytes: Uint8Array as unknown as typeof String, defaults: false, arrays: true }) as ModelProto;
+  const model = ModelProtoType.toObject(message, {
+    longs: Number,
+    bytes: Uint8Array as unknown as typeof String,
+    defaults: false,
+    arrays: true,
+  }) as ModelProto;
   if (!model.graph) throw new DataError('not an ONNX model: the bytes parse as protobuf but have no graph');
   return model;
 }
 
 /** A float32 initializer (raw little-endian data). */
 export function floatTensor(name: string, dims: readonly number[], data: Float32Array): TensorProto {
-  return { name, dims: [...dims], data_type: DataType.FLOAT, raw_data: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) };
+  return {
+    name,
+    dims: [...dims],
+    data_type: DataType.FLOAT,
+    raw_data: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+  };
 }
 
 /** An int64 initializer. */
@@ -258,7 +268,9 @@ function rawView(t: TensorProto, width: number): DataView {
   const raw = t.raw_data!;
   const n = elementCount(t);
   if (raw.byteLength !== n * width) {
-    throw new DataError(`ONNX tensor '${t.name}' has ${raw.byteLength} bytes of data but shape [${(t.dims ?? []).join(', ')}] needs ${n * width}`);
+    throw new DataError(
+      `ONNX tensor '${t.name}' has ${raw.byteLength} bytes of data but shape [${(t.dims ?? []).join(', ')}] needs ${n * width}`,
+    );
   }
   return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
 }
@@ -268,7 +280,8 @@ function rawView(t: TensorProto, width: number): DataView {
  * @throws {DataError} on external data, another element type, or a size that does not match the shape.
  */
 export function tensorFloats(t: TensorProto): Float32Array {
-  if (t.data_location === 1) throw new DataError(`ONNX tensor '${t.name}' keeps its data in an external file; save the model with the weights inside`);
+  if (t.data_location === 1)
+    throw new DataError(`ONNX tensor '${t.name}' keeps its data in an external file; save the model with the weights inside`);
   const n = elementCount(t);
   let out: Float32Array;
   if (t.data_type === DataType.FLOAT) {
@@ -286,7 +299,8 @@ export function tensorFloats(t: TensorProto): Float32Array {
   } else {
     throw new DataError(`ONNX tensor '${t.name}' has element type ${t.data_type}; expected float32 (1) or float64 (11)`);
   }
-  if (out.length !== n) throw new DataError(`ONNX tensor '${t.name}' has ${out.length} values but shape [${(t.dims ?? []).join(', ')}] needs ${n}`);
+  if (out.length !== n)
+    throw new DataError(`ONNX tensor '${t.name}' has ${out.length} values but shape [${(t.dims ?? []).join(', ')}] needs ${n}`);
   return out;
 }
 
@@ -309,6 +323,7 @@ export function tensorInts(t: TensorProto): number[] {
   } else {
     throw new DataError(`ONNX tensor '${t.name}' has element type ${t.data_type}; expected integers`);
   }
-  if (out.length !== n) throw new DataError(`ONNX tensor '${t.name}' has ${out.length} values but shape [${(t.dims ?? []).join(', ')}] needs ${n}`);
+  if (out.length !== n)
+    throw new DataError(`ONNX tensor '${t.name}' has ${out.length} values but shape [${(t.dims ?? []).join(', ')}] needs ${n}`);
   return out;
 }

@@ -37,7 +37,8 @@ export async function saveToIndexedDB(key: string, bytes: ArrayBuffer | Uint8Arr
       tx.objectStore(store).put(copy, key);
       // Resolve on complete, not on the request's success: only then is the write durable.
       tx.oncomplete = () => resolve();
-      tx.onabort = tx.onerror = () => reject(new DataError(`IndexedDB: could not save "${key}": ${tx.error?.message ?? 'transaction aborted'}`, { cause: tx.error }));
+      tx.onabort = tx.onerror = () =>
+        reject(new DataError(`IndexedDB: could not save "${key}": ${tx.error?.message ?? 'transaction aborted'}`, { cause: tx.error }));
     });
   } finally {
     db.close();
@@ -60,7 +61,8 @@ export async function loadFromIndexedDB(key: string, options: IndexedDBOptions =
     value = await new Promise<unknown>((resolve, reject) => {
       const request = db.transaction(store, 'readonly').objectStore(store).get(key);
       request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(new DataError(`IndexedDB: could not read "${key}": ${request.error?.message ?? 'unknown error'}`, { cause: request.error }));
+      request.onerror = () =>
+        reject(new DataError(`IndexedDB: could not read "${key}": ${request.error?.message ?? 'unknown error'}`, { cause: request.error }));
     });
   } finally {
     db.close();
@@ -86,7 +88,8 @@ export async function deleteFromIndexedDB(key: string, options: IndexedDBOptions
       const tx = db.transaction(store, 'readwrite');
       tx.objectStore(store).delete(key);
       tx.oncomplete = () => resolve();
-      tx.onabort = tx.onerror = () => reject(new DataError(`IndexedDB: could not delete "${key}": ${tx.error?.message ?? 'transaction aborted'}`, { cause: tx.error }));
+      tx.onabort = tx.onerror = () =>
+        reject(new DataError(`IndexedDB: could not delete "${key}": ${tx.error?.message ?? 'transaction aborted'}`, { cause: tx.error }));
     });
   } finally {
     db.close();
@@ -94,14 +97,17 @@ export async function deleteFromIndexedDB(key: string, options: IndexedDBOptions
 }
 
 function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key === '') throw new ValueError(`the IndexedDB key must be a non-empty string, got ${JSON.stringify(key) ?? typeof key}`);
+  if (typeof key !== 'string' || key === '')
+    throw new ValueError(`the IndexedDB key must be a non-empty string, got ${JSON.stringify(key) ?? typeof key}`);
 }
 
 /** Opens `name`, creating `store` in an upgrade if it is missing (which bumps the database version). */
 async function openDatabase(name: string, store: string): Promise<IDBDatabase> {
   const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!idb) {
-    throw new BackendError('IndexedDB is not available here (globalThis.indexedDB is undefined); in Node use writeModelDir, or keep the bytes of encodeModelBundle');
+    throw new BackendError(
+      'IndexedDB is not available here (globalThis.indexedDB is undefined); in Node use writeModelDir, or keep the bytes of encodeModelBundle',
+    );
   }
   const open = (version?: number) =>
     new Promise<IDBDatabase>((resolve, reject) => {
@@ -111,7 +117,12 @@ async function openDatabase(name: string, store: string): Promise<IDBDatabase> {
       };
       let blocked = false;
       request.onsuccess = () => (blocked ? request.result.close() : resolve(request.result));
-      request.onerror = () => reject(new DataError(`IndexedDB: could not open database "${name}": ${request.error?.message ?? 'unknown error'}`, { cause: request.error }));
+      request.onerror = () =>
+        reject(
+          new DataError(`IndexedDB: could not open database "${name}": ${request.error?.message ?? 'unknown error'}`, {
+            cause: request.error,
+          }),
+        );
       // Waiting could last forever; fail now and close the connection should it open later.
       request.onblocked = () => {
         blocked = true;

@@ -29,10 +29,23 @@ export const MAX_HEADER_BYTES = 100_000_000;
 
 /** Bytes per element of every dtype in the spec; only {@link READ_DTYPES} can be decoded. */
 const ITEM_SIZE: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, F8_E8M0: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8, C64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  F8_E8M0: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+  C64: 8,
 };
 
 /**
@@ -64,7 +77,9 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function encodeSafetensors(tensors: Record<string, TensorLike>, metadata?: Record<string, string>): Uint8Array {
   if (typeof tensors !== 'object' || tensors === null) {
-    throw new ValueError(`tensors must be an object of { data: Float32Array, shape } by name, got ${tensors === null ? 'null' : typeof tensors}`);
+    throw new ValueError(
+      `tensors must be an object of { data: Float32Array, shape } by name, got ${tensors === null ? 'null' : typeof tensors}`,
+    );
   }
   const names = Object.keys(tensors).sort(compareCodePoints);
   const parts: string[] = [];
@@ -341,7 +356,9 @@ function checkMetadata(metadata: Record<string, string> | undefined): Record<str
   }
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') {
-      throw new ValueError(`metadata values must be strings (safetensors stores a string → string map); ${JSON.stringify(k)} is ${describe(v)}`);
+      throw new ValueError(
+        `metadata values must be strings (safetensors stores a string → string map); ${JSON.stringify(k)} is ${describe(v)}`,
+      );
     }
     checkWellFormed(`metadata key ${JSON.stringify(k)}`, k);
     checkWellFormed(`metadata value of ${JSON.stringify(k)}`, v);

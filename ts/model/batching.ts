@@ -78,9 +78,11 @@ export function toBlock(core: CoreConfig, input: SequenceInput, what = 'x'): Blo
     }
     if (shape.length !== 2) throw new ShapeError(`${what} must have shape [batch, steps]; got [${shape.join(', ')}]`);
   } else {
-    if (!(data instanceof Float32Array)) throw new ShapeError(`${what}.data must be a Float32Array of features, got ${data?.constructor?.name ?? typeof data}`);
+    if (!(data instanceof Float32Array))
+      throw new ShapeError(`${what}.data must be a Float32Array of features, got ${data?.constructor?.name ?? typeof data}`);
     const f = (core.input as { features: number }).features;
-    if (shape.length !== 3 || shape[2] !== f) throw new ShapeError(`${what} must have shape [batch, steps, ${f}]; got [${shape.join(', ')}]`);
+    if (shape.length !== 3 || shape[2] !== f)
+      throw new ShapeError(`${what} must have shape [batch, steps, ${f}]; got [${shape.join(', ')}]`);
   }
   const [n, steps] = shape;
   const width = tokenInput ? 1 : shape[2];
@@ -95,7 +97,8 @@ export function toBlock(core: CoreConfig, input: SequenceInput, what = 'x'): Blo
     for (let i = 0; i < n; i++) {
       const v = lengths[i];
       // A padded empty review has length 0: give it one (padding) step, as the core's mask does.
-      if (!Number.isInteger(v) || v < 0 || v > steps) throw new ValueError(`${what}.lengths[${i}] = ${v} must be an integer in 0..${steps}`);
+      if (!Number.isInteger(v) || v < 0 || v > steps)
+        throw new ValueError(`${what}.lengths[${i}] = ${v} must be an integer in 0..${steps}`);
       lens[i] = Math.max(1, v);
     }
   }
@@ -116,14 +119,17 @@ export function toBlock(core: CoreConfig, input: SequenceInput, what = 'x'): Blo
 export function toTargets(core: CoreConfig, y: Targets, n: number, steps: number): TargetBlock {
   let data: Float32Array;
   if (typeof y === 'object' && y !== null && 'data' in y && 'shape' in y) data = Float32Array.from((y as TensorLike).data);
-  else if (typeof y === 'object' && y !== null && typeof (y as ArrayLike<number>).length === 'number') data = Float32Array.from(y as ArrayLike<number>);
+  else if (typeof y === 'object' && y !== null && typeof (y as ArrayLike<number>).length === 'number')
+    data = Float32Array.from(y as ArrayLike<number>);
   else throw new ShapeError(`targets must be an array of numbers or a tensor, got ${String(y)}`);
   const u = core.loss === 'cross-entropy' ? 1 : core.units;
   const each = perStep(core);
   const perSample = (each ? steps : 1) * u;
   if (data.length !== n * perSample) {
     const shape = each ? `[${n}, ${steps}${u > 1 ? `, ${u}` : ''}]` : `[${n}${u > 1 ? `, ${u}` : ''}]`;
-    throw new ShapeError(`targets have ${data.length} values; expected ${n * perSample} (${shape}), one per ${each ? 'step' : 'sequence'}${u > 1 ? ' and unit' : ''}`);
+    throw new ShapeError(
+      `targets have ${data.length} values; expected ${n * perSample} (${shape}), one per ${each ? 'step' : 'sequence'}${u > 1 ? ' and unit' : ''}`,
+    );
   }
   return { data, perSample };
 }

@@ -84,7 +84,12 @@ export interface Block {
  * `[loss, correct, counted]` array, read here and nowhere else.
  * @throws {ShapeError} / {ValueError} as the core reports bad input.
  */
-export function runBatch(raw: RawModel, kind: 'trainBatch' | 'forwardBackward' | 'evaluateBatch', b: Block, targets: Float32Array): BatchStats {
+export function runBatch(
+  raw: RawModel,
+  kind: 'trainBatch' | 'forwardBackward' | 'evaluateBatch',
+  b: Block,
+  targets: Float32Array,
+): BatchStats {
   const s = call(() => raw[kind](b.tokens, b.x, b.n, b.steps, b.lengths, targets));
   return { loss: s[0], correct: s[1], counted: s[2] };
 }
@@ -116,9 +121,11 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
   }
   if (c.input === 'one-hot') input = { kind: 'one-hot', vocabSize: c.vocabSize! };
   else if (typeof c.input === 'object' && c.input !== null && 'embedding' in c.input) {
-    if (!isInt(c.input.embedding, 1)) throw new ValueError(`input.embedding must be a positive integer (the embedding width), got ${String(c.input.embedding)}`);
+    if (!isInt(c.input.embedding, 1))
+      throw new ValueError(`input.embedding must be a positive integer (the embedding width), got ${String(c.input.embedding)}`);
     const p = c.input.paddingIdx === undefined ? 0 : c.input.paddingIdx;
-    if (p !== null && !isInt(p, 0, c.vocabSize! - 1)) throw new ValueError(`input.paddingIdx must be null or an id below vocabSize, got ${String(p)}`);
+    if (p !== null && !isInt(p, 0, c.vocabSize! - 1))
+      throw new ValueError(`input.paddingIdx must be null or an id below vocabSize, got ${String(p)}`);
     input = { kind: 'embedding', vocabSize: c.vocabSize!, dim: c.input.embedding, paddingIdx: p };
   } else if (typeof c.input === 'object' && c.input !== null && 'features' in c.input) {
     if (!isInt(c.input.features, 1)) throw new ValueError(`input.features must be a positive integer, got ${String(c.input.features)}`);
@@ -129,10 +136,12 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
   const l = c.lstm;
   if (typeof l !== 'object' || l === null) throw new ValueError('lstm must be an object like { hiddenSize: 16 }');
   if (!isInt(l.hiddenSize, 1)) throw new ValueError(`lstm.hiddenSize must be a positive integer, got ${String(l.hiddenSize)}`);
-  if (l.numLayers !== undefined && !isInt(l.numLayers, 1, 64)) throw new ValueError(`lstm.numLayers must be an integer in 1..64, got ${String(l.numLayers)}`);
+  if (l.numLayers !== undefined && !isInt(l.numLayers, 1, 64))
+    throw new ValueError(`lstm.numLayers must be an integer in 1..64, got ${String(l.numLayers)}`);
   if (l.bidirectional !== undefined && typeof l.bidirectional !== 'boolean') throw new ValueError('lstm.bidirectional must be a boolean');
   const pooling = c.pooling ?? 'last';
-  if (!['last', 'mean', 'max', 'sequence'].includes(pooling)) throw new ValueError(`pooling must be 'last', 'mean', 'max' or 'sequence', got ${String(pooling)}`);
+  if (!['last', 'mean', 'max', 'sequence'].includes(pooling))
+    throw new ValueError(`pooling must be 'last', 'mean', 'max' or 'sequence', got ${String(pooling)}`);
   const head = (c.head ?? []).map((d, i) => {
     if (!isInt(d?.units, 1)) throw new ValueError(`head[${i}].units must be a positive integer, got ${String(d?.units)}`);
     const activation = d.activation ?? 'relu';
@@ -140,7 +149,8 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
     return { units: d.units, activation };
   });
   const o = c.output;
-  if (typeof o !== 'object' || o === null || !isInt(o.units, 1)) throw new ValueError(`output.units must be a positive integer, got ${String(o?.units)}`);
+  if (typeof o !== 'object' || o === null || !isInt(o.units, 1))
+    throw new ValueError(`output.units must be a positive integer, got ${String(o?.units)}`);
   const loss = ({ sigmoid: 'bce', softmax: 'cross-entropy', linear: 'mse' } as const)[o.activation] as CoreLoss | undefined;
   if (!loss) throw new ValueError(`output.activation must be 'sigmoid', 'softmax' or 'linear', got ${String(o.activation)}`);
   if (o.activation === 'softmax' && o.units < 2) throw new ValueError('a softmax output needs at least 2 units (classes)');
@@ -148,14 +158,20 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
   if (c.mask !== undefined && c.mask !== false) {
     if (!tokenInput) throw new ValueError('mask needs token input; pass lengths for float features');
     maskToken = c.mask === true ? 0 : c.mask;
-    if (!isInt(maskToken, 0, c.vocabSize! - 1)) throw new ValueError(`mask must be true, false or a token id below vocabSize, got ${String(c.mask)}`);
+    if (!isInt(maskToken, 0, c.vocabSize! - 1))
+      throw new ValueError(`mask must be true, false or a token id below vocabSize, got ${String(c.mask)}`);
     if (pooling === 'sequence') throw new ValueError("mask cannot be combined with pooling 'sequence'; pass lengths with 'post' padding");
   }
   const seed = c.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new ValueError(`seed must be a non-negative safe integer, got ${String(seed)}`);
   return {
     input,
-    lstm: { hiddenSize: l.hiddenSize, numLayers: l.numLayers ?? 1, bidirectional: l.bidirectional ?? false, dropout: prob('lstm.dropout', l.dropout) },
+    lstm: {
+      hiddenSize: l.hiddenSize,
+      numLayers: l.numLayers ?? 1,
+      bidirectional: l.bidirectional ?? false,
+      dropout: prob('lstm.dropout', l.dropout),
+    },
     pooling,
     head,
     headDropout: prob('dropout', c.dropout),

@@ -58,7 +58,10 @@ export async function loadModel(source: LoadSource, options: { backend?: Backend
   let isFile = file;
   if (!file) {
     const s = await stat(path).catch((e: unknown) => {
-      throw new DataError(`cannot read model at ${path}: ${(e as Error).message}; expected a directory with config.json and model.safetensors, or a .safetensors file`, { cause: e });
+      throw new DataError(
+        `cannot read model at ${path}: ${(e as Error).message}; expected a directory with config.json and model.safetensors, or a .safetensors file`,
+        { cause: e },
+      );
     });
     isFile = s.isFile();
   }

@@ -138,7 +138,13 @@ function epochOrder(idx: Uint32Array, shuffle: boolean, next: (bound: number) =>
  * One epoch of training batches in the order `idx`; null when the signal aborted it.
  * @throws {ShapeError} / {ValueError} as the core reports bad data.
  */
-async function trainEpoch(run: FitRun, options: FitOptions, epoch: number, idx: Uint32Array, lrAt: (epoch: number, step: number) => number): Promise<EpochLogs | null> {
+async function trainEpoch(
+  run: FitRun,
+  options: FitOptions,
+  epoch: number,
+  idx: Uint32Array,
+  lrAt: (epoch: number, step: number) => number,
+): Promise<EpochLogs | null> {
   const { raw, train, batchSize } = run;
   const batches = Math.ceil(train.b.n / batchSize);
   const pause = yielder();

@@ -222,7 +222,10 @@ export class SequenceModel {
     const out = new Float32Array(b.n * per);
     for (let from = 0; from < b.n; from += batchSize) {
       const { block: g } = gather(b, null, null, from, Math.min(b.n, from + batchSize));
-      out.set(call(() => raw.predictBatch(g.tokens, g.x, g.n, g.steps, g.lengths)), from * per);
+      out.set(
+        call(() => raw.predictBatch(g.tokens, g.x, g.n, g.steps, g.lengths)),
+        from * per,
+      );
     }
     return new Tensor(out, each ? [b.n, b.steps, u] : [b.n, u]);
   }
@@ -356,7 +359,11 @@ export function sequenceTagger(config: Omit<SequenceModelConfig, 'pooling'>, opt
  * @throws {ValueError} naming the first config field that cannot work; {StateError} before `init()`.
  */
 export function sequenceRegressor(
-  config: Omit<SequenceModelConfig, 'output' | 'pooling'> & { units?: number; pooling?: 'last' | 'mean' | 'max'; returnSequences?: boolean },
+  config: Omit<SequenceModelConfig, 'output' | 'pooling'> & {
+    units?: number;
+    pooling?: 'last' | 'mean' | 'max';
+    returnSequences?: boolean;
+  },
   options: { backend?: Backend } = {},
 ): SequenceModel {
   const { units = 1, returnSequences, ...rest } = config;

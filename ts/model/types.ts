@@ -128,7 +128,12 @@ export interface FitOptions {
   clipNorm?: number;
   lrSchedule?: LrSchedule;
   /** Stop when `monitor` has not improved by `minDelta` for `patience` epochs; optionally restore the best weights. */
-  earlyStopping?: { monitor?: 'valLoss' | 'valAccuracy' | 'loss' | 'accuracy'; patience?: number; minDelta?: number; restoreBestWeights?: boolean };
+  earlyStopping?: {
+    monitor?: 'valLoss' | 'valAccuracy' | 'loss' | 'accuracy';
+    patience?: number;
+    minDelta?: number;
+    restoreBestWeights?: boolean;
+  };
   callbacks?: Callbacks;
   /** Aborting stops training between batches; `fit` then resolves with `stopReason: 'aborted'`. */
   signal?: AbortSignal;
