@@ -1,8 +1,16 @@
 /** `cellstate export`: a saved model (config.json + model.safetensors) to another format. */
 import { writeFile } from 'node:fs/promises';
 import { exportOnnx, init, loadModel } from '../index';
-import { UsageError, choiceFlag, parse, strFlag } from './args';
+import { type FlagTable, UsageError, choiceFlag, helpOf, parse, strFlag } from './args';
 import type { Io } from './imdb';
+
+const OPTIONS: FlagTable = {
+  model: { type: 'string', value: 'DIR', description: 'the saved model' },
+  onnx: { type: 'string', value: 'FILE', description: 'where to write the .onnx file' },
+  lengths: { type: 'boolean', description: "add an int32 input 'lengths' (batch): true sequence lengths" },
+  'token-type': { type: 'string', value: 'int32|int64', default: 'int32', description: "element type of the 'tokens' input" },
+  help: { type: 'boolean', short: 'h', description: 'print this help' },
+};
 
 export const EXPORT_HELP = `Usage: cellstate export --model DIR --onnx FILE [options]
 
@@ -10,23 +18,10 @@ Writes a saved model (a directory with config.json + model.safetensors, e.g. fro
 as an ONNX graph (opset 17) that ONNX Runtime runs with cellstate's outputs.
 
 Options:
-  --model DIR           the saved model
-  --onnx FILE           where to write the .onnx file
-  --lengths             add an int32 input 'lengths' (batch): true sequence lengths
-  --token-type T        int32 (default) or int64: element type of the 'tokens' input
-  --help, -h            print this help
-
+${helpOf(OPTIONS)}
 Graph inputs: 'tokens' (batch, steps) for token models or 'x' (batch, steps, features); output 'output'
 is what predict returns (probabilities, or values for a linear output).
 `;
-
-const OPTIONS = {
-  model: { type: 'string' },
-  onnx: { type: 'string' },
-  lengths: { type: 'boolean' },
-  'token-type': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const { values: v } = parse(argv, OPTIONS, { command: 'export' });
