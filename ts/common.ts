@@ -29,6 +29,7 @@ export type {
   FitOptions,
   History,
   Evaluation,
+  GradientStats,
 } from './model';
 export { saveModel, loadModel } from './model-io';
 export type { SaveTarget, LoadSource } from './model-io';

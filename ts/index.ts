@@ -4,8 +4,10 @@
  */
 import './native';
 import './model-node';
+import './parallel/node';
 
 export * from './common';
 export * from './data/node';
 export { nativeFileName } from './native';
 export * from './interop/index';
+export * from './parallel/index';

@@ -150,6 +150,18 @@ export interface Evaluation {
   accuracy?: number;
 }
 
+/**
+ * What {@link SequenceModel.computeGradients} returns: the batch's mean loss and accuracy, plus the counts that
+ * let shards of one batch be combined (the data-parallel engine weights shard k by `terms_k / Σ terms`).
+ */
+export interface GradientStats extends Evaluation {
+  /** Terms the mean loss averages: real rows × units for BCE and MSE, real rows for cross-entropy. */
+  terms: number;
+  /** Correct predictions and predictions counted for accuracy (both 0 for MSE). */
+  correct: number;
+  count: number;
+}
+
 /** The file format version written by `save` / `toArrayBuffer`; a different major version is refused. */
 export const MODEL_FORMAT = 'cellstate.sequence-model';
 export const MODEL_FORMAT_VERSION = 1;
@@ -170,6 +182,7 @@ interface RawModel {
   setRngState(state: Uint32Array): void;
   trainBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
   forwardBackward(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
+  applyGradients(grads: Float32Array): void;
   evaluateBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null, targets: Float32Array): Float64Array | number[];
   predictBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null): Float32Array;
   logits(): Float32Array;
@@ -536,11 +549,30 @@ export class SequenceModel {
    * Forward, loss and backward on one batch without an update; read the result with {@link gradients}.
    * Dropout is active as in training.
    */
-  computeGradients(x: SequenceInput, y: Targets): Evaluation {
+  computeGradients(x: SequenceInput, y: Targets): GradientStats {
     const b = this.#block(x);
     const t = this.#targets(y, b.n, b.steps);
     const s = call(() => this.#handle().forwardBackward(b.tokens, b.x, b.n, b.steps, b.lengths, t.data));
-    return { loss: s[0], accuracy: s[2] > 0 ? s[1] / s[2] : undefined };
+    return { loss: s[0], accuracy: s[2] > 0 ? s[1] / s[2] : undefined, correct: s[1], count: s[2], terms: s[3] };
+  }
+
+  /**
+   * The update half of {@link trainBatch} on given gradients: clipping (the `clipNorm` of {@link setOptimizer})
+   * and one optimiser step. `grads` is by parameter name (as {@link gradients} returns, all required) or flat in
+   * {@link parameterNames} order. Shards' {@link computeGradients} results summed with weights `terms_k / Σ terms`
+   * make this step equal a `trainBatch` on the whole batch, up to float summation order.
+   * @throws {ShapeError} when a gradient is missing or mis-shaped; {@link ValueError} when one is not finite
+   * (nothing changes then).
+   */
+  applyGradients(grads: Float32Array | Record<string, TensorLike>): void {
+    const raw = this.#handle();
+    let flat: Float32Array;
+    if (grads instanceof Float32Array) flat = grads;
+    else {
+      flat = new Float32Array(this.numParameters);
+      mergeParams(this.#table, flat, grads, true, 'gradients do not fit this model');
+    }
+    call(() => raw.applyGradients(flat));
   }
 
   /** The logits of the last forward pass, batch-first. */

@@ -41,4 +41,10 @@ unsafe fn activation(x: &mut [f32], f: poly::Activation) {
 }
 
 // This module is compiled only with `+relaxed-simd`, so every engine that loads it runs these instructions.
-simd_kernels!(RelaxedSimd, "relaxed_simd", RelaxedTile, block_relaxed, activation);
+simd_kernels!(
+    RelaxedSimd,
+    "relaxed_simd",
+    RelaxedTile,
+    block_relaxed,
+    activation
+);
