@@ -5,9 +5,9 @@
  */
 import { BackendError, CellstateError, ShapeError, StateError, ValueError } from './errors';
 import initWasm, * as wasmGlue from './generated/wasm/cellstate_wasm.js';
-// The relaxed-SIMD build's glue: the same generated code as the plain one, but its own module, so each build
-// keeps its own instance and both can be loaded in one process (benchmarks, tests).
-import initWasmRelaxed, * as wasmGlueRelaxed from './generated/wasm-relaxed/cellstate_wasm_relaxed.js';
+// The relaxed-SIMD build's glue: the same generated code as the plain one (either instantiates either .wasm), but
+// its own module, so each build keeps its own instance and both can be loaded in one process (benchmarks, tests).
+import initWasmRelaxed, * as wasmGlueRelaxed from './generated/wasm-relaxed/cellstate_wasm.js';
 
 /** Which compute backend runs the core. */
 export type BackendName = 'wasm' | 'native';

@@ -27,8 +27,10 @@ impl MulAdd for Relaxed {
     }
 }
 
-/// With FMA there is no product temporary: 12 accumulators + 2 B + 1 splat = 15 of 16 registers.
-type RelaxedTile = Tile<Relaxed, 6, 2>;
+/// 8 accumulators + 2 B + 1 splat. Measured as for `Simd128Tile` (samples/s), 4×8 / 6×8 / 4×12 / 8×8:
+/// large infer 62 / 44 / 37 / 32, medium infer 976 / 715 / 807 / 697, medium train 312 / 275 / 290 / 379
+/// (the last one noisy; 8×8 lost everywhere else).
+type RelaxedTile = Tile<Relaxed, 4, 2>;
 
 /// The blocked loops for this set (relaxed-simd is on for the whole module).
 unsafe fn block_relaxed(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usize>) {

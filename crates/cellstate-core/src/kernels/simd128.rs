@@ -1,5 +1,5 @@
-//! WebAssembly SIMD128 kernels: a 6 × 8 micro-kernel (12 f32x4 accumulators, the count that keeps a
-//! JIT's multiply and add pipelines full without spilling its 16 xmm registers) and 4-lane
+//! WebAssembly SIMD128 kernels: a 4 × 8 micro-kernel (8 f32x4 accumulators: fuller tiles measured
+//! slower, see [`Simd128Tile`]) and 4-lane
 //! sigmoid/tanh from [`super::poly`]. SIMD128 has no fused multiply-add, so products and sums are
 //! separate instructions; the tile and lanes are generic over [`MulAdd`] so `relaxed_simd.rs` reuses
 //! them with `f32x4.relaxed_madd`. Compiled only with `+simd128`, which every engine
@@ -86,8 +86,11 @@ impl<M: MulAdd, const MR: usize, const NV: usize> MicroKernel for Tile<M, MR, NV
     }
 }
 
-/// SIMD128's tile: 12 accumulators + 2 B + 1 splat + 1 product temporary = 16 registers.
-pub(super) type Simd128Tile = Tile<Separate, 6, 2>;
+/// SIMD128's tile: 8 accumulators + 2 B + 1 splat + 1 product temporary = 12 registers. Measured in
+/// Node 20 on the bench's LSTM shapes (2-core EPYC, medians of 3 interleaved runs, samples/s), 4×8 /
+/// 6×8 / 4×12 / 8×8: large infer 52 / 42 / 42 / 27, medium infer 842 / 653 / 737 / 583, medium train
+/// 264 / 221 / 242 / 225. V8's allocator spills the fuller tiles, and 4 rows divide B = 32 and 64.
+pub(super) type Simd128Tile = Tile<Separate, 4, 2>;
 
 /// The 4-lane vector type the shared polynomial code is written against, with `M`'s multiply-add.
 pub(super) struct V<M>(v128, PhantomData<M>);
