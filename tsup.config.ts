@@ -24,6 +24,24 @@ export default defineConfig([
     noExternal: ['fflate', 'protobufjs', 'long'],
   },
   {
+    // The data-parallel engine's worker entries, loaded by ParallelModel's workers from beside the bundles.
+    entry: { 'parallel-worker': 'ts/parallel/node-entry.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    clean: false,
+    platform: 'node',
+    target: 'node20',
+  },
+  {
+    entry: { 'parallel-worker.browser': 'ts/parallel/browser-entry.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    clean: false,
+    platform: 'browser',
+    target: 'es2022',
+    noExternal: ['fflate', 'protobufjs', 'long'],
+  },
+  {
     entry: { cli: 'ts/cli/main.ts' },
     format: ['esm'],
     sourcemap: true,

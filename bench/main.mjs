@@ -137,12 +137,22 @@ async function runConfig(name) {
     for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ['wasm', 1]]) {
       results.push(await job({ engine: 'cellstate', variant, mode, config: name, threads, referencePath: refs[mode] }));
     }
-    results.push(
-      skipped(
-        { engine: 'cellstate', variant: 'wasm-relaxed', mode, config: name },
-        relaxedBuild ? 'relaxed build found but not wired into the benchmark' : 'cellstate ships no relaxed-SIMD wasm build yet',
-      ),
-    );
+    const relaxedFlags = { nodeFlags: ['--experimental-wasm-relaxed-simd'] };
+    if (relaxedBuild)
+      results.push(
+        await job(
+          { engine: 'cellstate', variant: 'wasm-relaxed', mode, config: name, threads: 1, referencePath: refs[mode] },
+          relaxedFlags,
+        ),
+      );
+    else
+      results.push(skipped({ engine: 'cellstate', variant: 'wasm-relaxed', mode, config: name }, 'dist/ has no relaxed-SIMD wasm build'));
+    // Data-parallel wasm (engines/cellstate-parallel.mjs): one worker_thread per core, each its own wasm instance.
+    if (cores > 1) {
+      for (const variant of [`wasm-${cores}w`, ...(relaxedBuild ? [`wasm-relaxed-${cores}w`] : [])]) {
+        results.push(await job({ engine: 'cellstate-parallel', variant, mode, config: name, threads: cores }, relaxedFlags));
+      }
+    }
   }
   const tfWhy = peerInstalled('@tensorflow/tfjs');
   for (const mode of modes) {

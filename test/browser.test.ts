@@ -126,25 +126,33 @@ describe('cellstate in headless Chromium', () => {
     await server?.close();
   });
 
-  it('init() picks wasm, fetches the .wasm beside the bundle, and matches PyTorch', async (ctx) => {
-    if (!browser) return ctx.skip(launchError ?? 'no browser');
-    const before = server.requests.length;
-    const { page, info, problems } = await openPage('url');
-    try {
-      expect(info.name).toBe('wasm');
-      expect(info.kernels).toMatch(/\S/);
-      expect(info.memoryBytes).toBeGreaterThan(0);
-      const fetched = server.requests.slice(before);
-      expect(fetched).toContain('/dist/browser.js');
-      expect(fetched).toContain('/dist/cellstate_wasm_bg.wasm');
-      for (const name of cases) checkCase(name, await page.evaluate((n) => window.runCase(n), name));
-      // Every layer the page made was disposed.
-      expect(await page.evaluate(() => window.liveHandles())).toBe(0);
-      expect(problems).toEqual([]);
-    } finally {
-      await page.close();
-    }
-  });
+  it.for([
+    ['url', 'relaxed_simd', '/dist/cellstate_wasm_relaxed_bg.wasm', '/dist/cellstate_wasm_bg.wasm'],
+    ['simd128', 'simd128', '/dist/cellstate_wasm_bg.wasm', '/dist/cellstate_wasm_relaxed_bg.wasm'],
+  ])(
+    'init() (?wasm=%s) picks wasm kernels %s, fetches %s beside the bundle, and matches PyTorch',
+    async ([mode, kernels, file, other], ctx) => {
+      if (!browser) return ctx.skip(launchError ?? 'no browser');
+      const before = server.requests.length;
+      const { page, info, problems } = await openPage(mode);
+      try {
+        expect(info.name).toBe('wasm');
+        // Chromium validates relaxed SIMD by default, so 'auto' must take the relaxed build.
+        expect(info.kernels).toBe(kernels);
+        expect(info.memoryBytes).toBeGreaterThan(0);
+        const fetched = server.requests.slice(before);
+        expect(fetched).toContain('/dist/browser.js');
+        expect(fetched).toContain(file);
+        expect(fetched).not.toContain(other);
+        for (const name of cases) checkCase(name, await page.evaluate((n) => window.runCase(n), name));
+        // Every layer the page made was disposed.
+        expect(await page.evaluate(() => window.liveHandles())).toBe(0);
+        expect(problems).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    },
+  );
 
   it.for([
     ['bytes', 'an ArrayBuffer'],
@@ -157,7 +165,7 @@ describe('cellstate in headless Chromium', () => {
       expect(info.name).toBe('wasm');
       const fetched = server.requests.slice(before);
       // The given source was used: the default file beside the bundle was never requested.
-      expect(fetched).not.toContain('/dist/cellstate_wasm_bg.wasm');
+      expect(fetched.filter((f) => f.endsWith('.wasm') && f.startsWith('/dist/'))).toEqual([]);
       expect(fetched).toContain(mode === 'bytes' ? '/raw/module.bin' : '/raw/module.wasm');
       checkCase(cases[0], await page.evaluate((n) => window.runCase(n), cases[0]));
       expect(problems).toEqual([]);

@@ -4,19 +4,30 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { mulberry32 } from '../ts/data/rng';
-import { type Backend, type BackendName, loadBackend } from '../ts/index';
+import { type Backend, type InitOptions, loadBackend } from '../ts/index';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** CI clones the repo with shared/ beside it; CELLSTATE_SHARED overrides. */
 export const sharedDir = process.env.CELLSTATE_SHARED ?? resolve(repoRoot, '../shared');
 export const fixturesDir = join(sharedDir, 'fixtures/torch-lstm');
 
-/** Every backend the suites run on. Both must load here: a missing one fails the suite, never skips it. */
-export const backendNames: BackendName[] = ['native', 'wasm'];
+/**
+ * Every backend the suites run on: the native addon and both wasm builds (`wasm` is the plain SIMD128 build,
+ * forced; `wasm-relaxed` the relaxed-SIMD one, which Node 20 validates only with
+ * --experimental-wasm-relaxed-simd, set in vitest.config.ts). All must load here: a missing one fails the
+ * suite, never skips it.
+ */
+export type TestBackend = 'native' | 'wasm' | 'wasm-relaxed';
+export const backendNames: TestBackend[] = ['native', 'wasm', 'wasm-relaxed'];
+const loadOptions: Record<TestBackend, InitOptions> = {
+  native: { backend: 'native' },
+  wasm: { backend: 'wasm', wasmFeatures: 'simd128' },
+  'wasm-relaxed': { backend: 'wasm', wasmFeatures: 'relaxed_simd' },
+};
 
-const cache = new Map<BackendName, Promise<Backend>>();
-export function backend(name: BackendName): Promise<Backend> {
-  if (!cache.has(name)) cache.set(name, loadBackend({ backend: name }));
+const cache = new Map<TestBackend, Promise<Backend>>();
+export function backend(name: TestBackend): Promise<Backend> {
+  if (!cache.has(name)) cache.set(name, loadBackend(loadOptions[name]));
   return cache.get(name)!;
 }
 

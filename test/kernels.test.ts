@@ -6,8 +6,8 @@ import { backend, backendNames, expectClose, randomTensor, rng } from './helpers
 describe.each(backendNames)('kernels on %s', (name) => {
   it('runs a SIMD set by default, never silently the scalar one', async () => {
     const b = await backend(name);
-    // wasm is built with +simd128; x86_64 machines have at least AVX2 (this one has AVX-512).
-    const expected = name === 'wasm' ? ['simd128'] : ['avx2_fma', 'avx512'];
+    // The two wasm builds: +simd128, and +relaxed-simd; x86_64 machines have at least AVX2 (this one has AVX-512).
+    const expected = { wasm: ['simd128'], 'wasm-relaxed': ['relaxed_simd'], native: ['avx2_fma', 'avx512'] }[name];
     expect(expected).toContain(b.kernels);
     expect(b.availableKernels[0]).toBe('scalar');
     expect(b.availableKernels.at(-1)).toBe(b.kernels);

@@ -16,11 +16,17 @@ describe('native and wasm', () => {
     expect(b.kernels).toBe(b.availableKernels.at(-1));
     expect(b.kernelNote).toBe('');
     expect(b.availableKernels).toContain('scalar');
+    // The suite runs with --experimental-wasm-relaxed-simd, so 'auto' finds relaxed SIMD.
     const w = await init({ backend: 'wasm' });
     expect(w.name).toBe('wasm');
-    expect(w.kernels).toBe('simd128');
-    expect(w.availableKernels).toEqual(['scalar', 'simd128']);
+    expect(w.kernels).toBe('relaxed_simd');
+    expect(w.wasmBuild).toBe('relaxed_simd');
+    expect(w.availableKernels).toEqual(['scalar', 'simd128', 'relaxed_simd']);
     expect(w.memoryBytes()).toBeGreaterThan(0);
+    const plain = await init({ backend: 'wasm', wasmFeatures: 'simd128' });
+    expect(plain.kernels).toBe('simd128');
+    expect(plain.wasmBuild).toBe('simd128');
+    expect(plain.availableKernels).toEqual(['scalar', 'simd128']);
   });
 
   it('initialise identical weights from the same seed', async () => {

@@ -77,6 +77,7 @@ function typecheck(lib: string[], files: string[]): void {
 describe('the npm tarball', () => {
   it('ships dist/ with the .wasm and the addon, and no sources', () => {
     expect(packed).toContain('dist/cellstate_wasm_bg.wasm');
+    expect(packed).toContain('dist/cellstate_wasm_relaxed_bg.wasm');
     const addons = readdirSync(join(repoRoot, 'dist/native')).filter((f) => f.endsWith('.node'));
     expect(addons.length).toBeGreaterThan(0);
     for (const a of addons) expect(packed).toContain(`dist/native/${a}`);

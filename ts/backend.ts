@@ -5,9 +5,18 @@
  */
 import { BackendError, CellstateError, ShapeError, StateError, ValueError } from './errors';
 import initWasm, * as wasmGlue from './generated/wasm/cellstate_wasm.js';
+// The relaxed-SIMD build's glue: the same generated code as the plain one (either instantiates either .wasm), but
+// its own module, so each build keeps its own instance and both can be loaded in one process (benchmarks, tests).
+import initWasmRelaxed, * as wasmGlueRelaxed from './generated/wasm-relaxed/cellstate_wasm.js';
 
 /** Which compute backend runs the core. */
 export type BackendName = 'wasm' | 'native';
+
+/**
+ * The two `.wasm` builds: `'simd128'` (every engine with SIMD) and `'relaxed_simd'` (adds `f32x4.relaxed_madd`
+ * kernels; Chromium, Firefox, Safari 18+, Node 20 only with `--experimental-wasm-relaxed-simd`).
+ */
+export type WasmBuild = 'simd128' | 'relaxed_simd';
 
 /** The raw LSTM handle both bindings export (generated glue; never used directly by users). */
 export interface RawLstm {
@@ -76,6 +85,8 @@ export interface Backend {
    * @throws {ValueError} when `n` is not an integer from 1 to 1024, or is above 1 on wasm (no shared memory).
    */
   setThreads(n: number): void;
+  /** Which `.wasm` build is loaded (wasm backend), or `null` for the native backend. */
+  readonly wasmBuild: WasmBuild | null;
   /** The binding module. @internal */
   readonly raw: RawModule;
   /** Bytes of wasm linear memory, or `null` for the native backend. */
@@ -95,22 +106,37 @@ type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract ne
 export interface InitOptions {
   /** `'auto'` (default): native in Node when the addon loads, wasm otherwise. */
   backend?: 'auto' | BackendName;
-  /** Where to load the `.wasm` from; defaults to the file shipped beside the package's JavaScript. */
+  /**
+   * Where to load the `.wasm` from; defaults to the build chosen by `wasmFeatures`, shipped beside the package's
+   * JavaScript. A given source is instantiated as is (its kernels are reported by `backend.kernels`).
+   */
   wasm?: WasmSource;
+  /**
+   * Which wasm build to use: `'auto'` (default) takes `'relaxed_simd'` when `WebAssembly.validate` accepts a
+   * relaxed-SIMD instruction and `'simd128'` otherwise; `'simd128'` forces the plain build; `'relaxed_simd'`
+   * requires the relaxed build (a {@link BackendError} where the engine lacks relaxed SIMD).
+   */
+  wasmFeatures?: 'auto' | WasmBuild;
 }
 
 /** Hooks the platform entry (Node or browser) provides. @internal */
 export interface Platform {
   /** Loads the native addon or throws why it cannot. */
   loadNative?: () => RawModule;
-  /** The default wasm source when the caller gives none. */
-  defaultWasm: () => Promise<WasmSource> | WasmSource;
+  /** The default source of a wasm build when the caller gives none. */
+  defaultWasm: (build: WasmBuild) => Promise<WasmSource> | WasmSource;
   /** Turns a source this platform reads itself (in Node: a file path or `file:` URL) into bytes. */
   prepareWasm?: (source: WasmSource) => Promise<WasmSource>;
 }
 
+/** File name of each build's `.wasm` in dist/ (and in ts/generated/ when run from source). */
+export const WASM_FILES: Readonly<Record<WasmBuild, string>> = Object.freeze({
+  simd128: 'cellstate_wasm_bg.wasm',
+  relaxed_simd: 'cellstate_wasm_relaxed_bg.wasm',
+});
+
 let platform: Platform = {
-  defaultWasm: () => new URL('./cellstate_wasm_bg.wasm', import.meta.url),
+  defaultWasm: (build) => new URL(`./${WASM_FILES[build]}`, import.meta.url),
 };
 
 /**
@@ -121,30 +147,110 @@ export function registerPlatform(p: Platform): void {
   platform = p;
 }
 
-let wasmBackend: Promise<Backend> | null = null;
+/**
+ * A module of one function, `(v128, v128, v128) -> v128` returning `f32x4.relaxed_madd` of its parameters
+ * (opcode 0xfd 0x105): it validates exactly where the engine has relaxed SIMD.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version 1
+  0x01,
+  0x08,
+  0x01,
+  0x60,
+  0x03,
+  0x7b,
+  0x7b,
+  0x7b,
+  0x01,
+  0x7b, // type section: (v128 v128 v128) -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x0a,
+  0x0d,
+  0x01,
+  0x0b,
+  0x00,
+  0x20,
+  0x00,
+  0x20,
+  0x01,
+  0x20,
+  0x02,
+  0xfd,
+  0x85,
+  0x02,
+  0x0b, // local.get 0 1 2, relaxed_madd
+]);
+
+/** Whether this engine validates relaxed-SIMD instructions (what `wasmFeatures: 'auto'` decides on). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/**
+ * The build `wasmFeatures` asks for on this engine.
+ * @throws {ValueError} on an unknown value; {@link BackendError} for `'relaxed_simd'` where the engine lacks it.
+ * @internal
+ */
+export function chooseWasmBuild(features: InitOptions['wasmFeatures'] = 'auto'): WasmBuild {
+  if (features === 'simd128') return 'simd128';
+  if (features === 'relaxed_simd') {
+    if (!relaxedSimdSupported()) {
+      throw new BackendError(
+        "wasmFeatures: 'relaxed_simd' was asked for, but this engine does not validate relaxed-SIMD instructions (Node 20: run with --experimental-wasm-relaxed-simd)",
+      );
+    }
+    return 'relaxed_simd';
+  }
+  if (features !== 'auto') {
+    throw new ValueError(`wasmFeatures must be 'auto', 'simd128' or 'relaxed_simd', got ${JSON.stringify(features)}`);
+  }
+  return relaxedSimdSupported() ? 'relaxed_simd' : 'simd128';
+}
+
+const glues: Record<WasmBuild, { init: typeof initWasm; raw: RawModule }> = {
+  simd128: { init: initWasm, raw: wasmGlue as unknown as RawModule },
+  relaxed_simd: { init: initWasmRelaxed, raw: wasmGlueRelaxed as unknown as RawModule },
+};
+/** One instance per build, loaded on first use (a glue module holds one instance). */
+const wasmBackends = new Map<WasmBuild, Promise<Backend>>();
 let nativeBackend: Backend | null = null;
 let current: Backend | null = null;
 
-async function loadWasm(source?: WasmSource): Promise<Backend> {
-  if (!wasmBackend) {
-    wasmBackend = (async () => {
-      let src = source ?? (await platform.defaultWasm());
+async function loadWasm(options: InitOptions): Promise<Backend> {
+  const build = chooseWasmBuild(options.wasmFeatures);
+  let loaded = wasmBackends.get(build);
+  if (!loaded) {
+    loaded = (async () => {
+      let src = options.wasm ?? (await platform.defaultWasm(build));
       if (platform.prepareWasm) src = await platform.prepareWasm(src);
-      const exports = await initWasm({ module_or_path: src as never });
-      return makeBackend('wasm', wasmGlue as unknown as RawModule, () => exports.memory.buffer.byteLength);
+      const glue = glues[build];
+      const exports = await glue.init({ module_or_path: src as never });
+      return makeBackend('wasm', glue.raw, () => exports.memory.buffer.byteLength, build);
     })();
-    wasmBackend.catch(() => {
-      wasmBackend = null;
+    wasmBackends.set(build, loaded);
+    loaded.catch(() => {
+      wasmBackends.delete(build);
     });
   }
-  return wasmBackend;
+  return loaded;
 }
 
-function makeBackend(name: BackendName, raw: RawModule, memoryBytes: () => number | null): Backend {
+function makeBackend(name: BackendName, raw: RawModule, memoryBytes: () => number | null, wasmBuild: WasmBuild | null = null): Backend {
   return {
     name,
     raw,
     memoryBytes,
+    wasmBuild,
     get kernels() {
       return raw.kernelName();
     },
@@ -182,6 +288,8 @@ export async function loadBackend(options: InitOptions = {}): Promise<Backend> {
   if (want !== 'auto' && want !== 'wasm' && want !== 'native') {
     throw new ValueError(`backend must be 'auto', 'wasm' or 'native', got ${JSON.stringify(want)}`);
   }
+  // Checked before any loading, so a typo is a ValueError rather than one of the failures.
+  if (want !== 'native') chooseWasmBuild(options.wasmFeatures);
   const failures: unknown[] = [];
   if (want === 'native' || want === 'auto') {
     try {
@@ -192,7 +300,7 @@ export async function loadBackend(options: InitOptions = {}): Promise<Backend> {
     }
   }
   try {
-    return await loadWasm(options.wasm);
+    return await loadWasm(options);
   } catch (e) {
     failures.push(e);
     const reasons = failures.map((f) => (f as Error).message).join('; ');

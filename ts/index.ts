@@ -4,9 +4,11 @@
  * @packageDocumentation
  */
 import './native';
+import './parallel/node';
 
 export * from './common';
 export * from './data/node';
 export { saveModel, loadModel } from './model/files';
 export { nativeFileName } from './native';
 export * from './interop/index';
+export * from './parallel/index';

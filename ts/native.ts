@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { type Platform, type RawModule, type WasmSource, registerPlatform } from './backend';
+import { type Platform, type RawModule, type WasmSource, WASM_FILES, registerPlatform } from './backend';
 
 /**
  * File name of the addon for this platform, e.g. `cellstate.linux-x64-gnu.node`.
@@ -24,7 +24,9 @@ function isMusl(): boolean {
 
 /** Candidate locations, relative to this module: dist/ in the package, ts/ when run from source. */
 function candidates(file: string): URL[] {
-  return [`./${file}`, `./native/${file}`, `../native/${file}`, `./generated/wasm/${file}`].map((p) => new URL(p, import.meta.url));
+  return [`./${file}`, `./native/${file}`, `../native/${file}`, `./generated/wasm/${file}`, `./generated/wasm-relaxed/${file}`].map(
+    (p) => new URL(p, import.meta.url),
+  );
 }
 
 function findFile(file: string, envVar: string): string {
@@ -43,7 +45,8 @@ const nodePlatform: Platform = {
     const require = createRequire(import.meta.url);
     return require(path) as RawModule;
   },
-  defaultWasm: async () => readFile(findFile('cellstate_wasm_bg.wasm', 'CELLSTATE_WASM_PATH')),
+  defaultWasm: async (build) =>
+    readFile(findFile(WASM_FILES[build], build === 'simd128' ? 'CELLSTATE_WASM_PATH' : 'CELLSTATE_WASM_RELAXED_PATH')),
   async prepareWasm(source: WasmSource): Promise<WasmSource> {
     if (typeof source === 'string' && !/^(https?|data|blob):/.test(source)) {
       return readFile(source.startsWith('file:') ? fileURLToPath(source) : source);

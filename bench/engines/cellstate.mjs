@@ -66,7 +66,9 @@ function outputs(run, cfg, data, mode, b) {
 export async function prepare({ job, cfg, data, weights }) {
   const cs = await import(dist.href);
   const wanted = job.variant === 'reference' ? 'native' : job.variant;
-  const backend = await cs.loadBackend({ backend: wanted });
+  // 'wasm' is the SIMD128 build, 'wasm-relaxed' the relaxed-SIMD one (run with --experimental-wasm-relaxed-simd).
+  const wasmFeatures = { wasm: 'simd128', 'wasm-relaxed': 'relaxed_simd' }[wanted];
+  const backend = await cs.loadBackend(wasmFeatures ? { backend: 'wasm', wasmFeatures } : { backend: wanted });
   const threads = job.threads ?? 1;
   if (threads !== backend.threads) backend.setThreads(threads);
   const run = job.mode === 'train' ? newModel(cs, backend, cfg, weights) : newLayer(cs, backend, cfg, weights);

@@ -1,12 +1,15 @@
 // The browser test page: imports the published browser entry as a plain ES module (no bundler), loads the
 // wasm backend the way `?wasm=` says, and exposes `runCase(name)` for the test to call via page.evaluate.
-//   ?wasm=url       init() with no source: the entry must fetch dist/cellstate_wasm_bg.wasm beside itself
+//   ?wasm=url       init() with no source: Chromium validates relaxed SIMD, so the entry must fetch
+//                   dist/cellstate_wasm_relaxed_bg.wasm beside itself
+//   ?wasm=simd128   init({ wasmFeatures: 'simd128' }): the plain build, dist/cellstate_wasm_bg.wasm
 //   ?wasm=bytes     init({ wasm: ArrayBuffer }) from /raw/module.bin (served as octet-stream)
 //   ?wasm=response  init({ wasm: Response }) from /raw/module.wasm served as application/wasm
 import { init, LSTM, liveHandles, loadImdb, loadModel, padSequences, saveModel, sequenceClassifier } from '/dist/browser.js';
 
 async function wasmOption(mode) {
   if (mode === 'url') return {};
+  if (mode === 'simd128') return { wasmFeatures: 'simd128' };
   if (mode === 'bytes') return { wasm: await (await fetch('/raw/module.bin')).arrayBuffer() };
   if (mode === 'response') return { wasm: await fetch('/raw/module.wasm') };
   throw new Error(`unknown ?wasm=${mode}`);

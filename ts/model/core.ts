@@ -56,17 +56,22 @@ export interface RawModel {
   setRngState(state: Uint32Array): void;
   trainBatch: BatchCall;
   forwardBackward: BatchCall;
+  applyGradients(grads: Float32Array): void;
   evaluateBatch: BatchCall;
   predictBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null): Float32Array;
   logits(): Float32Array;
   free?(): void;
 }
 
-/** What one batch call reports: the mean loss, and correct / counted predictions (counted is 0 for regression). */
+/**
+ * What one batch call reports: the mean loss, correct / counted predictions (counted is 0 for regression), and
+ * the number of terms the mean loss averages (what shards of one batch are weighted by).
+ */
 export interface BatchStats {
   loss: number;
   correct: number;
   counted: number;
+  terms: number;
 }
 
 /** Inputs as one contiguous batch-first block of `n` sequences of `steps` × `width` values, with optional lengths. */
@@ -81,7 +86,7 @@ export interface Block {
 
 /**
  * Runs one batch call of the core on `b` and decodes its statistics: the bindings return them as a bare
- * `[loss, correct, counted]` array, read here and nowhere else.
+ * `[loss, correct, counted, terms]` array, read here and nowhere else.
  * @throws {ShapeError} / {ValueError} as the core reports bad input.
  */
 export function runBatch(
@@ -91,7 +96,7 @@ export function runBatch(
   targets: Float32Array,
 ): BatchStats {
   const s = call(() => raw[kind](b.tokens, b.x, b.n, b.steps, b.lengths, targets));
-  return { loss: s[0], correct: s[1], counted: s[2] };
+  return { loss: s[0], correct: s[1], counted: s[2], terms: s[3] };
 }
 
 /**

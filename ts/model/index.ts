@@ -29,4 +29,5 @@ export type {
   FitOptions,
   History,
   Evaluation,
+  GradientStats,
 } from './types';

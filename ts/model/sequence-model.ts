@@ -13,7 +13,17 @@ import { gather, perStep, toBlock, toTargets } from './batching';
 import { type CoreConfig, type RawModel, coreConfig, normalizeOptimizer, runBatch } from './core';
 import { type Labeled, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
 import { META_EPOCHS, META_OPTIMIZER, META_RNG, decodeOptimizer, decodeRng, encodeOptimizer, encodeRng, savedConfig } from './format';
-import type { Evaluation, FitOptions, History, OptimizerSpec, OutputSpec, SequenceInput, SequenceModelConfig, Targets } from './types';
+import type {
+  Evaluation,
+  FitOptions,
+  GradientStats,
+  History,
+  OptimizerSpec,
+  OutputSpec,
+  SequenceInput,
+  SequenceModelConfig,
+  Targets,
+} from './types';
 
 let liveModels = 0;
 const registry = new FinalizationRegistry<RawModel>((raw) => {
@@ -154,10 +164,35 @@ export class SequenceModel {
    * Dropout is active as in training.
    * @throws {ShapeError} / {ValueError} on bad input.
    */
-  computeGradients(x: SequenceInput, y: Targets): Evaluation {
+  computeGradients(x: SequenceInput, y: Targets): GradientStats {
     const { b, t } = this.#labeled(x, y);
     const s = runBatch(this.#handle(), 'forwardBackward', b, t.data);
-    return { loss: s.loss, accuracy: s.counted > 0 ? s.correct / s.counted : undefined };
+    return {
+      loss: s.loss,
+      accuracy: s.counted > 0 ? s.correct / s.counted : undefined,
+      correct: s.correct,
+      count: s.counted,
+      terms: s.terms,
+    };
+  }
+
+  /**
+   * The update half of {@link trainBatch} on given gradients: clipping (the `clipNorm` of {@link setOptimizer})
+   * and one optimiser step. `grads` is by parameter name (as {@link gradients} returns, all required) or flat in
+   * {@link parameterNames} order. Shards' {@link computeGradients} results summed with weights `terms_k / Σ terms`
+   * make this step equal a `trainBatch` on the whole batch, up to float summation order.
+   * @throws {ShapeError} when a gradient is missing or mis-shaped; {@link ValueError} when one is not finite
+   * (nothing changes then).
+   */
+  applyGradients(grads: Float32Array | Record<string, TensorLike>): void {
+    const raw = this.#handle();
+    let flat: Float32Array;
+    if (grads instanceof Float32Array) flat = grads;
+    else {
+      flat = new Float32Array(this.numParameters);
+      mergeParams(this.#table, flat, grads, true, 'gradients do not fit this model');
+    }
+    call(() => raw.applyGradients(flat));
   }
 
   /**

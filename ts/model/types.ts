@@ -150,3 +150,15 @@ export interface Evaluation {
   loss: number;
   accuracy?: number;
 }
+
+/**
+ * What {@link SequenceModel.computeGradients} returns: the batch's mean loss and accuracy, plus the counts that
+ * let shards of one batch be combined (the data-parallel engine weights shard k by `terms_k / Σ terms`).
+ */
+export interface GradientStats extends Evaluation {
+  /** Terms the mean loss averages: real rows × units for BCE and MSE, real rows for cross-entropy. */
+  terms: number;
+  /** Correct predictions and predictions counted for accuracy (both 0 for MSE). */
+  correct: number;
+  count: number;
+}

@@ -204,7 +204,7 @@ pub struct ModelHandle {
 }
 
 fn stats(s: BatchStats) -> Float64Array {
-    Float64Array::new(vec![s.loss, s.correct, s.count])
+    Float64Array::new(vec![s.loss, s.correct, s.count, s.terms])
 }
 
 fn batch<'a>(
@@ -324,7 +324,7 @@ impl ModelHandle {
     }
 
     // The batch methods repeat one argument list on purpose: each is its own JS export.
-    /// One training step; returns [loss, correct, count].
+    /// One training step; returns [loss, correct, count, terms].
     #[napi]
     pub fn train_batch(
         &mut self,
@@ -339,7 +339,13 @@ impl ModelHandle {
         self.inner.train_batch(&b).map(stats).map_err(js_err)
     }
 
-    /// Forward, loss and backward without an update; returns [loss, correct, count].
+    /// Clips and applies `grads` (flat) with the optimiser, as `trainBatch` does after its backward.
+    #[napi]
+    pub fn apply_gradients(&mut self, grads: Float32Array) -> napi::Result<()> {
+        self.inner.apply_gradients(&grads).map_err(js_err)
+    }
+
+    /// Forward, loss and backward without an update; returns [loss, correct, count, terms].
     #[napi]
     pub fn forward_backward(
         &mut self,
@@ -354,7 +360,7 @@ impl ModelHandle {
         self.inner.forward_backward(&b).map(stats).map_err(js_err)
     }
 
-    /// Loss and accuracy counts without updates; returns [loss, correct, count].
+    /// Loss and accuracy counts without updates; returns [loss, correct, count, terms].
     #[napi]
     pub fn evaluate_batch(
         &mut self,

@@ -212,7 +212,7 @@ fn make_batch<'a>(
 }
 
 fn stats(s: BatchStats) -> Vec<f64> {
-    vec![s.loss, s.correct, s.count]
+    vec![s.loss, s.correct, s.count, s.terms]
 }
 
 #[wasm_bindgen(js_class = ModelHandle)]
@@ -307,7 +307,7 @@ impl ModelHandle {
     }
 
     // The batch methods repeat one argument list on purpose: each is its own JS export.
-    /// One training step; returns [loss, correct, count].
+    /// One training step; returns [loss, correct, count, terms].
     #[wasm_bindgen(js_name = trainBatch)]
     pub fn train_batch(
         &mut self,
@@ -322,7 +322,13 @@ impl ModelHandle {
         self.inner.train_batch(&b).map(stats).map_err(js_err)
     }
 
-    /// Forward, loss and backward without an update; returns [loss, correct, count].
+    /// Clips and applies `grads` (flat) with the optimiser, as `trainBatch` does after its backward.
+    #[wasm_bindgen(js_name = applyGradients)]
+    pub fn apply_gradients(&mut self, grads: &[f32]) -> Result<(), JsValue> {
+        self.inner.apply_gradients(grads).map_err(js_err)
+    }
+
+    /// Forward, loss and backward without an update; returns [loss, correct, count, terms].
     #[wasm_bindgen(js_name = forwardBackward)]
     pub fn forward_backward(
         &mut self,
@@ -337,7 +343,7 @@ impl ModelHandle {
         self.inner.forward_backward(&b).map(stats).map_err(js_err)
     }
 
-    /// Loss and accuracy counts without updates; returns [loss, correct, count].
+    /// Loss and accuracy counts without updates; returns [loss, correct, count, terms].
     #[wasm_bindgen(js_name = evaluateBatch)]
     pub fn evaluate_batch(
         &mut self,

@@ -104,6 +104,8 @@ mod avx512;
 mod pack;
 #[allow(dead_code)]
 mod poly;
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+mod relaxed_simd;
 mod scalar;
 mod selftest;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -293,6 +295,12 @@ static TABLE: &[Entry] = &[
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     Entry {
         set: &simd128::INSTANCE,
+        supported: always,
+    },
+    // Only in the `+relaxed-simd` build, which the loader instantiates after validating the feature.
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    Entry {
+        set: &relaxed_simd::INSTANCE,
         supported: always,
     },
 ];

@@ -79,6 +79,7 @@ pub fn loss_forward_backward<T: Float>(
                 }
             }
             stats.loss = total / (counted * u) as f64;
+            stats.terms = (counted * u) as f64;
         }
         LossKind::CrossEntropy => {
             let denom = T::from_usize(counted);
@@ -102,6 +103,7 @@ pub fn loss_forward_backward<T: Float>(
                 }
             }
             stats.loss = total / counted as f64;
+            stats.terms = counted as f64;
         }
         LossKind::Mse => {
             let denom = T::from_usize(counted * u);
@@ -116,6 +118,7 @@ pub fn loss_forward_backward<T: Float>(
                 }
             }
             stats.loss = total / (counted * u) as f64;
+            stats.terms = (counted * u) as f64;
         }
     }
     stats

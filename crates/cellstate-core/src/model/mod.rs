@@ -27,7 +27,7 @@ pub use config::{
 
 use crate::error::{check_finite, check_len};
 use crate::lstm::{LstmLayer, ParamEntry};
-use crate::optim::{Optimizer, OptimizerConfig};
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::rng::Rng;
 use crate::{Error, Result};
 use config::MAX_SIZE;
@@ -59,6 +59,10 @@ pub struct BatchStats {
     pub correct: f64,
     /// Predictions counted for accuracy (0 for MSE).
     pub count: f64,
+    /// Terms the mean loss averages (its denominator): real rows × U for BCE and MSE, real rows for
+    /// cross-entropy. Shards of one batch combine as `Σ terms_k · mean_k / Σ terms_k`, losses and
+    /// gradients alike (the data-parallel engine's weights).
+    pub terms: f64,
 }
 
 /// A sequence model with its parameters, gradients, optimiser state and caches.
@@ -322,6 +326,34 @@ impl Model {
         self.rng = Rng::from_state([state[0], state[1], state[2], state[3]]);
         self.lstm
             .set_rng(Rng::from_state([state[4], state[5], state[6], state[7]]));
+        Ok(())
+    }
+
+    /// The step half of [`Model::train_batch`] on given gradients: replaces [`Model::grads`] with
+    /// `grads` (the flat table's layout), then clips and updates exactly as `train_batch` does after
+    /// its backward. With `grads` the `terms`-weighted sum of shards' [`Model::forward_backward`]
+    /// gradients, the step equals a `train_batch` on the whole batch up to summation order.
+    ///
+    /// # Errors
+    /// `Error::Shape` on a wrong length, `Error::Value` on a non-finite gradient; nothing changes then.
+    pub fn apply_gradients(&mut self, grads: &[f32]) -> Result<()> {
+        check_len(
+            "gradients",
+            grads.len(),
+            self.grads.len(),
+            "(the flat parameter table)",
+        )?;
+        if let Some(i) = grads.iter().position(|g| !g.is_finite()) {
+            return Err(Error::Value(format!(
+                "training diverged: the gradient at flat index {i} is not finite; parameters were not updated (lower the learning rate or clip gradients)"
+            )));
+        }
+        self.grads.copy_from_slice(grads);
+        if let Some(max) = self.clip_norm {
+            clip_grad_norm(&mut self.grads, max);
+        }
+        self.optimizer.update(&mut self.params, &self.grads);
+        self.lstm.invalidate();
         Ok(())
     }
 

@@ -1,0 +1,290 @@
+/**
+ * A pool of workers, each with its own wasm instance and model, and {@link ParallelModel}: data-parallel training
+ * and batched inference over them. Transport-neutral: a {@link WorkerFactory} makes the workers (worker_threads in
+ * Node, Web Workers in browsers; the entries register their default), the protocol is `protocol.ts`.
+ *
+ * A training step shards the batch into contiguous row ranges (worker 0 the first rows), each worker computes
+ * its shard's gradients with the current weights, and the main thread sums them in worker order, weighted by
+ * each shard's loss terms (so the mean loss and its gradient are the whole batch's), in float64, then applies
+ * the sum once with its own optimiser (clipping included) and sends the new weights with the next request.
+ * Results depend only on the batch and the worker count, never on timing; 1 worker gives exactly
+ * `trainBatch`'s step, N workers the same within float rounding of the shard sums.
+ */
+import type { InitOptions, WasmBuild } from '../backend';
+import { StateError, ValueError } from '../errors';
+import type { Evaluation, OptimizerSpec, SequenceBatchInput, SequenceModel, Targets } from '../model';
+import { Tensor, type TensorLike } from '../tensor';
+import type { Reply, Request, Shard, Weights } from './protocol';
+
+/** One worker as the pool sees it: Node's `Worker` and the browser's `Worker` both fit through a small adapter. */
+export interface WorkerPort {
+  postMessage(message: Request): void;
+  /** Registers the handler of every reply (called once, before the first request). */
+  onMessage(handler: (reply: Reply) => void): void;
+  /** Registers the handler of a worker that failed (crashed, could not load its script). */
+  onError(handler: (error: Error) => void): void;
+  terminate(): unknown;
+}
+
+/** Makes worker `index` of a pool. */
+export type WorkerFactory = (index: number) => WorkerPort;
+
+let defaultFactory: WorkerFactory | null = null;
+
+/** Installs the platform's default {@link WorkerFactory} (the Node and browser entries do). @internal */
+export function registerWorkerFactory(factory: WorkerFactory): void {
+  defaultFactory = factory;
+}
+
+/** Options of {@link createParallelModel}. */
+export interface ParallelOptions {
+  /** Number of workers, 1 or more (default 2). Each holds its own wasm instance and a copy of the weights. */
+  workers?: number;
+  /** Which wasm build the workers load, as {@link InitOptions.wasmFeatures} (default `'auto'`). */
+  wasmFeatures?: InitOptions['wasmFeatures'];
+  /** URL or path of the `.wasm` the workers load instead of the shipped one. */
+  wasm?: string;
+  /** Makes the workers; defaults to worker_threads in Node and module Web Workers in browsers. */
+  createWorker?: WorkerFactory;
+}
+
+/** A request without its id (the port numbers them); distributes over the union. */
+type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
+
+class Port {
+  #port: WorkerPort;
+  #next = 0;
+  #pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  #failed: Error | null = null;
+  /** Weight version this worker holds (-1: none). */
+  version = -1;
+
+  constructor(port: WorkerPort) {
+    this.#port = port;
+    port.onMessage((reply) => {
+      const p = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      p?.resolve(reply);
+    });
+    port.onError((e) => {
+      this.#failed = e;
+      for (const p of this.#pending.values()) p.reject(e);
+      this.#pending.clear();
+    });
+  }
+
+  request<T extends Extract<Reply, { ok: true }>['type']>(req: RequestBody): Promise<Extract<Reply, { type: T }>> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    const id = this.#next++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#port.postMessage({ ...req, id } as Request);
+    }).then((r) => {
+      if (!r.ok) {
+        const e = new Error(r.error.message);
+        e.name = r.error.name;
+        throw e;
+      }
+      return r as Extract<Reply, { type: T }>;
+    });
+  }
+
+  terminate(): unknown {
+    return this.#port.terminate();
+  }
+}
+
+/** `[from, to)` row ranges of `n` rows over `k` parts, the first `n % k` one row longer; empty parts dropped. */
+export function shardRanges(n: number, k: number): [number, number][] {
+  const out: [number, number][] = [];
+  const base = Math.floor(n / k);
+  const extra = n % k;
+  let from = 0;
+  for (let i = 0; i < k; i++) {
+    const len = base + (i < extra ? 1 : 0);
+    if (len > 0) out.push([from, from + len]);
+    from += len;
+  }
+  return out;
+}
+
+function checkInput(x: SequenceBatchInput): { n: number; row: number } {
+  if (!x || typeof x !== 'object' || !('data' in x) || !('shape' in x) || x.shape.length < 2) {
+    throw new ValueError('the parallel model takes { data, shape: [B, T] or [B, T, F], lengths? } batches');
+  }
+  const n = x.shape[0];
+  return { n, row: x.data.length / Math.max(n, 1) };
+}
+
+function shardOf(x: SequenceBatchInput, row: number, from: number, to: number, y?: Float32Array, yRow = 0): Shard {
+  const shard: Shard = { data: x.data.slice(from * row, to * row), shape: [to - from, ...x.shape.slice(1)] };
+  if (x.lengths) shard.lengths = Uint32Array.from(Array.prototype.slice.call(x.lengths, from, to) as number[]);
+  if (y) shard.targets = y.slice(from * yRow, to * yRow);
+  return shard;
+}
+
+/**
+ * A model trained and run over a pool of workers; the main-thread {@link ParallelModel.model} (the caller's) holds the
+ * weights and the optimiser. Change its weights only through this object, or call {@link ParallelModel.weightsChanged}
+ * after changing them directly (`loadStateDict`, its own `trainBatch`), so the workers get them with the next request.
+ */
+export class ParallelModel {
+  /** The main copy (the caller's model): current weights, optimiser state, save/load, config. */
+  readonly model: SequenceModel;
+  /** Kernel set and wasm build the workers run. */
+  readonly kernels: string;
+  readonly wasmBuild: WasmBuild | null;
+  #ports: Port[];
+  #version = 0;
+  #weights: Weights | null = null;
+  #closed = false;
+
+  /** @internal use {@link createParallelModel}. */
+  constructor(model: SequenceModel, ports: Port[], kernels: string, wasmBuild: WasmBuild | null) {
+    this.model = model;
+    this.#ports = ports;
+    this.kernels = kernels;
+    this.wasmBuild = wasmBuild;
+  }
+
+  /** Number of workers. */
+  get workers(): number {
+    return this.#ports.length;
+  }
+
+  #open(): Port[] {
+    if (this.#closed) throw new StateError('this ParallelModel was disposed');
+    return this.#ports;
+  }
+
+  /** The current weights for a worker, or nothing when it has them already. */
+  #weightsFor(p: Port): Weights | undefined {
+    if (p.version === this.#version) return undefined;
+    if (!this.#weights || this.#weights.version !== this.#version) {
+      const params = Object.fromEntries(Object.entries(this.model.stateDict()).map(([k, t]) => [k, { data: t.data, shape: [...t.shape] }]));
+      this.#weights = { version: this.#version, params };
+    }
+    p.version = this.#version;
+    return this.#weights;
+  }
+
+  /** Marks the weights changed (after {@link ParallelModel.model} was modified directly, e.g. `loadStateDict`). */
+  weightsChanged(): void {
+    this.#version++;
+  }
+
+  /**
+   * Sets the optimiser and clipping of the main model (see {@link SequenceModel.setOptimizer}).
+   * @throws {ValueError} on an unknown type or out-of-range hyper-parameter.
+   */
+  setOptimizer(optimizer: OptimizerSpec, options: { clipNorm?: number } = {}): void {
+    this.model.setOptimizer(optimizer, options);
+  }
+
+  /**
+   * One optimiser step on one batch over the workers: shard gradients summed in worker order (float64, weighted by
+   * loss terms), clipped and applied on the main model; returns the batch's mean loss and accuracy.
+   * Dropout runs in each worker from its own seeded stream, so with dropout the step differs from `trainBatch`'s.
+   * @throws {ValueError} / {ShapeError} on bad input or diverged gradients (the weights are unchanged then);
+   * {@link StateError} after dispose.
+   */
+  async trainBatch(x: SequenceBatchInput, y: Targets): Promise<Evaluation> {
+    const ports = this.#open();
+    const { n, row } = checkInput(x);
+    const yData = Float32Array.from(((y as TensorLike).data ?? y) as ArrayLike<number>);
+    const yRow = yData.length / Math.max(n, 1);
+    const ranges = shardRanges(n, ports.length);
+    const replies = await Promise.all(
+      ranges.map(([from, to], i) =>
+        ports[i].request<'gradients'>({
+          type: 'gradients',
+          weights: this.#weightsFor(ports[i]),
+          shard: shardOf(x, row, from, to, yData, yRow),
+        }),
+      ),
+    );
+    const terms = replies.reduce((s, r) => s + r.terms, 0);
+    const names = this.model.parameterNames;
+    const sum: Record<string, TensorLike> = {};
+    let loss = 0;
+    let correct = 0;
+    let count = 0;
+    for (const name of names) {
+      const first = replies[0].grads[name];
+      const acc = new Float64Array(first.data.length);
+      for (const r of replies) {
+        const w = r.terms / terms;
+        const g = r.grads[name].data;
+        for (let i = 0; i < acc.length; i++) acc[i] += w * g[i];
+      }
+      sum[name] = { data: Float32Array.from(acc), shape: first.shape };
+    }
+    for (const r of replies) {
+      loss += (r.terms / terms) * r.loss;
+      correct += r.correct;
+      count += r.count;
+    }
+    this.model.applyGradients(sum);
+    this.#version++;
+    return { loss, accuracy: count > 0 ? correct / count : undefined };
+  }
+
+  /**
+   * Outputs for a batch of any size, its rows split over the workers (each runs `predict` in `batchSize` chunks);
+   * the same values as {@link SequenceModel.predict} on the main model.
+   * @throws {ShapeError} on bad input; {@link StateError} after dispose.
+   */
+  async predict(x: SequenceBatchInput, { batchSize = 256 }: { batchSize?: number } = {}): Promise<Tensor> {
+    const ports = this.#open();
+    const { n, row } = checkInput(x);
+    const ranges = shardRanges(n, ports.length);
+    const replies = await Promise.all(
+      ranges.map(([from, to], i) =>
+        ports[i].request<'predict'>({ type: 'predict', weights: this.#weightsFor(ports[i]), shard: shardOf(x, row, from, to), batchSize }),
+      ),
+    );
+    if (replies.length === 0) return this.model.predict(x);
+    const per = replies[0].output.data.length / (ranges[0][1] - ranges[0][0]);
+    const out = new Float32Array(n * per);
+    replies.forEach((r, i) => out.set(r.output.data as Float32Array, ranges[i][0] * per));
+    return new Tensor(out, [n, ...replies[0].output.shape.slice(1)]);
+  }
+
+  /** Stops the workers (the main model stays the caller's to dispose). Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled(this.#ports.map((p) => p.request<'close'>({ type: 'close' })));
+    await Promise.allSettled(this.#ports.map((p) => p.terminate()));
+  }
+}
+
+/**
+ * Runs `model` over `workers` workers: each loads the wasm backend (`wasmFeatures`) and builds the model from
+ * `model.config` with `model`'s current weights. `model` stays on its own backend and holds the optimiser; the
+ * returned object trains it ({@link ParallelModel.trainBatch}) and predicts with it over the workers.
+ * @throws {ValueError} on a bad worker count; {@link BackendError} when a worker cannot load wasm;
+ * {@link StateError} without a worker factory (a runtime with neither worker_threads nor Web Workers).
+ */
+export async function createParallelModel(model: SequenceModel, options: ParallelOptions = {}): Promise<ParallelModel> {
+  const count = options.workers ?? 2;
+  if (!Number.isInteger(count) || count < 1 || count > 256) throw new ValueError(`workers must be an integer from 1 to 256, got ${count}`);
+  const factory = options.createWorker ?? defaultFactory;
+  if (!factory) throw new StateError('no worker factory for this runtime: pass createWorker');
+  const ports: Port[] = [];
+  try {
+    for (let i = 0; i < count; i++) ports.push(new Port(factory(i)));
+    const wasm = { wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) };
+    const config = structuredClone(model.config);
+    const inits = await Promise.all(ports.map((p) => p.request<'init'>({ type: 'init', backend: wasm, config })));
+    const kinds = new Set(inits.map((r) => r.kernels));
+    if (kinds.size > 1) throw new StateError(`workers chose different kernel sets: ${[...kinds].join(', ')}`);
+    const parallel = new ParallelModel(model, ports, inits[0].kernels, inits[0].wasmBuild as WasmBuild | null);
+    // Version 0 is "unknown": the first request of each worker carries the main model's weights.
+    parallel.weightsChanged();
+    return parallel;
+  } catch (e) {
+    await Promise.allSettled(ports.map((p) => p.terminate()));
+    throw e;
+  }
+}
