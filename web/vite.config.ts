@@ -66,6 +66,7 @@ export default defineConfig({
   root: here,
   base: './',
   resolve: { alias: { cellstate: join(dist, 'browser.js') } },
+  define: { __CELLSTATE_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
   plugins: [repoAssets()],
   worker: { format: 'es' },
   server: { headers: isolation, fs: { allow: [root] } },

@@ -43,3 +43,9 @@ export function frameUpdater(chart: Chart): () => void {
     });
   };
 }
+
+/** Log-axis labels at powers of ten only (the default labels crowd at the top of each decade). */
+export function decades(v: number | string): string {
+  const n = Number(v);
+  return Math.abs(Math.log10(n) - Math.round(Math.log10(n))) < 1e-9 ? n.toLocaleString('en') : '';
+}
