@@ -309,6 +309,7 @@ async function train(): Promise<void> {
   $<HTMLButtonElement>('train-btn').disabled = true;
   $<HTMLButtonElement>('stop-btn').disabled = false;
   probe.training = true;
+  probe.maxGapMs = 0;
   probe.batchLosses = [];
   probe.epochs = [];
   resetChart(epochs);
