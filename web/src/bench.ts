@@ -127,7 +127,7 @@ function cellstateRate(r: BenchResult): number | null {
   return cs ? (cs.samplesPerSecond as number) : null;
 }
 
-const chart = new Chart<'bar', number[], string>($<HTMLCanvasElement>('chart'), {
+const chart = new Chart<'bar', number[], string[]>($<HTMLCanvasElement>('chart'), {
   type: 'bar',
   data: { labels: [], datasets: [{ label: 'samples/s', data: [], backgroundColor: [] as string[] }] },
   options: {
@@ -174,7 +174,7 @@ function render(): void {
     }),
   );
   const ok = results.filter((r) => r.status === 'ok');
-  chart.data.labels = ok.map((r) => `${r.config} ${r.mode} · ${rowName(r)}`);
+  chart.data.labels = ok.map((r) => [`${r.config} ${r.mode}`, rowName(r).replace(/ \(simd128\)/, '')]);
   chart.data.datasets[0].data = ok.map((r) => r.samplesPerSecond as number);
   chart.data.datasets[0].backgroundColor = ok.map((r) => colours[r.engine] ?? '#888');
   redraw();

@@ -201,7 +201,7 @@ const chart = new Chart($<HTMLCanvasElement>('train-chart'), {
   type: 'line',
   data: {
     datasets: [
-      { label: 'loss (each batch)', data: [], borderColor: 'rgba(47, 91, 211, 0.35)', borderWidth: 1, pointRadius: 0, yAxisID: 'loss' },
+      { label: 'loss (each batch)', data: [], borderColor: 'rgba(47, 91, 211, 0.5)', borderWidth: 1, pointRadius: 0, yAxisID: 'loss' },
       { label: 'accuracy (each batch)', data: [], borderColor: 'rgba(26, 143, 76, 0.3)', borderWidth: 1, pointRadius: 0, yAxisID: 'acc' },
       { label: 'train loss (epoch)', data: [], borderColor: '#2f5bd3', backgroundColor: '#2f5bd3', borderWidth: 2.5, yAxisID: 'loss' },
       {

@@ -61,12 +61,15 @@ function render(): void {
     const [config, m, engine, variant, threads] = k.split('|');
     const tr = tbody.insertRow();
     for (const v of [config, m, `${engine} ${variant}${threads ? ` ${threads}t` : ''}`]) tr.insertCell().textContent = v;
+    tr.cells[2].className = 'name';
     for (const c of cells) {
       const r = c.get(k);
       const td = tr.insertCell();
       if (!r) td.textContent = '';
-      else if (r.status === 'ok') td.textContent = Math.round(r.samplesPerSecond as number).toLocaleString('en');
-      else {
+      else if (r.status === 'ok') {
+        const v = r.samplesPerSecond as number;
+        td.textContent = v >= 100 ? Math.round(v).toLocaleString('en') : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+      } else {
         td.textContent = String(r.status);
         td.title = String(r.why ?? r.error ?? '');
         td.className = 'hint';
