@@ -118,7 +118,9 @@ function plan(quick: boolean, engines: Set<string>): { configs: ConfigName[]; it
 
 const num = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en') : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const rowName = (r: BenchResult) =>
-  `${r.engine} ${r.engine === 'cellstate' ? `${r.variant}${r.kernels ? ` (${String(r.kernels)})` : ''}` : r.engine === 'onnxruntime' ? 'web (wasm)' : r.variant} ${r.threads ?? '?'}t`;
+  r.engine === 'onnxruntime'
+    ? `onnxruntime-web ${r.threads ?? '?'}t`
+    : `${r.engine} ${r.engine === 'cellstate' ? `${r.variant}${r.kernels ? ` (${String(r.kernels)})` : ''}` : r.variant} ${r.threads ?? '?'}t`;
 
 function cellstateRate(r: BenchResult): number | null {
   const cs = results.find(
