@@ -11,7 +11,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   // Generated glue, build output, dependencies, Rust.
-  { ignores: ['dist/', 'ts/generated/', 'native/', 'wasm/', 'target/', 'crates/', '**/node_modules/', 'bench/results/'] },
+  { ignores: ['dist/', 'ts/generated/', 'native/', 'wasm/', 'target/', 'crates/', '**/node_modules/', 'bench/results/', 'web/dist/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
