@@ -6,3 +6,6 @@ export * from './common';
 export * from './data/index';
 export * from './interop/index';
 export { saveModel, loadModel } from './model/persistence';
+export * from './worker/index';
+export { createTrainer } from './worker/browser';
+export type { AbortSignalLike } from './globals';

@@ -10,3 +10,6 @@ export * from './data/node';
 export { saveModel, loadModel } from './model/files';
 export { nativeFileName } from './native';
 export * from './interop/index';
+export * from './worker/index';
+export { createTrainer } from './worker/node';
+export type { AbortSignalLike } from './globals';

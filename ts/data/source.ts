@@ -4,9 +4,11 @@
  */
 
 import { DataError, ValueError } from '../errors';
+import type { BlobInstance, ReadableStreamInstance, ResponseInstance, URLInstance } from '../globals';
 
 /** What the browser-safe loader reads: a URL (fetched), bytes, a Blob/File, a stream or a fetch Response. */
-export type ByteSource = string | URL | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array> | Response;
+// The globals through ./globals.ts, so the declarations compile without the DOM lib.
+export type ByteSource = string | URLInstance | ArrayBuffer | ArrayBufferView | BlobInstance | ReadableStreamInstance | ResponseInstance;
 
 /** The kind of file, from its first bytes: gzip (1f 8b) or zip (50 4b, "PK"). */
 export type SourceKind = 'tar.gz' | 'npz';

@@ -32,15 +32,38 @@ export interface FitRun {
 }
 
 /**
- * A function to await in long loops: it yields to the event loop when `ms` have passed since it last did,
- * so timers, I/O and signal handlers run.
+ * A macrotask boundary: `scheduler.yield()` where it exists (Chromium: input and rendering run, and the
+ * loop continues ahead of other queued tasks), `setImmediate` in Node (timers, I/O and signals run), else a
+ * MessageChannel message (not clamped to 4 ms as a nested `setTimeout(0)` is).
  */
-function yielder(ms = 50): () => Promise<void> {
-  let last = Date.now();
+function macrotask(): Promise<void> {
+  const s = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
+  if (typeof s?.yield === 'function') return s.yield();
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  if (typeof MessageChannel === 'function') {
+    return new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(null);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * A function to await in long loops: it yields a macrotask when `ms` have passed since it last did. 20 ms
+ * keeps a page's main thread answering within about one batch plus 20 ms (a 60 Hz frame is 16.7 ms; each
+ * yield costs well under 0.1 ms, so training loses under 1%).
+ */
+function yielder(ms = 20): () => Promise<void> {
+  let last = performance.now();
   return async () => {
-    if (Date.now() - last > ms) {
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
-      last = Date.now();
+    if (performance.now() - last > ms) {
+      await macrotask();
+      last = performance.now();
     }
   };
 }
