@@ -167,10 +167,10 @@ async function trainEpoch(
   epoch: number,
   idx: Uint32Array,
   lrAt: (epoch: number, step: number) => number,
+  pause: () => Promise<void>,
 ): Promise<EpochLogs | null> {
   const { raw, train, batchSize } = run;
   const batches = Math.ceil(train.b.n / batchSize);
-  const pause = yielder();
   const start = performance.now();
   let lossSum = 0;
   let correct = 0;
@@ -225,6 +225,8 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
   const random = mulberry32(run.shuffleSeed);
   const next = (bound: number) => Math.floor(random() * bound);
   const idx = new Uint32Array(train.b.n);
+  // One clock for the whole run, so many short epochs still yield (and a worker sees its abort message).
+  const pause = yielder();
   for (let epoch = 0; epoch < epochs; epoch++) {
     if (options.signal?.aborted) {
       history.stopReason = 'aborted';
@@ -232,13 +234,13 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
     }
     await options.callbacks?.onEpochBegin?.(epoch);
     epochOrder(idx, options.shuffle ?? true, next);
-    const logs = await trainEpoch(run, options, epoch, idx, lrAt);
+    const logs = await trainEpoch(run, options, epoch, idx, lrAt, pause);
     if (!logs) {
       history.stopReason = 'aborted';
       break;
     }
     if (val) {
-      const e = await evaluateBlock(raw, val, batchSize);
+      const e = await evaluateBlock(raw, val, batchSize, pause);
       logs.valLoss = e.loss;
       logs.valAccuracy = e.accuracy;
     }
@@ -263,9 +265,8 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
  * Mean loss and accuracy over labelled data, in batches, without dropout.
  * @throws {ShapeError} / {ValueError} as the core reports bad data.
  */
-export async function evaluateBlock(raw: RawModel, data: Labeled, batchSize: number): Promise<Evaluation> {
+export async function evaluateBlock(raw: RawModel, data: Labeled, batchSize: number, pause = yielder()): Promise<Evaluation> {
   const { b, t } = data;
-  const pause = yielder();
   let loss = 0;
   let correct = 0;
   let counted = 0;
