@@ -23,7 +23,7 @@ interface Run {
 }
 declare global {
   interface Window {
-    cellstateReady: Promise<{ name: string; kernels: string }>;
+    workerPageReady: Promise<{ name: string; kernels: string }>;
     trainOnPage(): Promise<Run & { reviews: number }>;
     trainInWorker(): Promise<
       Run & {
@@ -69,7 +69,7 @@ describe('createTrainer in headless Chromium (module worker, no bundler)', () =>
     });
     page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
     await page.goto(`${server.origin}/page/worker.html`);
-    await page.evaluate(() => window.cellstateReady);
+    await page.evaluate(() => window.workerPageReady);
   });
 
   afterAll(async () => {

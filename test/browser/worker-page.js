@@ -100,7 +100,7 @@ async function trainInWorker() {
   };
 }
 
-window.cellstateReady = (async () => {
+window.workerPageReady = (async () => {
   const backend = await init();
   window.trainOnPage = trainOnPage;
   window.trainInWorker = trainInWorker;

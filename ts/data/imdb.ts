@@ -37,8 +37,8 @@ export interface LoadImdbOptions extends IdOptions {
   /**
    * Load the 2,000 + 2,000-review sample shipped in the package (`cellstate/data/imdb-sample.tar.gz`)
    * instead of `source`: `true` fetches it relative to this module (right with no bundler, and wherever the
-   * package's files are served as installed), a URL string or `URL` names where it is served (with a bundler:
-   * `import sampleUrl from 'cellstate/data/imdb-sample.tar.gz?url'` in Vite).
+   * package's files are served as installed), a URL string or `URL` names where it is served (with a bundler,
+   * the URL of `cellstate/data/imdb-sample.tar.gz` it emits, e.g. Vite's `?url` import of that path).
    */
   sample?: boolean | string | URLInstance;
   /**
@@ -96,6 +96,7 @@ export async function readAclImdb(
   stream: ReadableStream<Uint8Array>,
   words: Map<string, number> | null = null,
   what = 'the IMDB tarball',
+  gzipped = true,
 ): Promise<RankedCorpus> {
   const vocab = new Map<string, number>(); // word → provisional id, in order of appearance
   const vocabWords: string[] = [];
@@ -140,7 +141,11 @@ export async function readAclImdb(
       ends.push(ntok);
     },
   );
-  await gunzipEach(stream, (c) => tar.push(c), what);
+  if (gzipped) await gunzipEach(stream, (c) => tar.push(c), what);
+  else {
+    const reader = stream.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) tar.push(r.value);
+  }
   tar.end();
 
   const n = keys.length;
@@ -344,7 +349,8 @@ export async function loadImdbFrom(source: ByteSource, options: LoadImdbOptions 
   resolveIdOptions(options); // fail on bad options before reading 80 MB
   const words = await resolveWordIndex(options.wordIndex);
   const { kind, stream } = await sniff(await openSource(source, what), what);
-  const corpus = kind === 'tar.gz' ? await readAclImdb(stream, words, what) : readKerasNpz(await readAll(stream, what), words, what);
+  const corpus =
+    kind === 'npz' ? readKerasNpz(await readAll(stream, what), words, what) : await readAclImdb(stream, words, what, kind === 'tar.gz');
   return kerasPipeline(corpus, options);
 }
 
