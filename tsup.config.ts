@@ -1,22 +1,30 @@
 import { defineConfig } from 'tsup';
 
+// No source maps: the bundles are not minified, so stack traces read as they are, and the maps (with the
+// sources inlined) were 2.5 MB of the tarball; a missing map would also make bundlers warn.
 export default defineConfig([
   {
     entry: { index: 'ts/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
-    sourcemap: true,
     clean: false,
     platform: 'node',
     target: 'node20',
-    // import.meta.url in the CJS build (used to find the .wasm and the addon beside the bundle).
+    // import.meta.url in the CJS build (used to find the .wasm, the addon and the worker beside the bundle).
     shims: true,
+  },
+  {
+    // The worker_threads script of the Node trainer, ESM only (a Worker loads it by file URL).
+    entry: { 'node-worker': 'ts/worker/node-worker.ts' },
+    format: ['esm'],
+    clean: false,
+    platform: 'node',
+    target: 'node20',
   },
   {
     entry: { browser: 'ts/browser.ts' },
     format: ['esm'],
     dts: true,
-    sourcemap: true,
     clean: false,
     platform: 'browser',
     target: 'es2022',
@@ -27,7 +35,6 @@ export default defineConfig([
     // The data-parallel engine's worker entries, loaded by ParallelModel's workers from beside the bundles.
     entry: { 'parallel-worker': 'ts/parallel/node-entry.ts' },
     format: ['esm'],
-    sourcemap: true,
     clean: false,
     platform: 'node',
     target: 'node20',
@@ -35,7 +42,15 @@ export default defineConfig([
   {
     entry: { 'parallel-worker.browser': 'ts/parallel/browser-entry.ts' },
     format: ['esm'],
-    sourcemap: true,
+    clean: false,
+    platform: 'browser',
+    target: 'es2022',
+  },
+  {
+    // The module Web Worker of the browser trainer: self-contained too, beside the .wasm it loads.
+    entry: { worker: 'ts/worker/browser-worker.ts' },
+    format: ['esm'],
+    dts: true,
     clean: false,
     platform: 'browser',
     target: 'es2022',
@@ -44,7 +59,6 @@ export default defineConfig([
   {
     entry: { cli: 'ts/cli/main.ts' },
     format: ['esm'],
-    sourcemap: true,
     clean: false,
     platform: 'node',
     target: 'node20',

@@ -4,6 +4,7 @@
  * location of the `.wasm` file through {@link registerPlatform}.
  */
 import { BackendError, CellstateError, ShapeError, StateError, ValueError } from './errors';
+import type { ResponseInstance, URLInstance } from './globals';
 import initWasm, * as wasmGlue from './generated/wasm/cellstate_wasm.js';
 // The relaxed-SIMD build's glue: the same generated code as the plain one (either instantiates either .wasm), but
 // its own module, so each build keeps its own instance and both can be loaded in one process (benchmarks, tests).
@@ -94,7 +95,7 @@ export interface Backend {
 }
 
 /** Where the wasm module comes from: a URL or path string, a fetch `Response`, the bytes, or a compiled module. */
-export type WasmSource = string | URL | Response | ArrayBuffer | ArrayBufferView | WasmModule;
+export type WasmSource = string | URLInstance | ResponseInstance | ArrayBuffer | ArrayBufferView | WasmModule;
 
 /**
  * `WebAssembly.Module` where the compiler knows it (the DOM lib, @types/node 22+), else nothing: the published

@@ -10,3 +10,6 @@ export * from './interop/index';
 export { saveModel, loadModel } from './model/persistence';
 export * from './parallel/index';
 export { webWorkerFactory } from './parallel/browser';
+export * from './worker/index';
+export { createTrainer } from './worker/browser';
+export type { AbortSignalLike } from './globals';

@@ -12,3 +12,6 @@ export { saveModel, loadModel } from './model/files';
 export { nativeFileName } from './native';
 export * from './interop/index';
 export * from './parallel/index';
+export * from './worker/index';
+export { createTrainer } from './worker/node';
+export type { AbortSignalLike } from './globals';

@@ -4,6 +4,7 @@
  */
 import { type Backend, type RawLstm, call, getBackend } from './backend';
 import { DisposedError, ShapeError, ValueError } from './errors';
+import { type DisposableWhereKnown, addSymbolDispose } from './globals';
 import { type ParamInfo, mergeParams, paramSize, splitParams } from './params';
 import { Tensor, type TensorLike, checkTensor } from './tensor';
 
@@ -98,6 +99,7 @@ function stateLegend(state: number[]): string {
  * A multi-layer, optionally bidirectional LSTM: PyTorch's `nn.LSTM` (gates i, f, g, o; two biases;
  * layer k > 0 reading both directions of layer k − 1), with its weights and caches inside the backend.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- its [Symbol.dispose] type (below)
 export class LSTM {
   readonly inputSize: number;
   readonly hiddenSize: number;
@@ -275,8 +277,9 @@ export class LSTM {
     this.#raw = null;
     live--;
   }
-
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
 }
+
+addSymbolDispose(LSTM);
+// The class's `[Symbol.dispose]` type, declared apart so the .d.ts compiles where the lib lacks it (./globals.ts).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface LSTM extends DisposableWhereKnown {}

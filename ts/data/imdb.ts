@@ -10,6 +10,7 @@
  */
 
 import { DataError, ValueError } from '../errors';
+import type { URLInstance } from '../globals';
 import { type ByteSource, gunzipEach, openSource, readAll, sniff } from './source';
 import { TarReader } from './tar';
 import { forEachWord } from './tokenize';
@@ -33,6 +34,13 @@ export interface LoadImdbOptions extends IdOptions {
    * first bytes. In a browser it is required; the Node entry also takes paths and has a cache.
    */
   source?: ByteSource;
+  /**
+   * Load the 2,000 + 2,000-review sample shipped in the package (`cellstate/data/imdb-sample.tar.gz`)
+   * instead of `source`: `true` fetches it relative to this module (right with no bundler, and wherever the
+   * package's files are served as installed), a URL string or `URL` names where it is served (with a bundler,
+   * the URL of `cellstate/data/imdb-sample.tar.gz` it emits, e.g. Vite's `?url` import of that path).
+   */
+  sample?: boolean | string | URLInstance;
   /**
    * A word index (word → rank, e.g. Keras' `imdb_word_index.json`, as an object, a WordIndex or a source
    * of its JSON). With an npz it supplies `wordIndex` of the result (null without it); with a tarball it
@@ -88,6 +96,7 @@ export async function readAclImdb(
   stream: ReadableStream<Uint8Array>,
   words: Map<string, number> | null = null,
   what = 'the IMDB tarball',
+  gzipped = true,
 ): Promise<RankedCorpus> {
   const vocab = new Map<string, number>(); // word → provisional id, in order of appearance
   const vocabWords: string[] = [];
@@ -132,7 +141,11 @@ export async function readAclImdb(
       ends.push(ntok);
     },
   );
-  await gunzipEach(stream, (c) => tar.push(c), what);
+  if (gzipped) await gunzipEach(stream, (c) => tar.push(c), what);
+  else {
+    const reader = stream.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) tar.push(r.value);
+  }
   tar.end();
 
   const n = keys.length;
@@ -336,12 +349,25 @@ export async function loadImdbFrom(source: ByteSource, options: LoadImdbOptions 
   resolveIdOptions(options); // fail on bad options before reading 80 MB
   const words = await resolveWordIndex(options.wordIndex);
   const { kind, stream } = await sniff(await openSource(source, what), what);
-  const corpus = kind === 'tar.gz' ? await readAclImdb(stream, words, what) : readKerasNpz(await readAll(stream, what), words, what);
+  const corpus =
+    kind === 'npz' ? readKerasNpz(await readAll(stream, what), words, what) : await readAclImdb(stream, words, what, kind === 'tar.gz');
   return kerasPipeline(corpus, options);
 }
 
+/** The package's `data/` seen from `dist/` (or from `ts/data/`, one level deeper, in a clone). */
+const SAMPLE_FROM_DIST = '../data/imdb-sample.tar.gz';
+
 /**
- * Loads IMDB with the semantics of `keras.datasets.imdb.load_data` (browser entry: `source` required).
+ * The shipped sample beside the package's files. The path is a variable on purpose: bundlers copy every
+ * `new URL('literal', import.meta.url)` into the app, and 2.2 MB of sample should land there only when
+ * the app asks for it (`sample: url`).
+ */
+function defaultSampleUrl(): URL {
+  return new URL(SAMPLE_FROM_DIST, import.meta.url);
+}
+
+/**
+ * Loads IMDB with the semantics of `keras.datasets.imdb.load_data` (browser entry: `source` or `sample` required).
  *
  * - From the tarball, reviews are sorted by (split, label neg < pos, numeric id) and the word index is
  *   built on the training split (rank 1 = most frequent; ties by first occurrence in that order).
@@ -354,12 +380,16 @@ export async function loadImdbFrom(source: ByteSource, options: LoadImdbOptions 
  *   start char included, as in Keras' code. `maxlen`: reviews of length ≥ maxlen (start char counted)
  *   are dropped.
  *
- * @throws {ValueError} without `source`, on bad options (e.g. numWords below 4 with indexFrom 3), or when
+ * @throws {ValueError} without `source` or `sample` (or with both), on bad options (e.g. numWords below 4 with indexFrom 3), or when
  *   maxlen keeps no review.
  * @throws {DataError} when the source cannot be read, is neither gzip nor zip, or is corrupt/truncated
  *   (gzip, tar, zip, npy, pickle), holds a review that is not UTF-8, or an npz lacks an array.
  */
 export async function loadImdb(options: LoadImdbOptions = {}): Promise<Imdb> {
+  if (options.sample !== undefined && options.sample !== false) {
+    if (options.source !== undefined) throw new ValueError('pass either source or sample, not both');
+    return loadImdbFrom(options.sample === true ? defaultSampleUrl() : options.sample, options, 'the IMDB sample');
+  }
   if (options.source === undefined) {
     throw new ValueError(
       `loadImdb needs a source in the browser: a URL, Response, Blob, ArrayBuffer or ReadableStream of ${IMDB_URL.split('/').pop()} ` +

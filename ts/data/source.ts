@@ -4,12 +4,14 @@
  */
 
 import { DataError, ValueError } from '../errors';
+import type { BlobInstance, ReadableStreamInstance, ResponseInstance, URLInstance } from '../globals';
 
 /** What the browser-safe loader reads: a URL (fetched), bytes, a Blob/File, a stream or a fetch Response. */
-export type ByteSource = string | URL | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array> | Response;
+// The globals through ./globals.ts, so the declarations compile without the DOM lib.
+export type ByteSource = string | URLInstance | ArrayBuffer | ArrayBufferView | BlobInstance | ReadableStreamInstance | ResponseInstance;
 
 /** The kind of file, from its first bytes: gzip (1f 8b) or zip (50 4b, "PK"). */
-export type SourceKind = 'tar.gz' | 'npz';
+export type SourceKind = 'tar.gz' | 'tar' | 'npz';
 
 function isResponse(x: unknown): x is Response {
   return typeof Response !== 'undefined' && x instanceof Response;
@@ -65,7 +67,9 @@ export async function sniff(
   const reader = stream.getReader();
   const head: Uint8Array[] = [];
   let have = 0;
-  while (have < 2) {
+  // 262 bytes reach a tar header's `ustar` magic (a server that sent the .tar.gz with Content-Encoding: gzip, as
+  // Vite's dev server does, hands fetch the tar itself).
+  while (have < 262) {
     const { done, value } = await readChunk(reader, what);
     if (done) break;
     head.push(value);
@@ -87,6 +91,7 @@ export async function sniff(
   });
   if (first[0] === 0x1f && first[1] === 0x8b) return { kind: 'tar.gz', stream: rest };
   if (first[0] === 0x50 && first[1] === 0x4b) return { kind: 'npz', stream: rest };
+  if (String.fromCharCode(...first.subarray(257, 262)) === 'ustar') return { kind: 'tar', stream: rest };
   await reader.cancel();
   const hex = Array.from(first.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new DataError(

@@ -6,6 +6,7 @@
  */
 import { type Backend, call, getBackend } from '../backend';
 import { DataError, DisposedError, StateError, ValueError } from '../errors';
+import { type DisposableWhereKnown, addSymbolDispose } from '../globals';
 import { type ModelParts, encodeModelBundle } from '../io/bundle';
 import { type ParamInfo, mergeParams, paramSize, splitParams } from '../params';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
@@ -43,6 +44,7 @@ export function liveModelHandles(): number {
  * A sequence model over the core: built from a {@link SequenceModelConfig} by {@link sequenceClassifier},
  * {@link sequenceTagger}, {@link sequenceRegressor} or `new SequenceModel(config)`.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- its [Symbol.dispose] type (below)
 export class SequenceModel {
   /** The config as given, with defaults filled in. */
   readonly config: Readonly<SequenceModelConfig>;
@@ -364,11 +366,12 @@ export class SequenceModel {
     this.#raw = null;
     liveModels--;
   }
-
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
 }
+
+addSymbolDispose(SequenceModel);
+// The class's `[Symbol.dispose]` type, declared apart so the .d.ts compiles where the lib lacks it (./globals.ts).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface SequenceModel extends DisposableWhereKnown {}
 
 /**
  * A classifier of whole sequences: pooling 'last' and a sigmoid output of 1 unit unless given.

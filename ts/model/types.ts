@@ -3,6 +3,7 @@
  * options and results of training. Plain data only; the model is in ./sequence-model.ts.
  * Shapes: B batch, T steps, F features, V vocabulary, U output units.
  */
+import type { AbortSignalLike } from '../globals';
 import type { TensorLike } from '../tensor';
 
 /** How tokens or features enter the LSTM. */
@@ -136,7 +137,7 @@ export interface FitOptions {
   };
   callbacks?: Callbacks;
   /** Aborting stops training between batches; `fit` then resolves with `stopReason: 'aborted'`. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /** What `fit` resolves to. */
