@@ -19,7 +19,7 @@ export const fixturesDir = join(sharedDir, 'fixtures/torch-lstm');
  */
 export type TestBackend = 'native' | 'wasm' | 'wasm-relaxed';
 export const backendNames: TestBackend[] = ['native', 'wasm', 'wasm-relaxed'];
-const loadOptions: Record<TestBackend, InitOptions> = {
+export const loadOptions: Record<TestBackend, InitOptions & { backend: 'native' | 'wasm' }> = {
   native: { backend: 'native' },
   wasm: { backend: 'wasm', wasmFeatures: 'simd128' },
   'wasm-relaxed': { backend: 'wasm', wasmFeatures: 'relaxed_simd' },

@@ -24,7 +24,7 @@ import {
   loadModel,
   SequenceModel,
 } from '../ts/index';
-import { backend, backendNames, repoRoot } from './helpers';
+import { backend, backendNames, loadOptions, repoRoot } from './helpers';
 
 const workerScript = join(repoRoot, 'dist/node-worker.js');
 
@@ -74,12 +74,14 @@ describe.each(backendNames)('createTrainer on %s', (name) => {
 
   beforeAll(async () => {
     if (!existsSync(workerScript)) throw new Error('dist/node-worker.js is missing: run `bash scripts/build` first');
-    trainer = await createTrainer({ backend: name });
+    const { backend: which, wasmFeatures } = loadOptions[name];
+    trainer = await createTrainer({ backend: which, wasmFeatures: wasmFeatures as 'simd128' | 'relaxed_simd' | undefined });
   });
   afterAll(() => trainer?.terminate());
 
-  it('reports the backend it loaded in the worker', () => {
-    expect(trainer.backend.name).toBe(name);
+  it('reports the backend it loaded in the worker', async () => {
+    expect(trainer.backend.name).toBe(loadOptions[name].backend);
+    expect(trainer.backend.kernels).toBe((await backend(name)).kernels);
     expect(trainer.workers).toBe(1);
   });
 

@@ -20,7 +20,7 @@ export interface WorkerBackendInfo {
 }
 
 export type Request =
-  | { id: number; type: 'init'; backend: 'auto' | 'wasm' | 'native'; wasm?: unknown }
+  | { id: number; type: 'init'; backend: 'auto' | 'wasm' | 'native'; wasm?: unknown; wasmFeatures?: 'auto' | 'simd128' | 'relaxed_simd' }
   | {
       id: number;
       type: 'fit';

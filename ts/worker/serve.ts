@@ -39,7 +39,7 @@ export function serve(port: WorkerPort): void {
   const handle = async (m: Request): Promise<void> => {
     switch (m.type) {
       case 'init': {
-        backend = await init({ backend: m.backend, wasm: m.wasm as never });
+        backend = await init({ backend: m.backend, wasm: m.wasm as never, wasmFeatures: m.wasmFeatures });
         port.post({ id: m.id, type: 'result', value: { name: backend.name, kernels: backend.kernels } });
         return;
       }

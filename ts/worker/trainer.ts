@@ -54,6 +54,8 @@ export interface TrainerOptions {
    * or a compiled `WebAssembly.Module`. Default: the file beside the worker script.
    */
   wasm?: string | URLInstance | ArrayBuffer | ArrayBufferView | WasmModule;
+  /** Which wasm build the worker loads, as `init({ wasmFeatures })` (default 'auto': relaxed SIMD where the engine has it). */
+  wasmFeatures?: 'auto' | 'simd128' | 'relaxed_simd';
   /**
    * The worker to use instead of the default one, or a function that makes it: e.g. with Vite,
    * `import TrainerWorker from 'cellstate/worker?worker'` and `worker: () => new TrainerWorker()`.
@@ -359,7 +361,7 @@ export async function startTrainer(options: TrainerOptions, spawn: () => WorkerL
   const info = await new Promise<WorkerBackendInfo>((resolve, reject) => {
     pending.set(0, { resolve: resolve as (v: unknown) => void, reject });
     channel.hold?.(true);
-    channel.post({ id: 0, type: 'init', backend, wasm: wasmForWorker(options.wasm) }, []);
+    channel.post({ id: 0, type: 'init', backend, wasm: wasmForWorker(options.wasm), wasmFeatures: options.wasmFeatures }, []);
   }).catch((e: unknown) => {
     channel.terminate();
     throw e instanceof BackendError
