@@ -267,10 +267,14 @@ function stepProgress(out: Out, label: string, total: number, everySeconds: numb
   };
 }
 
+/**
+ * Rows `from..to` of a padded split as model input: token ids only, never padSequences' `lengths`. Explicit
+ * lengths would make every model skip padding as packed sequences do; the model's own `mask` decides that
+ * (the seed notebook feeds padding through).
+ */
 const slice = (x: Padded<Int32Array>, from: number, to: number) => ({
   data: x.data.subarray(from * x.shape[1], to * x.shape[1]),
   shape: [to - from, x.shape[1]] as [number, number],
-  lengths: x.lengths.subarray(from, to),
 });
 
 /**
@@ -419,7 +423,7 @@ async function fitAndTest(
     }
     return ev ? undefined : 'stop';
   };
-  const history = await model.fit(xTrain, train.labels, {
+  const history = await model.fit(slice(xTrain, 0, xTrain.shape[0]), train.labels, {
     epochs: s.epochs,
     batchSize: s.batchSize,
     shuffle: true,
@@ -601,7 +605,7 @@ export async function predict(argv: string[], io: Io): Promise<number> {
     texts.map((t) => run.wordIndex.encode(t)),
     { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating },
   );
-  const p = run.model.predict(x).data;
+  const p = run.model.predict(slice(x, 0, x.shape[0])).data;
   run.model.dispose();
   const rows = texts.map((text, i) => ({ text, probability: Number(p[i].toFixed(6)) }));
   for (const r of rows) io.out.write(`${r.probability.toFixed(4)}\t${r.text}\n`);
