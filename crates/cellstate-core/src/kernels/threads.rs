@@ -79,6 +79,38 @@ pub(crate) fn tasks_for(flop: usize, units: usize) -> usize {
         .max(1)
 }
 
+/// Rows per part when a recurrence is split over the batch: parts are whole multiples of AVX-512's
+/// 8-row register tile where the batch allows (AVX2's 6-row tile then leaves one edge tile per part).
+const ROW_QUANTUM: usize = 8;
+
+/// How to cut `rows` batch rows of a recurrence worth `flop` flops in all (every step, one call)
+/// into parts run side by side for the whole sequence: the row ranges, one per part. One part when
+/// single-threaded, when the call is too small to repay a wake-up, or (tests) as forced.
+pub(crate) fn row_parts(rows: usize, flop: usize) -> Vec<std::ops::Range<usize>> {
+    let parts = match FORCED_TASKS.with(Cell::get) {
+        Some(t) => t.clamp(1, rows.max(1)),
+        None if threads() == 1 || flop < PARALLEL_MIN_FLOP => 1,
+        None => threads().min(rows.div_ceil(ROW_QUANTUM)).max(1),
+    };
+    // Equal parts in whole quanta where the batch allows, else in single rows (forced splits).
+    let quantum = if rows >= parts * ROW_QUANTUM {
+        ROW_QUANTUM
+    } else {
+        1
+    };
+    let per = rows.div_ceil(quantum).div_ceil(parts) * quantum;
+    (0..rows)
+        .step_by(per.max(1))
+        .map(|s| s..rows.min(s + per))
+        .collect()
+}
+
+/// Runs `f` with every product inside it on the calling thread: the body of one part of a split
+/// recurrence, which already has a core to itself.
+pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
+    with_forced_tasks(1, f)
+}
+
 /// Calls `f(0..tasks)` once each, spread over the pool and the calling thread.
 pub(crate) fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     if tasks <= 1 || threads() == 1 {
