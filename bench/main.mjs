@@ -23,6 +23,7 @@ const { values: opts } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
     'no-save': { type: 'boolean', default: false },
+    'with-torch': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -32,7 +33,10 @@ if (opts.help) {
   --config   run only these configurations (repeat or comma-separate); default all
   --quick    seconds per job instead of a budget (for CI); default configs: seed, imdb (640 reviews)
   --json     also write the results (schema ${SCHEMA} v${SCHEMA_VERSION}, bench/SCHEMA.md) to FILE
-  --no-save  do not write bench/results/ or the README table (full runs write both)`);
+  --no-save  do not write bench/results/ or the README table (full runs write both)
+  --with-torch  include PyTorch from the venv ~/.cache/cellstate/torch-venv (bench/run creates it once:
+             python3 -m venv DIR && DIR/bin/pip install torch numpy); or name a python in CELLSTATE_TORCH_PYTHON.
+             Without either, a full run tries python3 and a --quick run skips PyTorch.`);
   process.exit(0);
 }
 
@@ -109,10 +113,15 @@ const peersDir = join(here, 'node_modules');
 function peerInstalled(name) {
   return existsSync(join(peersDir, name, 'package.json')) ? null : `${name} is not installed in bench/node_modules (run bench/run, which runs npm ci)`;
 }
-const torchProbe = spawnSync('python3', ['-c', 'import torch, sys; print(torch.__version__)'], { encoding: 'utf8' });
+// PyTorch: the python bench/run set up for --with-torch (or the one CELLSTATE_TORCH_PYTHON names), else
+// python3 on full runs; CI's --quick runs stay torch-free unless asked.
+const torchPython = process.env.CELLSTATE_TORCH_PYTHON || 'python3';
+const torchWanted = opts['with-torch'] || Boolean(process.env.CELLSTATE_TORCH_PYTHON) || !quick;
+const torchProbe = torchWanted ? spawnSync(torchPython, ['-c', 'import torch, sys; print(torch.__version__)'], { encoding: 'utf8' }) : null;
 const torchWhy =
-  torchProbe.error ? `python3 not found: ${torchProbe.error.message}` :
-  torchProbe.status !== 0 ? `python3 cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}` : null;
+  !torchWanted ? 'quick run: PyTorch only with --with-torch or CELLSTATE_TORCH_PYTHON' :
+  torchProbe.error ? `${torchPython} not found: ${torchProbe.error.message}` :
+  torchProbe.status !== 0 ? `${torchPython} cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}` : null;
 const relaxedBuild = readdirSync(join(root, 'dist')).find((f) => /relaxed.*\.wasm$/.test(f));
 
 async function runConfig(name) {
@@ -172,7 +181,7 @@ async function runConfig(name) {
         results.push(skipped(spec, torchWhy));
         continue;
       }
-      const [r] = await runChild('python3', [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
+      const [r] = await runChild(torchPython, [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
       log(`  ${name} ${mode} pytorch ${threads}t: ${r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : `FAILED ${r.error}`}`);
       results.push(r);
     }
@@ -182,10 +191,10 @@ async function runConfig(name) {
 async function runImdb() {
   const reviews = quick ? 640 : 15000;
   log(`\nimdb: one epoch of the seed job, ${reviews} reviews`);
-  for (const variant of ['native', 'wasm']) {
-    const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, reviews };
+  for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ['wasm', 1]]) {
+    const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, threads, reviews };
     const [r] = await runChild(process.execPath, [join(here, 'imdb.mjs'), JSON.stringify(spec)], { describe: spec, timeoutS: quick ? 60 : 600 });
-    log(`  imdb cellstate/${variant}: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`);
+    log(`  imdb cellstate/${variant} ${threads}t: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`);
     results.push(r);
   }
 }

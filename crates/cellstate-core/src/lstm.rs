@@ -256,6 +256,9 @@ pub struct LstmLayer<T: Float = f32> {
     /// W_hh of the direction being run, packed once for its T recurrent products (`op = W_hhᵀ`,
     /// H × G, forward; `W_hh`, G × H, backward). Packing per step re-read 4 MB per step at H = 512.
     packed_w_hh: PackedB<T>,
+    /// One-hot input only: `weight_ih_l0` transposed, (V, G), so the gather of a token's column reads
+    /// one contiguous row instead of G floats V apart; in the backward pass, dW_ihᵀ likewise.
+    w_ih_t: Vec<T>,
     batch_first: bool,
     /// Dropout on the outputs of every layer but the last (PyTorch's `nn.LSTM(dropout=p)`).
     dropout: f32,
@@ -263,6 +266,17 @@ pub struct LstmLayer<T: Float = f32> {
     /// Whether the backward pass computes dL/dx of layer 0 (off when nothing reads it).
     input_gradient: bool,
     rng: Rng,
+}
+
+/// `out (cols, rows) = inᵀ` for `input (rows, cols)`, row-major; `out` is resized.
+fn transpose<T: Float>(input: &[T], out: &mut Vec<T>, rows: usize, cols: usize) {
+    out.clear();
+    out.resize(rows * cols, T::ZERO);
+    for (r, row) in input.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
 }
 
 /// A buffer that the parts of a split recurrence ([`kernels::row_parts`]) write in disjoint ranges
@@ -608,6 +622,7 @@ impl<T: Float> LstmLayer<T> {
             cache: Cache::default(),
             scratch: BackwardScratch::default(),
             packed_w_hh: PackedB::new(),
+            w_ih_t: Vec::new(),
             batch_first: true,
             dropout: 0.0,
             training: false,
@@ -933,10 +948,12 @@ impl<T: Float> LstmLayer<T> {
         }
         let w_ih = &p[off.w_ih..off.w_ih + g * off.input];
         if k == 0 && !cache.tokens.is_empty() {
+            // W_ihᵀ (V, G) once per call: each step's gather then reads one contiguous row.
+            let wt = &mut self.w_ih_t;
+            transpose(w_ih, wt, g, off.input);
             for (row, &v) in acts.chunks_exact_mut(g).zip(&cache.tokens) {
-                for (u, a) in row.iter_mut().enumerate() {
-                    *a += w_ih[u * off.input + v as usize];
-                }
+                let col = &wt[v as usize * g..(v as usize + 1) * g];
+                row.iter_mut().zip(col).for_each(|(a, w)| *a += *w);
             }
         } else {
             T::gemm(
@@ -986,11 +1003,17 @@ impl<T: Float> LstmLayer<T> {
         // Every batch row is independent through the recurrence: each part runs its rows through
         // all T steps (product and cell), with no join between steps. A row's numbers do not depend
         // on which part ran it, so the result is the same for every thread count.
-        let parts = kernels::row_parts(b, 2 * t * b * g * h);
+        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
         kernels::for_each(parts.len(), &|i| {
             let rows = parts[i].clone();
             // SAFETY: the parts' row ranges are disjoint.
-            kernels::serial(|| unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) })
+            let go = || unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) };
+            // One part: its per-step products may still split over output columns.
+            if parts.len() > 1 {
+                kernels::serial(go)
+            } else {
+                go()
+            }
         });
     }
 
@@ -1166,6 +1189,7 @@ impl<T: Float> LstmLayer<T> {
             scratch: s,
             packed_w_hh: packed,
             input_gradient,
+            w_ih_t,
             ..
         } = self;
         match up.d_h_n {
@@ -1197,11 +1221,16 @@ impl<T: Float> LstmLayer<T> {
         };
         let d_gates = Shared::new(&mut s.d_gates);
         // Batch rows are independent through the recurrence (see direction_forward).
-        let parts = kernels::row_parts(b, 2 * t * b * g * h);
+        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
         kernels::for_each(parts.len(), &|i| {
             let rows = parts[i].clone();
             // SAFETY: the parts' row ranges are disjoint.
-            kernels::serial(|| unsafe { run.backward_rows(rows, d_gates) })
+            let go = || unsafe { run.backward_rows(rows, d_gates) };
+            if parts.len() > 1 {
+                kernels::serial(go)
+            } else {
+                go()
+            }
         });
         s.d_h0[state.clone()].copy_from_slice(&s.d_h);
         s.d_c0[state].copy_from_slice(&s.d_c);
@@ -1211,11 +1240,19 @@ impl<T: Float> LstmLayer<T> {
         let d_g = &s.d_gates[..tb * g];
         let tokens = k == 0 && !cache.tokens.is_empty();
         if tokens {
-            // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered.
-            let dw = &mut grads[off.w_ih..off.w_ih + g * n_in];
+            // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered,
+            // summed in dW_ihᵀ (V, G) rows (contiguous) and added back transposed once.
+            let dwt = w_ih_t;
+            dwt.clear();
+            dwt.resize(n_in * g, T::ZERO);
             for (row, &v) in d_g.chunks_exact(g).zip(&cache.tokens) {
-                for (u, gv) in row.iter().enumerate() {
-                    dw[u * n_in + v as usize] += *gv;
+                let dst = &mut dwt[v as usize * g..(v as usize + 1) * g];
+                dst.iter_mut().zip(row).for_each(|(a, gv)| *a += *gv);
+            }
+            let dw = &mut grads[off.w_ih..off.w_ih + g * n_in];
+            for (u, dw_row) in dw.chunks_exact_mut(n_in).enumerate() {
+                for (v, a) in dw_row.iter_mut().enumerate() {
+                    *a += dwt[v * g + u];
                 }
             }
         } else {
