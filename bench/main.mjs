@@ -24,6 +24,7 @@ const { values: opts } = parseArgs({
     json: { type: 'string' },
     'no-save': { type: 'boolean', default: false },
     'with-torch': { type: 'boolean', default: false },
+    engines: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -34,6 +35,7 @@ if (opts.help) {
   --quick    seconds per job instead of a budget (for CI); default configs: seed, imdb (640 reviews)
   --json     also write the results (schema ${SCHEMA} v${SCHEMA_VERSION}, bench/SCHEMA.md) to FILE
   --no-save  do not write bench/results/ or the README table (full runs write both)
+  --engines  only these engines (comma-separated: cellstate,onnxruntime,pytorch,tfjs,brain); default all
   --with-torch  include PyTorch from the venv ~/.cache/cellstate/torch-venv (bench/run creates it once:
              python3 -m venv DIR && DIR/bin/pip install torch numpy); or name a python in CELLSTATE_TORCH_PYTHON.
              Without either, a full run tries python3 and a --quick run skips PyTorch.`);
@@ -41,6 +43,14 @@ if (opts.help) {
 }
 
 const quick = opts.quick;
+const ENGINES = ['cellstate', 'onnxruntime', 'pytorch', 'tfjs', 'brain'];
+const engines = new Set(opts.engines ? opts.engines.split(',') : ENGINES);
+for (const e of engines) {
+  if (!ENGINES.includes(e)) {
+    console.error(`unknown engine ${e}; known: ${ENGINES.join(', ')}`);
+    process.exit(2);
+  }
+}
 const wanted = (opts.config ?? (quick ? ['seed', 'imdb'] : ['seed', 'medium', 'large', 'imdb'])).flatMap((c) => c.split(','));
 for (const c of wanted) {
   if (!CONFIGS[c] && c !== 'imdb') {
@@ -142,7 +152,7 @@ async function runConfig(name) {
     results.push(skipped({ engine: 'cellstate', variant: 'wasm-relaxed', mode, config: name }, relaxedBuild ? 'relaxed build found but not wired into the benchmark' : 'cellstate ships no relaxed-SIMD wasm build yet'));
   }
   const tfWhy = peerInstalled('@tensorflow/tfjs');
-  for (const mode of modes) {
+  for (const mode of engines.has('tfjs') ? modes : []) {
     for (const variant of quick ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'wasm-malloc']) {
       const spec = { engine: 'tfjs', variant, mode, config: name, threads: 1, referencePath: refs.infer };
       if (tfWhy || (variant !== 'cpu' && peerInstalled('@tensorflow/tfjs-backend-wasm'))) {
@@ -163,18 +173,18 @@ async function runConfig(name) {
     }
     results.push(skipped({ engine: 'tfjs', variant: 'node', mode, config: name }, '@tensorflow/tfjs-node is unavailable: its install script downloads libtensorflow, which cannot be fetched here'));
   }
-  for (const variant of ['node', 'web']) {
+  for (const variant of engines.has('onnxruntime') ? ['node', 'web'] : []) {
     const pkg = `onnxruntime-${variant}`;
     for (const threads of [...new Set([1, cores])]) {
       const spec = { engine: 'onnxruntime', variant, mode: 'infer', config: name, threads, referencePath: refs.infer };
       results.push(peerInstalled(pkg) ? skipped(spec, peerInstalled(pkg)) : await job(spec));
     }
   }
-  for (const mode of modes) {
+  for (const mode of engines.has('brain') ? modes : []) {
     const spec = { engine: 'brain', variant: 'js', mode, config: name, threads: 1 };
     results.push(peerInstalled('brain.js') ? skipped(spec, peerInstalled('brain.js')) : await job(spec));
   }
-  for (const mode of modes) {
+  for (const mode of engines.has('pytorch') ? modes : []) {
     for (const threads of [...new Set([1, cores])]) {
       const spec = { engine: 'pytorch', variant: 'cpu', mode, config: name, threads, budgetS, repeats, referencePath: refs.infer };
       if (torchWhy) {
