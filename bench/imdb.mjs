@@ -1,7 +1,8 @@
 // One epoch of the IMDB seed job end to end, in its own process: load (the full dataset when it is in
 // cellstate's cache, else the 2,000-review sample shipped in data/, cycled to the wanted count), keep 300
 // words, pad to 100 steps, one-hot, batches of 64 through cellstate's train adapter. Timed from the load
-// to the last batch. Usage: node bench/imdb.mjs '{"variant":"native"|"wasm","reviews":15000}'
+// to the last batch. With CELLSTATE_IMDB naming the tarball, that is the full dataset (loadImdb reads it).
+// Usage: node bench/imdb.mjs '{"variant":"native"|"wasm","threads":1,"reviews":15000}'
 import { CONFIGS } from './lib/configs.mjs';
 import { makeWeights } from './lib/data.mjs';
 import { TRAIN_LABEL, imdbTrainer } from './engines/cellstate.mjs';
@@ -17,7 +18,7 @@ async function main() {
   let source;
   try {
     imdb = await cs.loadImdb({ numWords: cfg.F, download: false, progress: false });
-    source = 'IMDB (cached full dataset)';
+    source = process.env.CELLSTATE_IMDB ? `IMDB full tarball (CELLSTATE_IMDB=${process.env.CELLSTATE_IMDB})` : 'IMDB (cached full dataset)';
   } catch (e) {
     imdb = await cs.loadImdb({ numWords: cfg.F, sample: true, progress: false });
     source = `IMDB sample shipped in data/ (${imdb.train.labels.length} training reviews, cycled; the full dataset is not in cellstate's cache: ${String(e.message).split(';')[0]})`;
@@ -26,7 +27,7 @@ async function main() {
   const padded = cs.padSequences(imdb.train, { maxlen: cfg.T, padding: 'post', truncating: 'post' });
   const n = imdb.train.labels.length;
   const reviews = job.reviews;
-  const trainer = await imdbTrainer(cs, job.variant, cfg, makeWeights(cfg));
+  const trainer = await imdbTrainer(cs, job.variant, cfg, makeWeights(cfg), job.threads ?? 1);
   const ids = new Int32Array(cfg.B * cfg.T);
   const y = new Float32Array(cfg.B);
   let done = 0;
@@ -52,7 +53,7 @@ async function main() {
       variant: job.variant,
       backend: trainer.backend,
       kernels: trainer.kernels,
-      threads: 1,
+      threads: trainer.threads,
       label: `one epoch end to end: load, words, pad, ${TRAIN_LABEL}`,
       source,
       reviews,

@@ -23,6 +23,8 @@ const { values: opts } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
     'no-save': { type: 'boolean', default: false },
+    'with-torch': { type: 'boolean', default: false },
+    engines: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -32,11 +34,23 @@ if (opts.help) {
   --config   run only these configurations (repeat or comma-separate); default all
   --quick    seconds per job instead of a budget (for CI); default configs: seed, imdb (640 reviews)
   --json     also write the results (schema ${SCHEMA} v${SCHEMA_VERSION}, bench/SCHEMA.md) to FILE
-  --no-save  do not write bench/results/ or the README table (full runs write both)`);
+  --no-save  do not write bench/results/ or the README table (full runs write both)
+  --engines  only these engines (comma-separated: cellstate,onnxruntime,pytorch,tfjs,brain); default all
+  --with-torch  include PyTorch from the venv ~/.cache/cellstate/torch-venv (bench/run creates it once:
+             python3 -m venv DIR && DIR/bin/pip install torch numpy); or name a python in CELLSTATE_TORCH_PYTHON.
+             Without either, a full run tries python3 and a --quick run skips PyTorch.`);
   process.exit(0);
 }
 
 const quick = opts.quick;
+const ENGINES = ['cellstate', 'onnxruntime', 'pytorch', 'tfjs', 'brain'];
+const engines = new Set(opts.engines ? opts.engines.split(',') : ENGINES);
+for (const e of engines) {
+  if (!ENGINES.includes(e)) {
+    console.error(`unknown engine ${e}; known: ${ENGINES.join(', ')}`);
+    process.exit(2);
+  }
+}
 const wanted = (opts.config ?? (quick ? ['seed', 'imdb'] : ['seed', 'medium', 'large', 'imdb'])).flatMap((c) => c.split(','));
 for (const c of wanted) {
   if (!CONFIGS[c] && c !== 'imdb') {
@@ -111,12 +125,18 @@ function peerInstalled(name) {
     ? null
     : `${name} is not installed in bench/node_modules (run bench/run, which runs npm ci)`;
 }
-const torchProbe = spawnSync('python3', ['-c', 'import torch, sys; print(torch.__version__)'], { encoding: 'utf8' });
-const torchWhy = torchProbe.error
-  ? `python3 not found: ${torchProbe.error.message}`
-  : torchProbe.status !== 0
-    ? `python3 cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}`
-    : null;
+// PyTorch: the python bench/run set up for --with-torch (or the one CELLSTATE_TORCH_PYTHON names), else
+// python3 on full runs; CI's --quick runs stay torch-free unless asked.
+const torchPython = process.env.CELLSTATE_TORCH_PYTHON || 'python3';
+const torchWanted = opts['with-torch'] || Boolean(process.env.CELLSTATE_TORCH_PYTHON) || !quick;
+const torchProbe = torchWanted ? spawnSync(torchPython, ['-c', 'import torch, sys; print(torch.__version__)'], { encoding: 'utf8' }) : null;
+const torchWhy = !torchWanted
+  ? 'quick run: PyTorch only with --with-torch or CELLSTATE_TORCH_PYTHON'
+  : torchProbe.error
+    ? `${torchPython} not found: ${torchProbe.error.message}`
+    : torchProbe.status !== 0
+      ? `${torchPython} cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}`
+      : null;
 const relaxedBuild = readdirSync(join(root, 'dist')).find((f) => /relaxed.*\.wasm$/.test(f));
 
 async function runConfig(name) {
@@ -155,7 +175,7 @@ async function runConfig(name) {
     }
   }
   const tfWhy = peerInstalled('@tensorflow/tfjs');
-  for (const mode of modes) {
+  for (const mode of engines.has('tfjs') ? modes : []) {
     for (const variant of quick ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'wasm-malloc']) {
       const spec = { engine: 'tfjs', variant, mode, config: name, threads: 1, referencePath: refs.infer };
       if (tfWhy || (variant !== 'cpu' && peerInstalled('@tensorflow/tfjs-backend-wasm'))) {
@@ -181,25 +201,25 @@ async function runConfig(name) {
       ),
     );
   }
-  for (const variant of ['node', 'web']) {
+  for (const variant of engines.has('onnxruntime') ? ['node', 'web'] : []) {
     const pkg = `onnxruntime-${variant}`;
     for (const threads of [...new Set([1, cores])]) {
       const spec = { engine: 'onnxruntime', variant, mode: 'infer', config: name, threads, referencePath: refs.infer };
       results.push(peerInstalled(pkg) ? skipped(spec, peerInstalled(pkg)) : await job(spec));
     }
   }
-  for (const mode of modes) {
+  for (const mode of engines.has('brain') ? modes : []) {
     const spec = { engine: 'brain', variant: 'js', mode, config: name, threads: 1 };
     results.push(peerInstalled('brain.js') ? skipped(spec, peerInstalled('brain.js')) : await job(spec));
   }
-  for (const mode of modes) {
+  for (const mode of engines.has('pytorch') ? modes : []) {
     for (const threads of [...new Set([1, cores])]) {
       const spec = { engine: 'pytorch', variant: 'cpu', mode, config: name, threads, budgetS, repeats, referencePath: refs.infer };
       if (torchWhy) {
         results.push(skipped(spec, torchWhy));
         continue;
       }
-      const [r] = await runChild('python3', [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
+      const [r] = await runChild(torchPython, [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
       log(
         `  ${name} ${mode} pytorch ${threads}t: ${r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : `FAILED ${r.error}`}`,
       );
@@ -211,14 +231,14 @@ async function runConfig(name) {
 async function runImdb() {
   const reviews = quick ? 640 : 15000;
   log(`\nimdb: one epoch of the seed job, ${reviews} reviews`);
-  for (const variant of ['native', 'wasm']) {
-    const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, reviews };
+  for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ['wasm', 1]]) {
+    const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, threads, reviews };
     const [r] = await runChild(process.execPath, [join(here, 'imdb.mjs'), JSON.stringify(spec)], {
       describe: spec,
       timeoutS: quick ? 60 : 600,
     });
     log(
-      `  imdb cellstate/${variant}: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`,
+      `  imdb cellstate/${variant} ${threads}t: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`,
     );
     results.push(r);
   }

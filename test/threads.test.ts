@@ -3,6 +3,7 @@
  * same bits as one thread; wasm has no shared memory and refuses more than one. No timing here: speed
  * belongs to the benchmarks.
  */
+import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LSTM, sequenceClassifier, ValueError } from '../ts/index';
 import { backend, randomTensor, rng } from './helpers';
@@ -19,9 +20,11 @@ function expectSameBits(what: string, got: Float32Array, want: Float32Array): vo
 describe('threads on native', () => {
   afterAll(async () => (await backend('native')).setThreads(1));
 
-  it('defaults to one thread and validates the count', async () => {
+  it('defaults to every core and validates the count', async () => {
     const b = await backend('native');
-    expect(b.threads).toBe(1);
+    // The core's default (kernels/threads.rs): std's available_parallelism, which is what Node's is.
+    expect(b.threads).toBe(availableParallelism());
+    b.setThreads(1);
     for (const bad of [0, -1, 1.5, Number.NaN, 1025]) expect(() => b.setThreads(bad), String(bad)).toThrow(ValueError);
     expect(b.threads).toBe(1);
     b.setThreads(2);

@@ -129,12 +129,14 @@ export async function prepare({ job, cfg, data, weights }) {
 }
 
 /** The IMDB job's trainer: the same model as the timed train mode, on padded token ids. */
-export async function imdbTrainer(cs, variant, cfg, weights) {
+export async function imdbTrainer(cs, variant, cfg, weights, threads = 1) {
   const backend = await cs.loadBackend({ backend: variant });
+  if (threads !== backend.threads) backend.setThreads(threads);
   const model = newModel(cs, backend, cfg, weights);
   return {
     backend: backend.name,
     kernels: backend.kernels,
+    threads: backend.threads,
     step: (ids, y, b) => model.trainBatch({ data: ids, shape: [b, cfg.T] }, y),
     dispose: () => model.dispose(),
   };

@@ -19,6 +19,35 @@ function cellstateRates(doc, config, mode) {
   return out;
 }
 
+/**
+ * The measured ceiling a result's GFLOP/s is compared with, times its threads (the ceilings are one
+ * thread each): cellstate's own kernel set; for a peer, the best native FMA ceiling for native CPU code,
+ * SIMD128 for wasm builds; none for plain JavaScript (tfjs cpu, brain.js) or cellstate's scalar set.
+ */
+export function ceilingOf(doc, r) {
+  const ok = Object.fromEntries(doc.ceilings.filter((c) => c.status === 'ok').map((c) => [c.kind, c.gflops]));
+  const bestNative = ok['avx512-fma'] ?? ok['avx2-fma'];
+  const byKernels = {
+    avx512: ok['avx512-fma'],
+    avx2_fma: ok['avx2-fma'],
+    simd128: ok.simd128,
+    relaxed: ok.relaxed,
+    'relaxed-simd': ok.relaxed,
+  };
+  let one;
+  if (r.engine === 'cellstate') one = byKernels[r.kernels];
+  else if (r.engine === 'onnxruntime') one = r.variant === 'web' ? ok.simd128 : bestNative;
+  else if (r.engine === 'pytorch') one = bestNative;
+  else if (r.engine === 'tfjs' && r.variant !== 'cpu') one = ok.simd128;
+  return one ? one * (r.threads ?? 1) : undefined;
+}
+
+/** GFLOP/s as a percentage of the result's ceiling (`ceilingOf`), or '-'. */
+function pctOfCeiling(doc, r) {
+  const c = ceilingOf(doc, r);
+  return c && r.gflops ? `${Math.round((100 * r.gflops) / c)}%` : '-';
+}
+
 function ratio(a, b) {
   return a && b ? `${a / b >= 10 ? (a / b).toFixed(0) : (a / b).toFixed(2)}x` : '-';
 }
@@ -54,6 +83,7 @@ export function report(doc) {
     'samples/s',
     'spread',
     'GFLOP/s',
+    '% ceiling',
     'peak RSS',
     'check',
     'native/this',
@@ -76,6 +106,7 @@ export function report(doc) {
           fmt(r.samplesPerSecond),
           r.secondsPerStep?.spread != null ? `${Math.round(r.secondsPerStep.spread * 100)}%` : r.cold ? 'cold' : '-',
           fmt(r.gflops),
+          pctOfCeiling(doc, r),
           mb(r.peakRssBytes),
           r.check?.status ?? '-',
           isCs ? '' : ratio(g.cs.native, r.samplesPerSecond),
@@ -104,10 +135,10 @@ export function markdownTable(doc, chartPath) {
   const m = doc.machine;
   const out = [
     `Measured ${doc.startedAt.slice(0, 10)} with \`${doc.command}\` on ${m.cpuModel} (${m.cores} cores, ${m.cpuFeatures.filter((f) => /avx2|avx512f$|fma|neon/.test(f)).join(', ')}), ${m.os}, Node ${m.node}, one shared, busy machine: medians of noisy timings.`,
-    `Samples per second (higher is better); **cs native ÷** and **cs wasm ÷** are cellstate's rate over the peer's. The ratios use cellstate at 1 thread; its rows at all cores are listed too. Every *train* row is a full step (forward, Dense(1) head, loss, backward, Adam); cellstate's is one core call per batch (\`model.trainBatch\`, one-hot input as a row gather). *infer* is the LSTM forward on the same dense input for every engine. Ceilings (1 thread): ${doc.ceilings.map((c) => `${c.kind} ${c.status === 'ok' ? `${fmt(c.gflops)} GFLOP/s` : c.status}`).join(', ')}.`,
+    `Samples per second (higher is better); **cs native ÷** and **cs wasm ÷** are cellstate's rate over the peer's. The ratios use cellstate at 1 thread; its rows at all cores are listed too. Every *train* row is a full step (forward, Dense(1) head, loss, backward, Adam); cellstate's is one core call per batch (\`model.trainBatch\`, one-hot input as a row gather). *infer* is the LSTM forward on the same dense input for every engine. **% ceiling** is GFLOP/s over the measured FMA ceiling of the row's kernel set times its threads (cellstate: its own set; ONNX Runtime node and PyTorch: the best native one; wasm peers: SIMD128; none for plain JS); seed *train* is nominal (one-hot counted as dense, cellstate gathers). Ceilings (1 thread): ${doc.ceilings.map((c) => `${c.kind} ${c.status === 'ok' ? `${fmt(c.gflops)} GFLOP/s` : c.status}`).join(', ')}.`,
     '',
-    '| config | mode | engine (backend, threads) | samples/s | GFLOP/s | cs native ÷ | cs wasm ÷ | note |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | --- |',
+    '| config | mode | engine (backend, threads) | samples/s | GFLOP/s | % ceiling | cs native ÷ | cs wasm ÷ | note |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const g of rowsOf(doc)) {
     for (const r of g.rows) {
@@ -122,10 +153,10 @@ export function markdownTable(doc, chartPath) {
           .filter(Boolean)
           .join('; ');
         out.push(
-          `| ${g.config} | ${g.mode} | ${who(r)} | ${fmt(r.samplesPerSecond)} | ${fmt(r.gflops)} | ${isCs ? '' : ratio(g.cs.native, r.samplesPerSecond)} | ${isCs ? '' : ratio(g.cs.wasm, r.samplesPerSecond)} | ${note} |`,
+          `| ${g.config} | ${g.mode} | ${who(r)} | ${fmt(r.samplesPerSecond)} | ${fmt(r.gflops)} | ${pctOfCeiling(doc, r)} | ${isCs ? '' : ratio(g.cs.native, r.samplesPerSecond)} | ${isCs ? '' : ratio(g.cs.wasm, r.samplesPerSecond)} | ${note} |`,
         );
       } else if (r.status === 'failed') {
-        out.push(`| ${g.config} | ${g.mode} | ${who(r)} | failed | | | | ${String(r.error).slice(0, 90).replace(/\|/g, '/')} |`);
+        out.push(`| ${g.config} | ${g.mode} | ${who(r)} | failed | | | | | ${String(r.error).slice(0, 90).replace(/\|/g, '/')} |`);
       }
     }
   }

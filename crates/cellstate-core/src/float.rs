@@ -106,6 +106,28 @@ pub trait Float:
     fn sigmoid_in_place(ks: &dyn Kernels, x: &mut [Self]);
     /// `x = tanh(x)` in place.
     fn tanh_in_place(ks: &dyn Kernels, x: &mut [Self]);
+    /// [`Kernels::cell_forward`] on this float: the set's fused kernel for f32, the scalar reference
+    /// loop for f64.
+    fn cell_forward(
+        ks: &dyn Kernels,
+        gates: &mut [Self],
+        c: &mut [Self],
+        h: &mut [Self],
+        tanh_c: Option<&mut [Self]>,
+    );
+    /// [`Kernels::cell_backward`] on this float, likewise.
+    #[allow(clippy::too_many_arguments)]
+    fn cell_backward(
+        ks: &dyn Kernels,
+        d_gates: &mut [Self],
+        d_c: &mut [Self],
+        acts: &[Self],
+        tanh_c: &[Self],
+        c_prev: &[Self],
+        d_y: &[Self],
+        d_h: &[Self],
+        tiny: f32,
+    );
 }
 
 // The f32 and f64 impls repeat the trait's signatures by necessity; their bodies differ.
@@ -196,6 +218,28 @@ impl Float for f32 {
     }
     fn tanh_in_place(ks: &dyn Kernels, x: &mut [f32]) {
         ks.tanh(x)
+    }
+    fn cell_forward(
+        ks: &dyn Kernels,
+        gates: &mut [f32],
+        c: &mut [f32],
+        h: &mut [f32],
+        tanh_c: Option<&mut [f32]>,
+    ) {
+        ks.cell_forward(gates, c, h, tanh_c)
+    }
+    fn cell_backward(
+        ks: &dyn Kernels,
+        d_gates: &mut [f32],
+        d_c: &mut [f32],
+        acts: &[f32],
+        tanh_c: &[f32],
+        c_prev: &[f32],
+        d_y: &[f32],
+        d_h: &[f32],
+        tiny: f32,
+    ) {
+        ks.cell_backward(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
     }
 }
 
@@ -288,6 +332,28 @@ impl Float for f64 {
     }
     fn tanh_in_place(_: &dyn Kernels, x: &mut [f64]) {
         x.iter_mut().for_each(|v| *v = v.tanh());
+    }
+    fn cell_forward(
+        _: &dyn Kernels,
+        gates: &mut [f64],
+        c: &mut [f64],
+        h: &mut [f64],
+        tanh_c: Option<&mut [f64]>,
+    ) {
+        kernels::cell_forward_reference(gates, c, h, tanh_c)
+    }
+    fn cell_backward(
+        _: &dyn Kernels,
+        d_gates: &mut [f64],
+        d_c: &mut [f64],
+        acts: &[f64],
+        tanh_c: &[f64],
+        c_prev: &[f64],
+        d_y: &[f64],
+        d_h: &[f64],
+        tiny: f32,
+    ) {
+        kernels::cell_backward_reference(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
     }
 }
 

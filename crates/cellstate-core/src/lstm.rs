@@ -195,6 +195,9 @@ struct Cache<T> {
     c_n: Vec<T>,
     /// Whether a forward pass has filled this cache since the last backward shape change.
     ready: bool,
+    /// Whether that pass kept what the backward pass reads (acts, h_prev, c_prev, tanh_c): false
+    /// after [`LstmLayer::sequence_forward_inference`].
+    cached: bool,
 }
 
 /// Scratch for the backward pass, sized for the cache's (B, T).
@@ -253,11 +256,239 @@ pub struct LstmLayer<T: Float = f32> {
     /// W_hh of the direction being run, packed once for its T recurrent products (`op = W_hhᵀ`,
     /// H × G, forward; `W_hh`, G × H, backward). Packing per step re-read 4 MB per step at H = 512.
     packed_w_hh: PackedB<T>,
+    /// One-hot input only: `weight_ih_l0` transposed, (V, G), so the gather of a token's column reads
+    /// one contiguous row instead of G floats V apart; in the backward pass, dW_ihᵀ likewise.
+    w_ih_t: Vec<T>,
     batch_first: bool,
     /// Dropout on the outputs of every layer but the last (PyTorch's `nn.LSTM(dropout=p)`).
     dropout: f32,
     training: bool,
+    /// Whether the backward pass computes dL/dx of layer 0 (off when nothing reads it).
+    input_gradient: bool,
     rng: Rng,
+}
+
+/// `out (cols, rows) = inᵀ` for `input (rows, cols)`, row-major; `out` is resized.
+fn transpose<T: Float>(input: &[T], out: &mut Vec<T>, rows: usize, cols: usize) {
+    out.clear();
+    out.resize(rows * cols, T::ZERO);
+    for (r, row) in input.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+}
+
+/// A buffer that the parts of a split recurrence ([`kernels::row_parts`]) write in disjoint ranges
+/// of rows: each part takes its own rows of every step, so no two parts ever touch one element.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T, usize);
+
+// SAFETY: only `rows` hands out access, and its callers give each part disjoint ranges.
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: as for Sync; the buffer outlives the parts (they end before the call returns).
+unsafe impl<T: Send> Send for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn new(v: &mut [T]) -> Self {
+        Self(v.as_mut_ptr(), v.len())
+    }
+
+    /// `len` elements from `start`.
+    ///
+    /// # Safety
+    /// No other live slice from this buffer overlaps them (the parts' row ranges are disjoint).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn rows(&self, start: usize, len: usize) -> &mut [T] {
+        assert!(start + len <= self.1, "Shared::rows out of bounds");
+        // SAFETY: inside the buffer (checked), exclusive by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
+/// One direction's recurrence, shared by the parts that each run some batch rows through every
+/// step. `acts`/`h_prev`/`c_prev`/`tanh_c` are the cache `[T][B][..]` of this (layer, direction).
+struct Recurrence<'a, T: Float> {
+    ks: &'a dyn Kernels,
+    /// `op(B)` of the recurrent product: W_hhᵀ (H × G) forward, W_hh (G × H) backward.
+    packed: &'a PackedB<T>,
+    /// (B, T, H, direction, D·H the row width of the layer output).
+    dims: (usize, usize, usize, usize, usize),
+    /// Whether any step is padding, and the `[T][B]` mask.
+    mask: (bool, &'a [u8]),
+    acts: Shared<T>,
+    h_prev: Shared<T>,
+    c_prev: Shared<T>,
+    tanh_c: Shared<T>,
+    /// Backward only: dL/d(layer output) `[T][B][D·H]`, and the running (d_h, d_h_next, d_c), `[B][H]`.
+    d_y: &'a [T],
+    d_state: [Shared<T>; 3],
+}
+
+impl<T: Float> Recurrence<'_, T> {
+    /// Step index of the s-th step run: forward in time for direction 0, backward for 1.
+    fn step(&self, s: usize, forward: bool) -> usize {
+        let (_, t, _, d, _) = self.dims;
+        if (d == 0) == forward {
+            s
+        } else {
+            t - 1 - s
+        }
+    }
+
+    fn padding(&self, step: usize, j: usize) -> bool {
+        self.mask.0 && self.mask.1[step * self.dims.0 + j] == 0
+    }
+
+    /// The forward recurrence for batch rows `rows`: per step, `gates += h · W_hhᵀ` for these rows
+    /// (the input product and biases are already in `acts`), then the fused cell per row, which
+    /// updates the running state `h_n`/`c_n` (`[B][H]`) and writes the output rows of `y`.
+    ///
+    /// # Safety
+    /// No other part runs rows that overlap `rows` at the same time.
+    unsafe fn forward_rows(
+        &self,
+        rows: std::ops::Range<usize>,
+        keep_cache: bool,
+        y: Shared<T>,
+        h_n: Shared<T>,
+        c_n: Shared<T>,
+    ) {
+        let (b, t, h, d, dh) = self.dims;
+        let g = 4 * h;
+        let (j0, nb) = (rows.start, rows.len());
+        // SAFETY: only this part's rows of the state.
+        let (hn, cn) = unsafe { (h_n.rows(j0 * h, nb * h), c_n.rows(j0 * h, nb * h)) };
+        for s in 0..t {
+            let step = self.step(s, true);
+            let at = step * b + j0;
+            // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
+            let gates = unsafe { self.acts.rows(at * g, nb * g) };
+            if keep_cache {
+                // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
+                unsafe { self.h_prev.rows(at * h, nb * h) }.copy_from_slice(hn);
+                // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
+                unsafe { self.c_prev.rows(at * h, nb * h) }.copy_from_slice(cn);
+            }
+            T::gemm_packed_b(
+                self.ks,
+                Trans::N,
+                nb,
+                g,
+                h,
+                hn,
+                h,
+                self.packed,
+                gates,
+                g,
+                true,
+            );
+            for jj in 0..nb {
+                let j = j0 + jj;
+                // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
+                let out = unsafe { y.rows((step * b + j) * dh + d * h, h) };
+                if self.padding(step, j) {
+                    // Padding: the state passes through unchanged and the output is zero.
+                    out.fill(T::ZERO);
+                    continue;
+                }
+                // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
+                let tc = keep_cache.then(|| unsafe { self.tanh_c.rows((at + jj) * h, h) });
+                let hr = &mut hn[jj * h..(jj + 1) * h];
+                T::cell_forward(
+                    self.ks,
+                    &mut gates[jj * g..(jj + 1) * g],
+                    &mut cn[jj * h..(jj + 1) * h],
+                    hr,
+                    tc,
+                );
+                out.copy_from_slice(hr);
+            }
+        }
+    }
+
+    /// The backward recurrence for batch rows `rows`, steps in the reverse of the forward order:
+    /// the fused cell backward per row into `d_gates` (`[T][B][G]`), then `d_h = dG · W_hh` for
+    /// these rows. Leaves dL/dh0 and dL/dc0 of these rows in `d_state[0]` and `d_state[2]`.
+    ///
+    /// # Safety
+    /// As for [`forward_rows`](Self::forward_rows).
+    unsafe fn backward_rows(&self, rows: std::ops::Range<usize>, d_gates: Shared<T>) {
+        let (b, t, h, d, dh) = self.dims;
+        let g = 4 * h;
+        let (j0, nb) = (rows.start, rows.len());
+        // SAFETY: only this part's rows of the state.
+        let (mut d_h, mut d_h_next, d_c) = unsafe {
+            (
+                self.d_state[0].rows(j0 * h, nb * h),
+                self.d_state[1].rows(j0 * h, nb * h),
+                self.d_state[2].rows(j0 * h, nb * h),
+            )
+        };
+        // Whether the current d_h lives in d_state[1] (the two swap every step).
+        let mut swapped = false;
+        for s in 0..t {
+            let step = self.step(s, false);
+            let at = step * b + j0;
+            // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
+            let dg = unsafe { d_gates.rows(at * g, nb * g) };
+            // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
+            let (acts, tanh_c, c_prev) = unsafe {
+                (
+                    self.acts.rows(at * g, nb * g),
+                    self.tanh_c.rows(at * h, nb * h),
+                    self.c_prev.rows(at * h, nb * h),
+                )
+            };
+            for jj in 0..nb {
+                let dg_row = &mut dg[jj * g..(jj + 1) * g];
+                if self.padding(step, j0 + jj) {
+                    dg_row.fill(T::ZERO);
+                    continue;
+                }
+                let u = jj * h..(jj + 1) * h;
+                T::cell_backward(
+                    self.ks,
+                    dg_row,
+                    &mut d_c[u.clone()],
+                    &acts[jj * g..(jj + 1) * g],
+                    &tanh_c[u.clone()],
+                    &c_prev[u.clone()],
+                    &self.d_y[(at + jj) * dh + d * h..][..h],
+                    &d_h[u],
+                    TINY,
+                );
+            }
+            // dL/dh_prev = dG_t · W_hh for real rows; padding rows pass their gradient through.
+            T::gemm_packed_b(
+                self.ks,
+                Trans::N,
+                nb,
+                h,
+                g,
+                dg,
+                g,
+                self.packed,
+                d_h_next,
+                h,
+                false,
+            );
+            d_h_next.iter_mut().for_each(|v| *v = flush_tiny(*v));
+            if self.mask.0 {
+                for jj in 0..nb {
+                    if self.padding(step, j0 + jj) {
+                        d_h_next[jj * h..(jj + 1) * h].copy_from_slice(&d_h[jj * h..(jj + 1) * h]);
+                    }
+                }
+            }
+            std::mem::swap(&mut d_h, &mut d_h_next);
+            swapped = !swapped;
+        }
+        if swapped {
+            // The last swap left dL/dh0 in d_state[1]'s rows; d_h_next now names d_state[0]'s.
+            d_h_next.copy_from_slice(d_h);
+        }
+    }
 }
 
 /// A multi-layer, optionally bidirectional LSTM with its parameters, gradients and caches.
@@ -391,9 +622,11 @@ impl<T: Float> LstmLayer<T> {
             cache: Cache::default(),
             scratch: BackwardScratch::default(),
             packed_w_hh: PackedB::new(),
+            w_ih_t: Vec::new(),
             batch_first: true,
             dropout: 0.0,
             training: false,
+            input_gradient: true,
             rng: Rng::new(0),
         })
     }
@@ -428,6 +661,14 @@ impl<T: Float> LstmLayer<T> {
     /// Sets whether dropout is active, keeping its random stream.
     pub fn set_training(&mut self, training: bool) {
         self.training = training;
+    }
+
+    /// Sets whether [`sequence_backward`](Self::sequence_backward) computes dL/dx of the first layer
+    /// (on by default). A model whose input is a dense feature tensor or one-hot ids reads no such
+    /// gradient and turns it off, saving the `(T·B, G) × (G, F)` product; [`read_d_x`](Self::read_d_x)
+    /// then fails.
+    pub fn set_input_gradient(&mut self, on: bool) {
+        self.input_gradient = on;
     }
 
     /// Forgets the forward cache (after the parameters changed).
@@ -577,6 +818,29 @@ impl<T: Float> LstmLayer<T> {
     /// # Errors
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
     pub fn sequence_forward(&mut self, params: &[T], input: &ForwardInput<'_, T>) -> Result<()> {
+        self.forward_pass(params, input, true)
+    }
+
+    /// As [`sequence_forward`](Self::sequence_forward) for inference: the outputs and final states
+    /// only, none of the backward pass's caches (no activations, previous states or tanh(c) are
+    /// stored), so a [`sequence_backward`](Self::sequence_backward) after it is refused.
+    ///
+    /// # Errors
+    /// As [`sequence_forward`](Self::sequence_forward).
+    pub fn sequence_forward_inference(
+        &mut self,
+        params: &[T],
+        input: &ForwardInput<'_, T>,
+    ) -> Result<()> {
+        self.forward_pass(params, input, false)
+    }
+
+    fn forward_pass(
+        &mut self,
+        params: &[T],
+        input: &ForwardInput<'_, T>,
+        keep_cache: bool,
+    ) -> Result<()> {
         self.validate_forward(params, input)?;
         let (b, t) = (input.batch, input.steps);
         let f = self.config.input_size;
@@ -632,7 +896,7 @@ impl<T: Float> LstmLayer<T> {
         let dropping = self.training && self.dropout > 0.0;
         for k in 0..self.config.num_layers {
             for d in 0..self.config.directions() {
-                self.direction_forward(ks, params, k, d);
+                self.direction_forward(ks, params, k, d, keep_cache);
             }
             // Dropout on this layer's output, the next layer's input (not after the last layer).
             let next = k + 1;
@@ -646,11 +910,19 @@ impl<T: Float> LstmLayer<T> {
             }
         }
         self.cache.ready = true;
+        self.cache.cached = keep_cache;
         Ok(())
     }
 
     /// One direction of one layer: input product hoisted out of the loop, then T recurrent steps.
-    fn direction_forward(&mut self, ks: &dyn Kernels, p: &[T], k: usize, d: usize) {
+    fn direction_forward(
+        &mut self,
+        ks: &dyn Kernels,
+        p: &[T],
+        k: usize,
+        d: usize,
+        keep_cache: bool,
+    ) {
         let off = self.offsets(k, d);
         let dirs = self.config.directions();
         let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
@@ -676,10 +948,12 @@ impl<T: Float> LstmLayer<T> {
         }
         let w_ih = &p[off.w_ih..off.w_ih + g * off.input];
         if k == 0 && !cache.tokens.is_empty() {
+            // W_ihᵀ (V, G) once per call: each step's gather then reads one contiguous row.
+            let wt = &mut self.w_ih_t;
+            transpose(w_ih, wt, g, off.input);
             for (row, &v) in acts.chunks_exact_mut(g).zip(&cache.tokens) {
-                for (u, a) in row.iter_mut().enumerate() {
-                    *a += w_ih[u * off.input + v as usize];
-                }
+                let col = &wt[v as usize * g..(v as usize + 1) * g];
+                row.iter_mut().zip(col).for_each(|(a, w)| *a += *w);
             }
         } else {
             T::gemm(
@@ -702,53 +976,45 @@ impl<T: Float> LstmLayer<T> {
         let packed = &mut self.packed_w_hh;
         T::pack_b(ks, Trans::T, h, g, w_hh, h, packed);
         let state = layer_dir * b * h..(layer_dir + 1) * b * h;
-        let (h_prev, c_prev) = (&mut cache.h_prev[layer_dir], &mut cache.c_prev[layer_dir]);
-        let tanh_c = &mut cache.tanh_c[layer_dir];
-        let dh = dirs * h;
         // h_n / c_n hold the running state during the loop and the final state after it.
         cache.h_n[state.clone()].copy_from_slice(&cache.h0[state.clone()]);
         cache.c_n[state.clone()].copy_from_slice(&cache.c0[state.clone()]);
-        for s in 0..t {
-            let step = if d == 0 { s } else { t - 1 - s };
-            let bh = step * b * h..(step + 1) * b * h;
-            let (hn, cn) = (&mut cache.h_n[state.clone()], &mut cache.c_n[state.clone()]);
-            let (hp, cp) = (&mut h_prev[bh.clone()], &mut c_prev[bh.clone()]);
-            hp.copy_from_slice(hn);
-            cp.copy_from_slice(cn);
-            let gates = &mut acts[step * b * g..(step + 1) * b * g];
-            T::gemm_packed_b(ks, Trans::N, b, g, h, hp, h, packed, gates, g, true);
-            // Activations, per row: i, f through σ, g through tanh, o through σ.
-            for row in gates.chunks_exact_mut(g) {
-                T::sigmoid_in_place(ks, &mut row[..2 * h]);
-                T::tanh_in_place(ks, &mut row[2 * h..3 * h]);
-                T::sigmoid_in_place(ks, &mut row[3 * h..]);
+        let run = Recurrence {
+            ks,
+            packed,
+            dims: (b, t, h, d, dirs * h),
+            mask: (cache.masked, &cache.mask),
+            acts: Shared::new(acts),
+            h_prev: Shared::new(&mut cache.h_prev[layer_dir]),
+            c_prev: Shared::new(&mut cache.c_prev[layer_dir]),
+            tanh_c: Shared::new(&mut cache.tanh_c[layer_dir]),
+            d_y: &[],
+            d_state: [
+                Shared::new(&mut []),
+                Shared::new(&mut []),
+                Shared::new(&mut []),
+            ],
+        };
+        let (y, h_n, c_n) = (
+            Shared::new(y),
+            Shared::new(&mut cache.h_n[state.clone()]),
+            Shared::new(&mut cache.c_n[state]),
+        );
+        // Every batch row is independent through the recurrence: each part runs its rows through
+        // all T steps (product and cell), with no join between steps. A row's numbers do not depend
+        // on which part ran it, so the result is the same for every thread count.
+        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
+        kernels::for_each(parts.len(), &|i| {
+            let rows = parts[i].clone();
+            // SAFETY: the parts' row ranges are disjoint.
+            let go = || unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) };
+            // One part: its per-step products may still split over output columns.
+            if parts.len() > 1 {
+                kernels::serial(go)
+            } else {
+                go()
             }
-            let tc = &mut tanh_c[bh];
-            for j in 0..b {
-                let row = &gates[j * g..(j + 1) * g];
-                for u in 0..h {
-                    tc[j * h + u] = row[h + u] * cp[j * h + u] + row[u] * row[2 * h + u];
-                }
-                if !cache.masked || cache.mask[step * b + j] == 1 {
-                    cn[j * h..(j + 1) * h].copy_from_slice(&tc[j * h..(j + 1) * h]);
-                }
-            }
-            T::tanh_in_place(ks, tc);
-            for j in 0..b {
-                let out = &mut y[(step * b + j) * dh + d * h..][..h];
-                if cache.masked && cache.mask[step * b + j] == 0 {
-                    // Padding: the state passes through unchanged and the output is zero.
-                    out.fill(T::ZERO);
-                    continue;
-                }
-                let o = &gates[j * g + 3 * h..(j + 1) * g];
-                for u in 0..h {
-                    let v = o[u] * tc[j * h + u];
-                    hn[j * h + u] = v;
-                    out[u] = v;
-                }
-            }
-        }
+        });
     }
 
     /// Number of elements of the output: B·T·D·H.
@@ -820,6 +1086,12 @@ impl<T: Float> LstmLayer<T> {
         up: &BackwardInput<'_, T>,
     ) -> Result<()> {
         self.require_forward("backward")?;
+        if !self.cache.cached {
+            return Err(Error::State(
+                "backward needs a training forward pass; the last one ran for inference and kept no caches"
+                    .into(),
+            ));
+        }
         let c = self.config;
         check_len(
             "LSTM gradient block",
@@ -873,7 +1145,7 @@ impl<T: Float> LstmLayer<T> {
         let ks = kernels::active();
         for k in (0..c.num_layers).rev() {
             let n_in = c.layer_input(k);
-            let d_x_needed = k > 0 || !tokens;
+            let d_x_needed = k > 0 || (!tokens && self.input_gradient);
             if d_x_needed {
                 self.scratch.d_x[..tb * n_in].fill(T::ZERO);
             }
@@ -916,6 +1188,8 @@ impl<T: Float> LstmLayer<T> {
             cache,
             scratch: s,
             packed_w_hh: packed,
+            input_gradient,
+            w_ih_t,
             ..
         } = self;
         match up.d_h_n {
@@ -928,59 +1202,36 @@ impl<T: Float> LstmLayer<T> {
         }
         let w_hh = &params[off.w_hh..off.w_hh + g * h];
         T::pack_b(ks, Trans::N, g, h, w_hh, h, packed);
-        let (acts, tanh_c, c_prev) = (
-            &cache.acts[layer_dir],
-            &cache.tanh_c[layer_dir],
-            &cache.c_prev[layer_dir],
-        );
-        for s_i in 0..t {
-            let step = if d == 0 { t - 1 - s_i } else { s_i };
-            let dg = &mut s.d_gates[step * b * g..(step + 1) * b * g];
-            for j in 0..b {
-                let dg_row = &mut dg[j * g..(j + 1) * g];
-                if cache.masked && cache.mask[step * b + j] == 0 {
-                    dg_row.fill(T::ZERO);
-                    continue;
-                }
-                let a = &acts[(step * b + j) * g..(step * b + j + 1) * g];
-                let r = (step * b + j) * h;
-                let dy = &s.d_y[(step * b + j) * wide + d * h..][..h];
-                for u in 0..h {
-                    let (i_g, f_g, g_g, o_g) = (a[u], a[h + u], a[2 * h + u], a[3 * h + u]);
-                    let tc = tanh_c[r + u];
-                    let dh = s.d_h[j * h + u] + dy[u];
-                    let dc = s.d_c[j * h + u] + dh * o_g * (T::ONE - tc * tc);
-                    s.d_c[j * h + u] = flush_tiny(dc * f_g);
-                    dg_row[u] = flush_tiny(dc * g_g * i_g * (T::ONE - i_g));
-                    dg_row[h + u] = flush_tiny(dc * c_prev[r + u] * f_g * (T::ONE - f_g));
-                    dg_row[2 * h + u] = flush_tiny(dc * i_g * (T::ONE - g_g * g_g));
-                    dg_row[3 * h + u] = flush_tiny(dh * tc * o_g * (T::ONE - o_g));
-                }
+        let packed = &*packed;
+        let run = Recurrence {
+            ks,
+            packed,
+            dims: (b, t, h, d, wide),
+            mask: (cache.masked, &cache.mask),
+            acts: Shared::new(&mut cache.acts[layer_dir]),
+            h_prev: Shared::new(&mut []),
+            c_prev: Shared::new(&mut cache.c_prev[layer_dir]),
+            tanh_c: Shared::new(&mut cache.tanh_c[layer_dir]),
+            d_y: &s.d_y,
+            d_state: [
+                Shared::new(&mut s.d_h),
+                Shared::new(&mut s.d_h_next),
+                Shared::new(&mut s.d_c),
+            ],
+        };
+        let d_gates = Shared::new(&mut s.d_gates);
+        // Batch rows are independent through the recurrence (see direction_forward).
+        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
+        kernels::for_each(parts.len(), &|i| {
+            let rows = parts[i].clone();
+            // SAFETY: the parts' row ranges are disjoint.
+            let go = || unsafe { run.backward_rows(rows, d_gates) };
+            if parts.len() > 1 {
+                kernels::serial(go)
+            } else {
+                go()
             }
-            // dL/dh_prev = dG_t · W_hh for real rows; padding rows pass their gradient through.
-            T::gemm_packed_b(
-                ks,
-                Trans::N,
-                b,
-                h,
-                g,
-                dg,
-                g,
-                packed,
-                &mut s.d_h_next,
-                h,
-                false,
-            );
-            s.d_h_next.iter_mut().for_each(|v| *v = flush_tiny(*v));
-            if cache.masked {
-                for j in 0..b {
-                    if cache.mask[step * b + j] == 0 {
-                        s.d_h_next[j * h..(j + 1) * h].copy_from_slice(&s.d_h[j * h..(j + 1) * h]);
-                    }
-                }
-            }
-            std::mem::swap(&mut s.d_h, &mut s.d_h_next);
-        }
+        });
         s.d_h0[state.clone()].copy_from_slice(&s.d_h);
         s.d_c0[state].copy_from_slice(&s.d_c);
 
@@ -989,11 +1240,19 @@ impl<T: Float> LstmLayer<T> {
         let d_g = &s.d_gates[..tb * g];
         let tokens = k == 0 && !cache.tokens.is_empty();
         if tokens {
-            // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered.
-            let dw = &mut grads[off.w_ih..off.w_ih + g * n_in];
+            // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered,
+            // summed in dW_ihᵀ (V, G) rows (contiguous) and added back transposed once.
+            let dwt = w_ih_t;
+            dwt.clear();
+            dwt.resize(n_in * g, T::ZERO);
             for (row, &v) in d_g.chunks_exact(g).zip(&cache.tokens) {
-                for (u, gv) in row.iter().enumerate() {
-                    dw[u * n_in + v as usize] += *gv;
+                let dst = &mut dwt[v as usize * g..(v as usize + 1) * g];
+                dst.iter_mut().zip(row).for_each(|(a, gv)| *a += *gv);
+            }
+            let dw = &mut grads[off.w_ih..off.w_ih + g * n_in];
+            for (u, dw_row) in dw.chunks_exact_mut(n_in).enumerate() {
+                for (v, a) in dw_row.iter_mut().enumerate() {
+                    *a += dwt[v * g + u];
                 }
             }
         } else {
@@ -1035,7 +1294,7 @@ impl<T: Float> LstmLayer<T> {
                 grads[off.b_hh + u] += *v;
             }
         }
-        if !tokens {
+        if !tokens && (k > 0 || *input_gradient) {
             let w_ih = &params[off.w_ih..off.w_ih + g * n_in];
             T::gemm(
                 ks,
@@ -1062,6 +1321,11 @@ impl<T: Float> LstmLayer<T> {
     pub fn read_d_x(&self, out: &mut [T]) -> Result<()> {
         if !self.cache.tokens.is_empty() {
             return Err(Error::State("token input has no input gradient".into()));
+        }
+        if !self.input_gradient {
+            return Err(Error::State(
+                "the input gradient was turned off for this layer (set_input_gradient)".into(),
+            ));
         }
         let (b, t, f) = (self.cache.batch, self.cache.steps, self.config.input_size);
         check_len("input-gradient buffer", out.len(), b * t * f, "(B, T, F)")?;
@@ -1283,6 +1547,79 @@ mod tests {
             rtol,
             atol,
         );
+    }
+
+    /// The recurrence split over batch rows (1, 2, 3 and 5 parts, forced whatever the size, on a pool
+    /// of two threads) gives bitwise the single-part result: every row runs the same operations
+    /// whichever part holds it. Also: the inference forward gives bitwise the training forward's
+    /// outputs, and refuses a backward pass after it.
+    #[test]
+    fn row_split_and_inference_forward_change_no_bit() {
+        let config = LstmConfig {
+            input_size: 5,
+            hidden_size: 19,
+            num_layers: 2,
+            bidirectional: true,
+        };
+        let (b, t) = (11, 6);
+        let lengths: Vec<u32> = (0..b as u32).map(|j| 1 + (j * 5) % t as u32).collect();
+        let x: Vec<f32> = values(b * t * 5, 3).iter().map(|&v| v as f32).collect();
+        let dy: Vec<f32> = values(b * t * 2 * 19, 4)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let run = |parts: usize, inference: bool| {
+            kernels::with_forced_tasks(parts, || {
+                let mut lstm = Lstm::<f32>::new(config, 5).unwrap();
+                let input = ForwardInput {
+                    x: &x,
+                    batch: b,
+                    steps: t,
+                    batch_first: true,
+                    lengths: Some(&lengths),
+                    ..Default::default()
+                };
+                let mut y = vec![0.0; b * t * 2 * 19];
+                if inference {
+                    let params = lstm.params().to_vec();
+                    lstm.layer
+                        .sequence_forward_inference(&params, &input)
+                        .unwrap();
+                    lstm.layer().read_output(&mut y).unwrap();
+                    let refused = lstm.backward(&BackwardInput {
+                        d_output: Some(&dy),
+                        ..Default::default()
+                    });
+                    assert!(matches!(refused, Err(Error::State(_))));
+                    return (y, lstm.layer().h_n().to_vec(), Vec::new(), Vec::new());
+                }
+                lstm.forward(&input).unwrap();
+                lstm.layer().read_output(&mut y).unwrap();
+                lstm.backward(&BackwardInput {
+                    d_output: Some(&dy),
+                    ..Default::default()
+                })
+                .unwrap();
+                let mut dx = vec![0.0; x.len()];
+                lstm.layer().read_d_x(&mut dx).unwrap();
+                (y, lstm.layer().h_n().to_vec(), lstm.grads().to_vec(), dx)
+            })
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let before = kernels::threads();
+        kernels::set_threads(2).unwrap();
+        let one = run(1, false);
+        let mut others: Vec<_> = [2, 3, 5].iter().map(|&p| (p, run(p, false))).collect();
+        others.push((0, run(3, true)));
+        kernels::set_threads(before).unwrap();
+        for (parts, other) in others {
+            assert_eq!(bits(&one.0), bits(&other.0), "output, {parts} parts");
+            assert_eq!(bits(&one.1), bits(&other.1), "h_n, {parts} parts");
+            if parts > 0 {
+                assert_eq!(bits(&one.2), bits(&other.2), "grads, {parts} parts");
+                assert_eq!(bits(&one.3), bits(&other.3), "dx, {parts} parts");
+            }
+        }
     }
 
     #[test]

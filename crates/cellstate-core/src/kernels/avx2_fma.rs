@@ -189,4 +189,36 @@ unsafe fn activation(x: &mut [f32], f: poly::Activation) {
 }
 
 // `Avx2Fma(())` is built only as `INSTANCE`, which `mod.rs` hands out after `supported()`.
-simd_kernels!(Avx2Fma, "avx2_fma", Tile6x16, block_avx2, activation);
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cell_forward(
+    gates: &mut [f32],
+    c: &mut [f32],
+    h: &mut [f32],
+    tanh_c: Option<&mut [f32]>,
+) {
+    poly::cell_forward::<V>(gates, c, h, tanh_c)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn cell_backward(
+    d_gates: &mut [f32],
+    d_c: &mut [f32],
+    acts: &[f32],
+    tanh_c: &[f32],
+    c_prev: &[f32],
+    d_y: &[f32],
+    d_h: &[f32],
+    tiny: f32,
+) {
+    poly::cell_backward::<V>(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
+}
+
+simd_kernels!(
+    Avx2Fma,
+    "avx2_fma",
+    Tile6x16,
+    block_avx2,
+    activation,
+    cell = (cell_forward, cell_backward)
+);

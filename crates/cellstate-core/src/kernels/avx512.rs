@@ -188,4 +188,36 @@ unsafe fn activation(x: &mut [f32], f: poly::Activation) {
 }
 
 // `Avx512(())` is built only as `INSTANCE`, which `mod.rs` hands out after `supported()`.
-simd_kernels!(Avx512, "avx512", Tile8x32, block_avx512, activation);
+#[target_feature(enable = "avx512f")]
+unsafe fn cell_forward(
+    gates: &mut [f32],
+    c: &mut [f32],
+    h: &mut [f32],
+    tanh_c: Option<&mut [f32]>,
+) {
+    poly::cell_forward::<V>(gates, c, h, tanh_c)
+}
+
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn cell_backward(
+    d_gates: &mut [f32],
+    d_c: &mut [f32],
+    acts: &[f32],
+    tanh_c: &[f32],
+    c_prev: &[f32],
+    d_y: &[f32],
+    d_h: &[f32],
+    tiny: f32,
+) {
+    poly::cell_backward::<V>(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
+}
+
+simd_kernels!(
+    Avx512,
+    "avx512",
+    Tile8x32,
+    block_avx512,
+    activation,
+    cell = (cell_forward, cell_backward)
+);

@@ -14,8 +14,12 @@
 ///
 /// Contract: a value of `$set` exists only where its instruction set runs (a private constructor
 /// behind the detecting [`TABLE`], or a compile-time `cfg`); the generated `unsafe` calls rely on it.
+/// An optional sixth argument `cell = $cell` names a module-level `$cell_forward`/`$cell_backward`
+/// pair (`poly::cell_forward`/`poly::cell_backward` under the set's `#[target_feature]`) that overrides
+/// the fused LSTM cell defaults; a set without it keeps the scalar reference cells.
 macro_rules! simd_kernels {
-    ($set:ty, $name:literal, $tile:ty, $block:path, $activation:path) => {
+    ($set:ty, $name:literal, $tile:ty, $block:path, $activation:path
+        $(, cell = ($cell_forward:path, $cell_backward:path))?) => {
         impl $crate::kernels::Kernels for $set {
             fn name(&self) -> &'static str {
                 $name
@@ -88,6 +92,33 @@ macro_rules! simd_kernels {
                 // SAFETY: as for gemm.
                 unsafe { $activation(x, $crate::kernels::poly::Activation::Tanh) }
             }
+            $(
+            fn cell_forward(
+                &self,
+                gates: &mut [f32],
+                c: &mut [f32],
+                h: &mut [f32],
+                tanh_c: Option<&mut [f32]>,
+            ) {
+                // SAFETY: as for gemm.
+                unsafe { $cell_forward(gates, c, h, tanh_c) }
+            }
+
+            fn cell_backward(
+                &self,
+                d_gates: &mut [f32],
+                d_c: &mut [f32],
+                acts: &[f32],
+                tanh_c: &[f32],
+                c_prev: &[f32],
+                d_y: &[f32],
+                d_h: &[f32],
+                tiny: f32,
+            ) {
+                // SAFETY: as for gemm.
+                unsafe { $cell_backward(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny) }
+            }
+            )?
         }
     };
 }
@@ -114,8 +145,11 @@ mod simd128;
 mod tests;
 mod threads;
 
-pub use scalar::{gemm_reference, Scalar};
+pub use scalar::{cell_backward_reference, cell_forward_reference, gemm_reference, Scalar};
 pub use selftest::self_test;
+#[cfg(test)]
+pub(crate) use threads::with_forced_tasks;
+pub(crate) use threads::{for_each, row_parts, serial};
 pub use threads::{set_threads, threads};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -264,6 +298,42 @@ pub trait Kernels: Sync {
 
     /// `x = tanh(x)` in place.
     fn tanh(&self, x: &mut [f32]);
+
+    /// One LSTM row's pointwise forward in one pass: `gates` (4H) holds the pre-activations i, f, g, o
+    /// (both biases and both products added), `c` (H) the previous cell state, replaced by
+    /// `c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)`, and `h` (H) receives `σ(o) ⊙ tanh(c')`. With `tanh_c`
+    /// (training) the activations overwrite `gates` and `tanh_c` (H) receives `tanh(c')`, the cache the
+    /// backward pass reads; without it (inference) `gates` is left as scratch and nothing is cached.
+    /// The default is the scalar reference.
+    fn cell_forward(
+        &self,
+        gates: &mut [f32],
+        c: &mut [f32],
+        h: &mut [f32],
+        tanh_c: Option<&mut [f32]>,
+    ) {
+        cell_forward_reference(gates, c, h, tanh_c)
+    }
+
+    /// One LSTM row's pointwise backward in one pass, from the forward's cache: activations `acts`
+    /// (4H), `tanh_c` (H), the previous cell state `c_prev` (H); this step's output gradient `d_y` (H)
+    /// and recurrent gradient `d_h` (H, dL/dh' from the next step). Writes the pre-activation gate
+    /// gradients `d_gates` (4H) and replaces `d_c` (H, dL/dc' from the next step) by dL/dc. Results
+    /// below `tiny` in magnitude become zero. The default is the scalar reference.
+    #[allow(clippy::too_many_arguments)]
+    fn cell_backward(
+        &self,
+        d_gates: &mut [f32],
+        d_c: &mut [f32],
+        acts: &[f32],
+        tanh_c: &[f32],
+        c_prev: &[f32],
+        d_y: &[f32],
+        d_h: &[f32],
+        tiny: f32,
+    ) {
+        cell_backward_reference(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
+    }
 }
 
 /// One row of the kernel table: a set and whether this CPU can run it.

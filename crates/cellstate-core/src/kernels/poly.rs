@@ -114,3 +114,159 @@ pub(crate) unsafe fn apply<V: Lanes>(x: &mut [f32], f: Activation) {
         rest.copy_from_slice(&buf[..rest.len()]);
     }
 }
+
+/// One LSTM row's pointwise forward, fused: `gates` (4H, pre-activation i, f, g, o with both biases
+/// and both products added), `c` (H) the previous cell state, replaced by the new one; `h` (H)
+/// receives `o ⊙ tanh(c')`. With `tanh_c` (training), `gates` is overwritten by the activations and
+/// `tanh_c` receives `tanh(c')`, the cache the backward pass reads; without it (inference) `gates` is
+/// left as scratch. One pass over the row, H/WIDTH vectors per gate, the tail zero-padded.
+#[inline(always)]
+pub(crate) unsafe fn cell_forward<V: Lanes>(
+    gates: &mut [f32],
+    c: &mut [f32],
+    h: &mut [f32],
+    tanh_c: Option<&mut [f32]>,
+) {
+    let hid = c.len();
+    assert!(gates.len() == 4 * hid && h.len() == hid);
+    assert!(tanh_c.as_ref().is_none_or(|t| t.len() == hid));
+    let (gp, cp, hp) = (gates.as_mut_ptr(), c.as_mut_ptr(), h.as_mut_ptr());
+    let tp = tanh_c.map(|t| t.as_mut_ptr());
+    // Full vectors read and write the caller's rows; the tail goes through 7 × 16 floats on the stack.
+    // A nested fn, not a closure: closures do not inherit the caller's target features, so the
+    // lane operations would not inline.
+    #[inline(always)]
+    unsafe fn step<V: Lanes>(
+        g: *mut f32,
+        gs: usize,
+        c: *mut f32,
+        h: *mut f32,
+        t: Option<*mut f32>,
+    ) {
+        let i = sigmoid(V::load(g));
+        let f = sigmoid(V::load(g.add(gs)));
+        let gg = tanh(V::load(g.add(2 * gs)));
+        let o = sigmoid(V::load(g.add(3 * gs)));
+        // c' = f ⊙ c + i ⊙ g, in the scalar reference's order of operations (no fused rounding).
+        let cn = f.mul(V::load(c)).add(i.mul(gg));
+        let tc = tanh(cn);
+        cn.store(c);
+        o.mul(tc).store(h);
+        if let Some(t) = t {
+            i.store(g);
+            f.store(g.add(gs));
+            gg.store(g.add(2 * gs));
+            o.store(g.add(3 * gs));
+            tc.store(t);
+        }
+    }
+    let full = hid / V::WIDTH * V::WIDTH;
+    for u in (0..full).step_by(V::WIDTH) {
+        // SAFETY: u + WIDTH ≤ H, so every gate's vector lies inside `gates`, `c`, `h`, `tanh_c`.
+        step::<V>(gp.add(u), hid, cp.add(u), hp.add(u), tp.map(|t| t.add(u)));
+    }
+    let rest = hid - full;
+    if rest > 0 {
+        let mut buf = [0.0f32; 7 * 16];
+        let b = buf.as_mut_ptr();
+        for q in 0..4 {
+            std::ptr::copy_nonoverlapping(gp.add(q * hid + full), b.add(q * 16), rest);
+        }
+        std::ptr::copy_nonoverlapping(cp.add(full), b.add(64), rest);
+        step::<V>(b, 16, b.add(64), b.add(80), tp.map(|_| b.add(96)));
+        std::ptr::copy_nonoverlapping(b.add(64), cp.add(full), rest);
+        std::ptr::copy_nonoverlapping(b.add(80), hp.add(full), rest);
+        if let Some(t) = tp {
+            for q in 0..4 {
+                std::ptr::copy_nonoverlapping(b.add(q * 16), gp.add(q * hid + full), rest);
+            }
+            std::ptr::copy_nonoverlapping(b.add(96), t.add(full), rest);
+        }
+    }
+}
+
+/// One LSTM row's pointwise backward, fused (the inverse of [`cell_forward`] with its cache): from
+/// the activations `acts` (4H), `tanh_c` (H), the previous cell state `c_prev` (H), this step's output
+/// gradient `d_y` (H) and the recurrent `d_h` (H), writes the gate gradients `d_gates` (4H) and
+/// replaces `d_c` (H, dL/dc') by dL/dc. Every result below `tiny` in magnitude is flushed to zero,
+/// as in the scalar reference (lstm.rs's `TINY`: subnormals are ~100× slower).
+#[inline(always)]
+pub(crate) unsafe fn cell_backward<V: Lanes>(
+    d_gates: &mut [f32],
+    d_c: &mut [f32],
+    acts: &[f32],
+    tanh_c: &[f32],
+    c_prev: &[f32],
+    d_y: &[f32],
+    d_h: &[f32],
+    tiny: f32,
+) {
+    let hid = d_c.len();
+    assert!(d_gates.len() == 4 * hid && acts.len() == 4 * hid);
+    assert!(tanh_c.len() == hid && c_prev.len() == hid && d_y.len() == hid && d_h.len() == hid);
+    // Pointers: [0] d_gates, [1] d_c, [2] acts, [3] tanh_c, [4] c_prev, [5] d_y, [6] d_h; gate stride
+    // gs. A nested fn for the reason given in cell_forward.
+    #[inline(always)]
+    unsafe fn step<V: Lanes>(p: [*mut f32; 7], gs: usize, tiny: f32) {
+        let one = V::splat(1.0);
+        let (zero, tiny) = (V::splat(0.0), V::splat(tiny));
+        #[inline(always)]
+        unsafe fn flush<V: Lanes>(v: V, tiny: V, zero: V) -> V {
+            V::select_lt(v.abs(), tiny, zero, v)
+        }
+        let (dg, dcp, a) = (p[0], p[1], p[2]);
+        let (i, f) = (V::load(a), V::load(a.add(gs)));
+        let (g, o) = (V::load(a.add(2 * gs)), V::load(a.add(3 * gs)));
+        let tc = V::load(p[3]);
+        let dh = V::load(p[6]).add(V::load(p[5]));
+        let dc = V::load(dcp).add(dh.mul(o).mul(one.sub(tc.mul(tc))));
+        flush(dc.mul(f), tiny, zero).store(dcp);
+        flush(dc.mul(g).mul(i).mul(one.sub(i)), tiny, zero).store(dg);
+        flush(dc.mul(V::load(p[4])).mul(f).mul(one.sub(f)), tiny, zero).store(dg.add(gs));
+        flush(dc.mul(i).mul(one.sub(g.mul(g))), tiny, zero).store(dg.add(2 * gs));
+        flush(dh.mul(tc).mul(o).mul(one.sub(o)), tiny, zero).store(dg.add(3 * gs));
+    }
+    let ptrs = [
+        d_gates.as_mut_ptr(),
+        d_c.as_mut_ptr(),
+        acts.as_ptr().cast_mut(),
+        tanh_c.as_ptr().cast_mut(),
+        c_prev.as_ptr().cast_mut(),
+        d_y.as_ptr().cast_mut(),
+        d_h.as_ptr().cast_mut(),
+    ];
+    let full = hid / V::WIDTH * V::WIDTH;
+    for u in (0..full).step_by(V::WIDTH) {
+        // SAFETY: u + WIDTH ≤ H; only d_gates and d_c (pointers 0 and 1) are written.
+        step::<V>(ptrs.map(|q| q.add(u)), hid, tiny);
+    }
+    let rest = hid - full;
+    if rest > 0 {
+        // Tail: [0..64) d_gates, [64..128) acts, then d_c, tanh_c, c_prev, d_y, d_h, 16 each.
+        let mut buf = [0.0f32; 13 * 16];
+        let b = buf.as_mut_ptr();
+        for q in 0..4 {
+            std::ptr::copy_nonoverlapping(ptrs[2].add(q * hid + full), b.add(64 + q * 16), rest);
+        }
+        for (slot, src) in [(1, 128), (3, 144), (4, 160), (5, 176), (6, 192)] {
+            std::ptr::copy_nonoverlapping(ptrs[slot].add(full), b.add(src), rest);
+        }
+        step::<V>(
+            [
+                b,
+                b.add(128),
+                b.add(64),
+                b.add(144),
+                b.add(160),
+                b.add(176),
+                b.add(192),
+            ],
+            16,
+            tiny,
+        );
+        for q in 0..4 {
+            std::ptr::copy_nonoverlapping(b.add(q * 16), ptrs[0].add(q * hid + full), rest);
+        }
+        std::ptr::copy_nonoverlapping(b.add(128), ptrs[1].add(full), rest);
+    }
+}

@@ -76,7 +76,117 @@ pub fn self_test(set: &dyn Kernels) -> Result<(), String> {
             }
         }
     }
-    check_activations(set)
+    check_activations(set)?;
+    check_cells(set)
+}
+
+/// The fused LSTM cells against the scalar reference, at every H in 0..=12, 17, 31, 33, 65, 257
+/// (every vector tail of 4, 8 and 16 lanes), 3 rows each, training (caches written) and inference.
+/// Forward: h, c', activations and tanh(c') within 2e-6·(1 + |ref|) (the polynomial activations are
+/// within 1e-6 relative of std, kernels/poly.rs; c' and h each add one rounding of an O(1) product);
+/// inference must give bitwise the training pass's h and c'. Backward, on the same inputs, runs the
+/// very operations of the reference in the same order, so it must match it bit for bit.
+fn check_cells(set: &dyn Kernels) -> Result<(), String> {
+    let mut rng = Lcg(11);
+    let mut hiddens: Vec<usize> = (0..=12).collect();
+    hiddens.extend([17, 31, 33, 65, 257]);
+    for h in hiddens {
+        for row in 0..3 {
+            // Pre-activations in [-4, 4) cover both branches of tanh's polynomial; states in [-1, 1).
+            let mut gates = vec![0.0; 4 * h];
+            rng.fill(&mut gates, Values::Uniform);
+            gates.iter_mut().for_each(|v| *v *= 4.0);
+            let mut c = vec![0.0; h];
+            rng.fill(&mut c, Values::Uniform);
+            let c_prev = c.clone();
+            let (mut want_g, mut want_c, mut want_h, mut want_t) =
+                (gates.clone(), c.clone(), vec![0.0; h], vec![0.0; h]);
+            Scalar.cell_forward(&mut want_g, &mut want_c, &mut want_h, Some(&mut want_t));
+            let (mut got_g, mut got_c, mut got_h, mut got_t) = (
+                gates.clone(),
+                c.clone(),
+                vec![f32::NAN; h],
+                vec![f32::NAN; h],
+            );
+            set.cell_forward(&mut got_g, &mut got_c, &mut got_h, Some(&mut got_t));
+            let near = |what: &str, got: &[f32], want: &[f32]| -> Result<(), String> {
+                match got
+                    .iter()
+                    .zip(want)
+                    .position(|(g, w)| (g - w).abs() > 2e-6 * (1.0 + w.abs()))
+                {
+                    Some(u) => Err(format!(
+                        "{} cell_forward H={h} row {row}: {what}[{u}] = {:e}, scalar gives {:e}",
+                        set.name(),
+                        got[u],
+                        want[u]
+                    )),
+                    None => Ok(()),
+                }
+            };
+            near("h", &got_h, &want_h)?;
+            near("c", &got_c, &want_c)?;
+            near("acts", &got_g, &want_g)?;
+            near("tanh_c", &got_t, &want_t)?;
+            let (mut inf_g, mut inf_c, mut inf_h) = (gates.clone(), c.clone(), vec![f32::NAN; h]);
+            set.cell_forward(&mut inf_g, &mut inf_c, &mut inf_h, None);
+            let same =
+                |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+            if !same(&inf_h, &got_h) || !same(&inf_c, &got_c) {
+                return Err(format!(
+                    "{} cell_forward H={h}: inference differs from training",
+                    set.name()
+                ));
+            }
+
+            // Backward from the scalar forward's cache; one value below the flush threshold.
+            let (mut d_y, mut d_h, mut d_c) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
+            rng.fill(&mut d_y, Values::Uniform);
+            rng.fill(&mut d_h, Values::Uniform);
+            rng.fill(&mut d_c, Values::Uniform);
+            if h > 0 {
+                d_y[0] = 0.0;
+                d_h[0] = 1e-32;
+                d_c[0] = 0.0;
+            }
+            let tiny = 1e-30;
+            let mut want_dg = vec![f32::NAN; 4 * h];
+            let mut want_dc = d_c.clone();
+            Scalar.cell_backward(
+                &mut want_dg,
+                &mut want_dc,
+                &want_g,
+                &want_t,
+                &c_prev,
+                &d_y,
+                &d_h,
+                tiny,
+            );
+            let mut got_dg = vec![f32::NAN; 4 * h];
+            let mut got_dc = d_c.clone();
+            set.cell_backward(
+                &mut got_dg,
+                &mut got_dc,
+                &want_g,
+                &want_t,
+                &c_prev,
+                &d_y,
+                &d_h,
+                tiny,
+            );
+            if !same(&got_dg, &want_dg) || !same(&got_dc, &want_dc) {
+                return Err(format!(
+                    "{} cell_backward H={h} row {row}: d_gates {:?} / d_c {:?}, scalar gives {:?} / {:?}",
+                    set.name(),
+                    &got_dg[..4.min(4 * h)],
+                    &got_dc[..1.min(h)],
+                    &want_dg[..4.min(4 * h)],
+                    &want_dc[..1.min(h)]
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -23,16 +23,47 @@ const TASKS_PER_THREAD: usize = 2;
 /// More than any machine this runs on has cores; guards against a negative number wrapped to u32.
 pub(crate) const MAX_THREADS: usize = 1024;
 
-static THREADS: AtomicUsize = AtomicUsize::new(1);
+/// The thread count; 0 until it is first read or set (then the default is chosen, see [`threads`]).
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Serialises pool changes, so a default chosen on first use cannot overwrite a concurrent `set_threads`.
+static CHANGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 thread_local! {
     /// Tests set this to force a split of every product into this many tasks, whatever its size.
     static FORCED_TASKS: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// The number of threads GEMMs may use (1 unless [`set_threads`] said otherwise; always 1 on wasm32).
+/// The number of threads the products and recurrences may use: what [`set_threads`] said, else every
+/// core this process may run on (`std::thread::available_parallelism`), which measured faster than
+/// one thread on 2 cores for the medium and large tiers (bench/README.md); always 1 on wasm32.
 pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
+    match THREADS.load(Ordering::Relaxed) {
+        0 => choose_default(),
+        n => n,
+    }
+}
+
+fn choose_default() -> usize {
+    let _guard = CHANGE.lock().unwrap_or_else(|e| e.into_inner());
+    let set = THREADS.load(Ordering::Relaxed);
+    if set != 0 {
+        return set;
+    }
+    let cores = if cfg!(target_arch = "wasm32") {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS)
+    };
+    // A pool that cannot start leaves one thread, the caller.
+    let n = if pool::resize(cores).is_ok() {
+        cores
+    } else {
+        1
+    };
+    THREADS.store(n, Ordering::Relaxed);
+    n
 }
 
 /// Sets the number of threads (the caller included) that large GEMMs are split over, for the
@@ -45,6 +76,7 @@ pub fn set_threads(n: usize) -> Result<(), String> {
     if !(1..=MAX_THREADS).contains(&n) {
         return Err(format!("threads must be from 1 to {MAX_THREADS}, got {n}"));
     }
+    let _guard = CHANGE.lock().unwrap_or_else(|e| e.into_inner());
     pool::resize(n)?;
     THREADS.store(n, Ordering::Relaxed);
     Ok(())
@@ -77,6 +109,55 @@ pub(crate) fn tasks_for(flop: usize, units: usize) -> usize {
         .min(units)
         .min(flop / TASK_MIN_FLOP)
         .max(1)
+}
+
+/// Rows per part when a recurrence is split over the batch: parts are whole multiples of AVX-512's
+/// 8-row register tile where the batch allows (AVX2's 6-row tile then leaves one edge tile per part).
+const ROW_QUANTUM: usize = 8;
+
+/// Above this many bytes of recurrent weights a recurrence is not split over the batch: every part
+/// would stream all of W_hh from L3 each step (4 MiB at H = 512, twice the 2 MiB L2 of this Xeon).
+/// It runs as one part whose per-step product splits over output columns instead, so each core reads
+/// only its half of W_hh. Measured here at H = 512, B = 32 (best of 5 on a loaded machine): inference
+/// on 2 threads ran 0.92× one thread with the batch split, 1.49× with the column split; training level.
+const ROW_SPLIT_MAX_WEIGHT_BYTES: usize = 1 << 20;
+
+/// How to cut `rows` batch rows of a recurrence worth `flop` flops in all (every step, one call)
+/// over recurrent weights of `weight_bytes` into parts run side by side for the whole sequence: the
+/// row ranges, one per part. One part when single-threaded, when the call is too small to repay a
+/// wake-up, when the weights exceed [`ROW_SPLIT_MAX_WEIGHT_BYTES`], or (tests) as forced.
+pub(crate) fn row_parts(
+    rows: usize,
+    flop: usize,
+    weight_bytes: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let parts = match FORCED_TASKS.with(Cell::get) {
+        Some(t) => t.clamp(1, rows.max(1)),
+        None if threads() == 1
+            || flop < PARALLEL_MIN_FLOP
+            || weight_bytes > ROW_SPLIT_MAX_WEIGHT_BYTES =>
+        {
+            1
+        }
+        None => threads().min(rows.div_ceil(ROW_QUANTUM)).max(1),
+    };
+    // Equal parts in whole quanta where the batch allows, else in single rows (forced splits).
+    let quantum = if rows >= parts * ROW_QUANTUM {
+        ROW_QUANTUM
+    } else {
+        1
+    };
+    let per = rows.div_ceil(quantum).div_ceil(parts) * quantum;
+    (0..rows)
+        .step_by(per.max(1))
+        .map(|s| s..rows.min(s + per))
+        .collect()
+}
+
+/// Runs `f` with every product inside it on the calling thread: the body of one part of a split
+/// recurrence, which already has a core to itself.
+pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
+    with_forced_tasks(1, f)
 }
 
 /// Calls `f(0..tasks)` once each, spread over the pool and the calling thread.

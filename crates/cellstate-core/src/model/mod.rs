@@ -115,7 +115,9 @@ impl Model {
     pub fn new(config: ModelConfig) -> Result<Self> {
         config.validate()?;
         let lc = config.lstm_config();
-        let lstm = LstmLayer::new(lc)?;
+        let mut lstm = LstmLayer::new(lc)?;
+        // Only an embedding reads dL/dx of the LSTM's input; dense features and one-hot ids do not.
+        lstm.set_input_gradient(matches!(config.input, InputConfig::Embedding { .. }));
         let mut table = Vec::new();
         let embedding = match config.input {
             InputConfig::Embedding {
@@ -190,7 +192,7 @@ impl Model {
                 *v = rng.uniform(-bound, bound);
             }
         }
-        let mut lstm = lstm;
+
         lstm.set_dropout(config.lstm.dropout, false, config.seed ^ 0x5eed_d20b);
         Ok(Self {
             rng: Rng::new(config.seed ^ 0xd20b_5eed),

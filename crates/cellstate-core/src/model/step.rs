@@ -71,15 +71,18 @@ impl Model {
                 ..Default::default()
             },
         };
-        self.lstm.sequence_forward(
-            lp,
-            &ForwardInput {
-                batch: n,
-                steps: t,
-                lengths,
-                ..input
-            },
-        )?;
+        let input = ForwardInput {
+            batch: n,
+            steps: t,
+            lengths,
+            ..input
+        };
+        // Evaluation and prediction run no backward pass: the LSTM keeps no caches for them.
+        if training {
+            self.lstm.sequence_forward(lp, &input)?;
+        } else {
+            self.lstm.sequence_forward_inference(lp, &input)?;
+        }
         let dims = self.pool_dims();
         pool_forward(
             &mut self.acts[0],
