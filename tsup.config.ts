@@ -45,6 +45,7 @@ export default defineConfig([
     clean: false,
     platform: 'browser',
     target: 'es2022',
+    noExternal: ['fflate', 'protobufjs', 'long'],
   },
   {
     // The module Web Worker of the browser trainer: self-contained too, beside the .wasm it loads.

@@ -137,7 +137,12 @@ export const WASM_FILES: Readonly<Record<WasmBuild, string>> = Object.freeze({
 });
 
 let platform: Platform = {
-  defaultWasm: (build) => new URL(`./${WASM_FILES[build]}`, import.meta.url),
+  // Literal URLs, one per build: bundlers (webpack 5, Vite) emit exactly these files. A template such as
+  // `./${name}` makes webpack bundle every file beside the module (the CLI, the addon, the declarations).
+  defaultWasm: (build) =>
+    build === 'relaxed_simd'
+      ? new URL('./cellstate_wasm_relaxed_bg.wasm', import.meta.url)
+      : new URL('./cellstate_wasm_bg.wasm', import.meta.url),
 };
 
 /**

@@ -32,7 +32,8 @@ window.appResult = (async () => {
   const model = sequenceClassifier(config);
   const pageLosses = [];
   await model.fit(x, y, { epochs: 2, batchSize: 16, callbacks: { onBatchEnd: (l) => void pageLosses.push(l.loss) } });
-  const trainer = await createTrainer();
+  // The same .wasm on the page and in the worker (the ?url import is the SIMD128 build; 'auto' would pick relaxed SIMD).
+  const trainer = await createTrainer(${viteUrls ? '{ wasm: wasmUrl }' : ''});
   const workerLosses = [];
   const r = await trainer.fit(config, x, y, { epochs: 2, batchSize: 16, onBatchEnd: (l) => void workerLosses.push(l.loss) });
   const trained = await loadModel(r.model);
@@ -44,7 +45,7 @@ window.appResult = (async () => {
   const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
   let sample = null;
   ${viteUrls ? 'sample = (await loadImdb({ sample: sampleUrl, numWords: 100, trainSize: 10, testSize: 10 })).train.labels.length;' : ''}
-  return { backend: backend.name, worker: trainer.backend.name, pageLosses, workerLosses, predictSame: same(probs, inWorker) && same(probs, stored), sample };
+  return { backend: backend.name, kernels: backend.kernels, worker: trainer.backend.name, workerKernels: trainer.backend.kernels, pageLosses, workerLosses, predictSame: same(probs, inWorker) && same(probs, stored), sample };
 })().catch((e) => ({ error: String((e && e.stack) || e) }));
 `;
 const html = (script: string) =>
@@ -52,7 +53,9 @@ const html = (script: string) =>
 
 interface AppResult {
   backend: string;
+  kernels: string;
   worker: string;
+  workerKernels: string;
   pageLosses: number[];
   workerLosses: number[];
   predictSame: boolean;
@@ -107,6 +110,9 @@ function check(r: AppResult): void {
   expect(r.error).toBeUndefined();
   expect(r.backend).toBe('wasm');
   expect(r.worker).toBe('wasm');
+  // Chromium has relaxed SIMD: 'auto' picks it, a ?url import of cellstate_wasm_bg.wasm is the SIMD128 build.
+  expect(['simd128', 'relaxed_simd']).toContain(r.kernels);
+  expect(r.workerKernels).toBe(r.kernels);
   // 64 sequences in batches of 16, two epochs; the worker gives the page's losses bit for bit (both wasm).
   expect(r.pageLosses).toHaveLength(8);
   expect(r.workerLosses).toEqual(r.pageLosses);

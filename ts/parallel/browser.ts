@@ -5,10 +5,18 @@
 import type { Reply } from './protocol';
 import { type WorkerFactory, registerWorkerFactory } from './pool';
 
-/** Module Web Workers running the package's browser worker entry (or `url`). */
-export function webWorkerFactory(url: string | URL = new URL('./parallel-worker.browser.js', import.meta.url)): WorkerFactory {
+/**
+ * Module Web Workers running the package's browser worker entry, or the script at `url`. The default spells out
+ * `new Worker(new URL('./parallel-worker.browser.js', import.meta.url), { type: 'module' })` so that bundlers
+ * (Vite, webpack 5) see a worker entry and bundle it, rather than copying the file as an opaque asset.
+ * @throws never (a worker that fails to load reports through `onError`).
+ */
+export function webWorkerFactory(url?: string | URL): WorkerFactory {
   return () => {
-    const w = new Worker(url, { type: 'module' });
+    const w =
+      url === undefined
+        ? new Worker(new URL('./parallel-worker.browser.js', import.meta.url), { type: 'module' })
+        : new Worker(url, { type: 'module' });
     return {
       postMessage: (m) => w.postMessage(m),
       onMessage: (h) => w.addEventListener('message', (e: MessageEvent<Reply>) => h(e.data)),
