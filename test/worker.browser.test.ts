@@ -3,7 +3,9 @@
  * worker, which loads the .wasm beside itself; the page loads the shipped sample with `sample: true`. One
  * epoch of the notebook's model trains on the page and in the worker: the same losses (bitwise, both wasm
  * SIMD128), and while the worker trains the page's main thread never stops for 100 ms. The longest gaps
- * are printed for both. Needs `bash scripts/build` and /usr/bin/chromium.
+ * are printed for both. Then `createTrainer({ workers: 2 })`: the data-parallel engine's module workers
+ * (dist/parallel-worker.browser.js), the losses of 1 worker within 1e-5, bitwise repeatable, abort and typed
+ * errors. Needs `bash scripts/build` and /usr/bin/chromium.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,19 @@ declare global {
         storedSame: boolean;
         stopReason: string;
         error: { name: string; code: string; message: string } | null;
+      }
+    >;
+    trainParallel(): Promise<
+      Run & {
+        workers: number;
+        backend: { name: string; kernels: string };
+        split: number[];
+        repeatSame: boolean;
+        stopReason: string;
+        abortedAfter: number;
+        errors: ({ name: string; code: string } | null)[];
+        samplesPerSecond: number;
+        singleSamplesPerSecond: number;
       }
     >;
   }
@@ -97,6 +112,33 @@ describe('createTrainer in headless Chromium (module worker, no bundler)', () =>
     expect(inWorker.error).toMatchObject({ name: 'ShapeError', code: 'shape' });
     // The issue's bar for a responsive page: the main thread answers within 100 ms while the worker trains.
     expect(inWorker.maxIntervalGap).toBeLessThan(100);
+    expect(problems).toEqual([]);
+  });
+
+  it('trains data-parallel over 2 module workers (the parallel engine in a browser): the losses of 1 worker within 1e-5', async (ctx) => {
+    if (!browser) return ctx.skip(launchError ?? 'no browser');
+    const onPage = await page.evaluate(() => window.trainOnPage());
+    const two = await page.evaluate(() => window.trainParallel());
+    console.log(
+      `one epoch with workers: 2 (${two.backend.kernels}): ${two.samplesPerSecond.toFixed(0)} samples/s, workers: 1 ` +
+        `${two.singleSamplesPerSecond.toFixed(0)} samples/s; longest main-thread gap ${two.maxIntervalGap.toFixed(1)} ms (interval) / ` +
+        `${two.maxFrameGap.toFixed(1)} ms (frames)`,
+    );
+    expect(two.workers).toBe(2);
+    expect(two.backend.name).toBe('wasm');
+    expect(two.losses).toHaveLength(onPage.losses.length);
+    // Float32 shard sums in another order: test/parallel.test.ts measured ~1e-6 relative over a few Adam steps.
+    two.losses.forEach((l, i) => expect(Math.abs(l - onPage.losses[i])).toBeLessThan(1e-5));
+    two.probs.forEach((p, i) => expect(Math.abs(p - onPage.probs[i])).toBeLessThan(1e-5));
+    expect(two.split).toEqual(two.probs);
+    expect(two.repeatSame).toBe(true);
+    expect(two.stopReason).toBe('aborted');
+    // fit's loop runs on the page, so it reads the abort right after the batch that fired it.
+    expect(two.abortedAfter).toBe(2);
+    expect(two.errors).toEqual([
+      { name: 'ShapeError', code: 'shape' },
+      { name: 'ValueError', code: 'value' },
+    ]);
     expect(problems).toEqual([]);
   });
 });

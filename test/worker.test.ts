@@ -200,9 +200,11 @@ describe('createTrainer: control and errors', () => {
   });
 
   it('refuses bad trainer options with ValueError', async () => {
-    await expect(createTrainer({ workers: 2 })).rejects.toThrow(/not yet: data-parallel workers land with the parallel engine/);
-    await expect(createTrainer({ workers: 2 })).rejects.toBeInstanceOf(ValueError);
     await expect(createTrainer({ workers: 0 })).rejects.toBeInstanceOf(ValueError);
+    await expect(createTrainer({ workers: 1.5 })).rejects.toBeInstanceOf(ValueError);
+    // Data-parallel workers run wasm, and `worker` is the single worker's script.
+    await expect(createTrainer({ workers: 2, backend: 'native' })).rejects.toThrow(/backend 'native' takes workers: 1/);
+    await expect(createTrainer({ workers: 2, worker: () => new Worker(workerScript) })).rejects.toBeInstanceOf(ValueError);
     await expect(createTrainer({ backend: 'webgpu' as never })).rejects.toBeInstanceOf(ValueError);
   });
 
@@ -244,6 +246,144 @@ console.log(r.history.epochs.length);
       );
       // Exits by itself (a held worker would hit the timeout and fail this with ETIMEDOUT).
       expect(execFileSync('node', [file], { encoding: 'utf8', timeout: 30_000 }).trim()).toBe('1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('createTrainer({ workers: 2 }): data-parallel over the parallel engine', () => {
+  // Without dropout: each worker draws its own dropout stream, so with it 2 workers cannot match 1.
+  const plain: SequenceModelConfig = { ...config, dropout: 0 };
+  const wasm = { backend: 'wasm', wasmFeatures: 'simd128' } as const;
+  let one: Trainer;
+  let two: Trainer;
+  beforeAll(async () => {
+    one = await createTrainer(wasm);
+    two = await createTrainer({ ...wasm, workers: 2 });
+  });
+  afterAll(() => {
+    one?.terminate();
+    two?.terminate();
+  });
+
+  it('reports its workers and their wasm build', () => {
+    expect(two.workers).toBe(2);
+    expect(two.backend).toEqual({ name: 'wasm', kernels: 'simd128' });
+  });
+
+  it('gives the losses of 1 worker within 1e-5, the same callbacks, and the same run twice (bitwise)', async () => {
+    const single = recorder();
+    const a = await one.fit(plain, x, y, { ...options, callbacks: single.callbacks });
+    const first = recorder();
+    const b = await two.fit(plain, x, y, { ...options, callbacks: first.callbacks });
+    const again = await two.fit(plain, x, y, options);
+    expect(b.history.stopReason).toBe(a.history.stopReason);
+    expect(b.history.epochs).toHaveLength(a.history.epochs.length);
+    // Every batch's running loss too, not only the epochs': the events are the same sequence.
+    const numbers = (events: string[]) => events.flatMap((e) => e.split(' ').slice(2).map(Number));
+    expect(first.events.map((e) => e.split(' ').slice(0, 2).join(' '))).toEqual(
+      single.events.map((e) => e.split(' ').slice(0, 2).join(' ')),
+    );
+    const [got, want] = [numbers(first.events), numbers(single.events)];
+    expect(got).toHaveLength(want.length);
+    // Float32 shard sums in another order (parallel.test.ts measured ~1e-6 relative over a few Adam steps).
+    for (let i = 0; i < want.length; i++) {
+      if (Number.isNaN(want[i])) expect(got[i]).toBeNaN();
+      else expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want[i])));
+    }
+    for (const [e, f] of b.history.epochs.map((h, i) => [h, a.history.epochs[i]] as const)) {
+      expect(Math.abs(e.loss - f.loss)).toBeLessThan(1e-5);
+      expect(Math.abs(e.valLoss! - f.valLoss!)).toBeLessThan(1e-5);
+    }
+    expect(new Uint8Array(again.model)).toEqual(new Uint8Array(b.model));
+    expect(again.history.epochs.map((e) => [e.loss, e.valLoss])).toEqual(b.history.epochs.map((e) => [e.loss, e.valLoss]));
+    // The bytes are a model that predicts, here and split over the workers alike.
+    const back = await loadModel(b.model, { backend: await backend('wasm') });
+    expect(back.epochsTrained).toBe(b.history.epochs.length);
+    expect((await two.predict(back, x, { batchSize: 7 })).data).toEqual(back.predict(x).data);
+    back.dispose();
+  });
+
+  it('resumes from saved bytes as 1 worker does', async () => {
+    const start = (await one.fit(plain, x, y, { epochs: 1, batchSize: 32 })).model;
+    const a = await one.fit(start, x, y, { epochs: 1, batchSize: 32 });
+    const b = await two.fit(start, x, y, { epochs: 1, batchSize: 32 });
+    expect(Math.abs(b.history.epochs[0].loss - a.history.epochs[0].loss)).toBeLessThan(1e-5);
+    const resumed = await loadModel(b.model, { backend: await backend('wasm') });
+    expect(resumed.epochsTrained).toBe(2);
+    resumed.dispose();
+  });
+
+  it("aborts between batches, stops on onEpochEnd's 'stop', and rejects with a callback's error", async () => {
+    const controller = new AbortController();
+    let batches = 0;
+    const r = await two.fit(plain, x, y, {
+      epochs: 50,
+      batchSize: 8,
+      signal: controller.signal,
+      onBatchEnd: () => {
+        if (++batches === 3) controller.abort();
+      },
+    });
+    expect(r.history.stopReason).toBe('aborted');
+    // The loop runs on this thread, so it sees the abort right after the batch that fired it.
+    expect(batches).toBe(3);
+    expect((await two.fit(plain, x, y, { epochs: 3, signal: AbortSignal.abort() })).history).toEqual({ epochs: [], stopReason: 'aborted' });
+    let ended = 0;
+    const stopped = await two.fit(plain, x, y, { epochs: 5, batchSize: 32, onEpochEnd: () => (++ended === 2 ? 'stop' : undefined) });
+    expect(stopped.history.stopReason).toBe('callback');
+    expect(stopped.history.epochs).toHaveLength(2);
+    const boom = new Error('from the callback');
+    await expect(
+      two.fit(plain, x, y, {
+        epochs: 5,
+        batchSize: 8,
+        onBatchEnd: (l) => {
+          if (l.batch === 1) throw boom;
+        },
+      }),
+    ).rejects.toBe(boom);
+  });
+
+  it('gives bad input back as typed errors, from this thread and from the workers', async () => {
+    const shape = await two.fit(plain, x, y.subarray(1)).catch((e: unknown) => e);
+    expect(shape).toBeInstanceOf(ShapeError);
+    expect((shape as Error).message).toMatch(/targets have 95 values; expected 96/);
+    expect(await two.fit({ ...plain, vocabSize: 0 }, x, y).catch((e: unknown) => e)).toBeInstanceOf(ValueError);
+    // Token ids past the vocabulary are caught by the core, in a worker: the class and code cross back.
+    const big = await two.fit(plain, { data: tokens.map((t) => t + 30), shape: [n, steps] }, y).catch((e: unknown) => e);
+    expect(big).toBeInstanceOf(ValueError);
+    expect((big as ValueError).code).toBe('value');
+    const pred = await two.predict(new Uint8Array([1, 2, 3]), x).catch((e: unknown) => e);
+    expect(pred).toBeInstanceOf(DataError);
+    // Still usable after the errors.
+    expect((await two.fit(plain, x, y, { epochs: 1, batchSize: 48 })).history.epochs).toHaveLength(1);
+  });
+
+  it('terminates: running calls reject with StateError, later ones with DisposedError', async () => {
+    const t = await createTrainer({ ...wasm, workers: 2 });
+    const running = t.fit(plain, x, y, { epochs: 1000, batchSize: 8 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.terminate();
+    await expect(running).rejects.toBeInstanceOf(StateError);
+    await expect(t.fit(plain, x, y)).rejects.toBeInstanceOf(DisposedError);
+    t.terminate();
+  });
+
+  it('does not keep a Node process alive when the program forgets terminate()', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellstate-parallel-'));
+    try {
+      const file = join(dir, 'forget.mjs');
+      writeFileSync(
+        file,
+        `import { createTrainer } from ${JSON.stringify(join(repoRoot, 'dist/index.js'))};
+const t = await createTrainer({ workers: 2 });
+const r = await t.fit(${JSON.stringify(plain)}, [[1, 2, 3], [4, 5, 6], [7, 8, 9]], [0, 1, 0], { epochs: 1 });
+console.log(r.history.epochs.length, t.workers);
+`,
+      );
+      expect(execFileSync('node', [file], { encoding: 'utf8', timeout: 30_000 }).trim()).toBe('1 2');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

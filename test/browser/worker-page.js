@@ -100,9 +100,67 @@ async function trainInWorker() {
   };
 }
 
+// Data-parallel: createTrainer({ workers: 2 }) runs fit's loop here and each batch's gradients in two module
+// workers (dist/parallel-worker.browser.js); one more epoch with workers: 1 gives the figures to compare.
+async function trainParallel() {
+  const { x, y } = await dataset();
+  const trainer = await createTrainer({ workers: 2 });
+  const losses = [];
+  const m = await measured(() => trainer.fit(config, x, y, { ...fitOptions, onBatchEnd: (l) => void losses.push(l.loss) }));
+  const again = await trainer.fit(config, x, y, fitOptions);
+  const model = await loadModel(m.result.model);
+  const probs = Array.from(model.predict(x).data.subarray(0, 8));
+  const split = Array.from((await trainer.predict(m.result.model, x, { batchSize: 100 })).data.subarray(0, 8));
+  const controller = new AbortController();
+  let seen = 0;
+  const aborted = await trainer.fit(config, x, y, {
+    epochs: 5,
+    batchSize: 64,
+    signal: controller.signal,
+    onBatchEnd: () => {
+      if (++seen === 2) controller.abort();
+    },
+  });
+  const errors = [];
+  for (const bad of [
+    () => trainer.fit(config, x, y.subarray(1), fitOptions),
+    // Token ids past the vocabulary: refused by the core inside a worker.
+    () => trainer.fit(config, { data: x.data.map((t) => t + 300), shape: x.shape, lengths: x.lengths }, y, fitOptions),
+  ]) {
+    try {
+      await bad();
+      errors.push(null);
+    } catch (e) {
+      errors.push({ name: e.name, code: e.code });
+    }
+  }
+  trainer.terminate();
+  model.dispose();
+  const one = await createTrainer({ workers: 1 });
+  const single = await one.fit(config, x, y, fitOptions);
+  one.terminate();
+  return {
+    workers: trainer.workers,
+    backend: trainer.backend,
+    losses,
+    probs,
+    split,
+    repeatSame: new Uint8Array(again.model).every((v, i) => v === new Uint8Array(m.result.model)[i]),
+    stopReason: aborted.history.stopReason,
+    abortedAfter: seen,
+    errors,
+    samplesPerSecond: m.result.history.epochs[0].samplesPerSecond,
+    singleSamplesPerSecond: single.history.epochs[0].samplesPerSecond,
+    ms: m.ms,
+    maxIntervalGap: m.maxIntervalGap,
+    maxFrameGap: m.maxFrameGap,
+  };
+}
+
 window.workerPageReady = (async () => {
   const backend = await init();
   window.trainOnPage = trainOnPage;
   window.trainInWorker = trainInWorker;
+  window.trainParallel = trainParallel;
   return { name: backend.name, kernels: backend.kernels };
 })();

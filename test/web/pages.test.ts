@@ -94,6 +94,9 @@ describe('demo page', () => {
       document.querySelector('#review')!.addEventListener('keydown', (e) => window.keyDelays.push(performance.now() - e.timeStamp));
     });
     await page.selectOption('#preset', 'seed');
+    // All cores is the default where the browser reports more than one.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(await page.inputValue('#workers')).toBe(cores > 1 ? 'all' : '1');
     await page.fill('#epochs', '40');
     await page.click('#train-btn');
     await page.waitForFunction(() => window.cellstateDemo.batchLosses.length > 0, null, { timeout: 30_000 });
@@ -166,6 +169,7 @@ describe('benchmark page', () => {
     expect(validateBenchDocument(benchDoc)).toEqual([]);
     expect(benchDoc!.runtime.name).toBe('browser');
     const ok = benchDoc!.results.filter((r) => r.status === 'ok');
+    const machine = benchDoc!.machine as { cores: number | null; cpuFeatures: string[] };
     // Every engine measured both modes it has, each checked against the scalar reference before timing.
     for (const [engine, variant, mode] of [
       ['cellstate', 'wasm', 'train'],
@@ -173,6 +177,20 @@ describe('benchmark page', () => {
       ['tfjs', 'cpu', 'train'],
       ['tfjs', 'wasm', 'infer'],
       ['onnxruntime', 'web', 'infer'],
+      // The relaxed-SIMD build where this Chromium validates it, and the data-parallel engine (checked against
+      // the same step on one thread) where it reports more than one core.
+      ...(machine.cpuFeatures.includes('wasm-relaxed-simd')
+        ? [
+            ['cellstate', 'wasm-relaxed', 'train'],
+            ['cellstate', 'wasm-relaxed', 'infer'],
+          ]
+        : []),
+      ...((machine.cores ?? 1) > 1
+        ? [
+            ['cellstate', 'all-cores', 'train'],
+            ['cellstate', 'all-cores', 'infer'],
+          ]
+        : []),
     ]) {
       const r = ok.find((x) => x.engine === engine && x.variant === variant && x.mode === mode);
       expect(r, `${engine} ${variant} ${mode} measured`).toBeDefined();

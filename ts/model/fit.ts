@@ -6,7 +6,7 @@
 import { call } from '../backend';
 import { ValueError } from '../errors';
 import { mulberry32 } from '../data/rng';
-import { type Block, type RawModel, isInt, runBatch } from './core';
+import { type BatchStats, type Block, type RawModel, isInt, runBatch } from './core';
 import { type TargetBlock, gather } from './batching';
 import type { EpochLogs, Evaluation, FitOptions, History, LrSchedule } from './types';
 
@@ -29,6 +29,11 @@ export interface FitRun {
   shuffleSeed: number;
   /** Called after each finished epoch (the model counts them). */
   onEpochDone(): void;
+  /**
+   * Runs one training batch in place of the core's `trainBatch` on `raw` (the data-parallel trainer's step over
+   * its workers); `raw` still holds the weights, the optimiser and the lr a schedule sets.
+   */
+  trainStep?: (b: Block, targets: Float32Array) => Promise<BatchStats>;
 }
 
 /**
@@ -181,7 +186,7 @@ async function trainEpoch(
     const g = gather(train.b, train.t, idx, from, to);
     const lr = lrAt(epoch, epoch * batches + bi);
     if (options.lrSchedule) call(() => raw.setLr(lr));
-    const s = runBatch(raw, 'trainBatch', g.block, g.targets!);
+    const s = run.trainStep ? await run.trainStep(g.block, g.targets!) : runBatch(raw, 'trainBatch', g.block, g.targets!);
     lossSum += s.loss * g.block.n;
     correct += s.correct;
     counted += s.counted;

@@ -12,7 +12,7 @@ import { type ParamInfo, mergeParams, paramSize, splitParams } from '../params';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
 import { gather, perStep, toBlock, toTargets } from './batching';
 import { type CoreConfig, type RawModel, coreConfig, normalizeOptimizer, runBatch } from './core';
-import { type Labeled, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
+import { type FitRun, type Labeled, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
 import { META_EPOCHS, META_OPTIMIZER, META_RNG, decodeOptimizer, decodeRng, encodeOptimizer, encodeRng, savedConfig } from './format';
 import type {
   Evaluation,
@@ -39,6 +39,19 @@ const registry = new FinalizationRegistry<RawModel>((raw) => {
 export function liveModelHandles(): number {
   return liveModels;
 }
+
+/**
+ * `model.fit` with each training batch run by `trainStep` instead of the core's `trainBatch` (validation, early
+ * stopping, schedules, callbacks and abort unchanged; `trainStep` must leave `model` updated). @internal
+ * @throws as {@link SequenceModel.fit}, and whatever `trainStep` throws.
+ */
+export let fitWithStep: (
+  model: SequenceModel,
+  x: SequenceInput,
+  y: Targets,
+  options: FitOptions,
+  trainStep: NonNullable<FitRun['trainStep']>,
+) => Promise<History>;
 
 /**
  * A sequence model over the core: built from a {@link SequenceModelConfig} by {@link sequenceClassifier},
@@ -212,6 +225,16 @@ export class SequenceModel {
    * @throws {ShapeError} / {ValueError} on bad data or options, before any update.
    */
   async fit(x: SequenceInput, y: Targets, options: FitOptions = {}): Promise<History> {
+    return this.#fit(x, y, options, undefined);
+  }
+
+  // The data-parallel trainer (ts/worker/parallel.ts) runs this same loop with its own batch step, through
+  // `fitWithStep` below rather than a public parameter.
+  static {
+    fitWithStep = (model, x, y, options, trainStep) => model.#fit(x, y, options, trainStep);
+  }
+
+  async #fit(x: SequenceInput, y: Targets, options: FitOptions, trainStep: FitRun['trainStep']): Promise<History> {
     const raw = this.#handle();
     const { epochs, batchSize } = fitSizes(options);
     let train = this.#labeled(x, y);
@@ -231,6 +254,7 @@ export class SequenceModel {
         baseLr: this.#optimizer.lr ?? 1e-3,
         shuffleSeed: ((this.config.seed ?? 0) ^ 0x9e3779b9) + this.#epochsDone * 7919,
         onEpochDone: () => this.#epochsDone++,
+        trainStep,
       },
       options,
     );

@@ -29,6 +29,8 @@ export const nodeWorkerFactory: WorkerFactory = () => {
       w.on('exit', (code) => code !== 0 && h(new Error(`worker exited with code ${code}`)));
     },
     terminate: () => w.terminate(),
+    // An idle pool does not keep the process alive (a forgotten dispose() must not hang a script).
+    hold: (busy) => (busy ? w.ref() : w.unref()),
   };
 };
 

@@ -11,9 +11,11 @@
  * `trainBatch`'s step, N workers the same within float rounding of the shard sums.
  */
 import type { InitOptions, WasmBuild } from '../backend';
-import { StateError, ValueError } from '../errors';
+import { BackendError, StateError, ValueError } from '../errors';
+import type { BatchStats, Block } from '../model/core';
 import type { Evaluation, OptimizerSpec, SequenceBatchInput, SequenceModel, Targets } from '../model';
 import { Tensor, type TensorLike } from '../tensor';
+import { fromPlainError } from '../worker/protocol';
 import type { Reply, Request, Shard, Weights } from './protocol';
 
 /** One worker as the pool sees it: Node's `Worker` and the browser's `Worker` both fit through a small adapter. */
@@ -24,6 +26,8 @@ export interface WorkerPort {
   /** Registers the handler of a worker that failed (crashed, could not load its script). */
   onError(handler: (error: Error) => void): void;
   terminate(): unknown;
+  /** Whether the worker should keep a Node process alive (while a request is pending); optional. */
+  hold?(busy: boolean): void;
 }
 
 /** Makes worker `index` of a pool. */
@@ -64,13 +68,11 @@ class Port {
     port.onMessage((reply) => {
       const p = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
+      if (this.#pending.size === 0) port.hold?.(false);
       p?.resolve(reply);
     });
-    port.onError((e) => {
-      this.#failed = e;
-      for (const p of this.#pending.values()) p.reject(e);
-      this.#pending.clear();
-    });
+    port.onError((e) => this.fail(new BackendError(`a parallel worker failed: ${e.message}`, { cause: e })));
+    port.hold?.(false);
   }
 
   request<T extends Extract<Reply, { ok: true }>['type']>(req: RequestBody): Promise<Extract<Reply, { type: T }>> {
@@ -78,15 +80,20 @@ class Port {
     const id = this.#next++;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
+      this.#port.hold?.(true);
       this.#port.postMessage({ ...req, id } as Request);
     }).then((r) => {
-      if (!r.ok) {
-        const e = new Error(r.error.message);
-        e.name = r.error.name;
-        throw e;
-      }
+      if (!r.ok) throw fromPlainError(r.error);
       return r as Extract<Reply, { type: T }>;
     });
+  }
+
+  /** Rejects every pending and later request with `error` (a crashed worker, or the pool closed under them). */
+  fail(error: Error): void {
+    this.#failed ??= error;
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+    this.#port.hold?.(false);
   }
 
   terminate(): unknown {
@@ -138,13 +145,15 @@ export class ParallelModel {
   #version = 0;
   #weights: Weights | null = null;
   #closed = false;
+  #release: () => Promise<void>;
 
   /** @internal use {@link createParallelModel}. */
-  constructor(model: SequenceModel, ports: Port[], kernels: string, wasmBuild: WasmBuild | null) {
+  constructor(model: SequenceModel, ports: Port[], kernels: string, wasmBuild: WasmBuild | null, release: () => Promise<void>) {
     this.model = model;
     this.#ports = ports;
     this.kernels = kernels;
     this.wasmBuild = wasmBuild;
+    this.#release = release;
   }
 
   /** Number of workers. */
@@ -189,27 +198,37 @@ export class ParallelModel {
    * {@link StateError} after dispose.
    */
   async trainBatch(x: SequenceBatchInput, y: Targets): Promise<Evaluation> {
-    const ports = this.#open();
     const { n, row } = checkInput(x);
     const yData = Float32Array.from(((y as TensorLike).data ?? y) as ArrayLike<number>);
-    const yRow = yData.length / Math.max(n, 1);
+    const s = await this.#step(n, (from, to) => shardOf(x, row, from, to, yData, yData.length / Math.max(n, 1)));
+    return { loss: s.loss, accuracy: s.counted > 0 ? s.correct / s.counted : undefined };
+  }
+
+  /**
+   * {@link trainBatch} on a checked block (what `fit`'s loop hands its batch step). @internal
+   * @throws as {@link trainBatch}.
+   */
+  trainBlock(b: Block, targets: Float32Array): Promise<BatchStats> {
+    const x: SequenceBatchInput = {
+      data: (b.tokens ?? b.x)!,
+      shape: b.tokens ? [b.n, b.steps] : [b.n, b.steps, b.width],
+      ...(b.lengths ? { lengths: b.lengths } : {}),
+    };
+    return this.#step(b.n, (from, to) => shardOf(x, b.steps * b.width, from, to, targets, targets.length / Math.max(b.n, 1)));
+  }
+
+  async #step(n: number, shard: (from: number, to: number) => Shard): Promise<BatchStats> {
+    const ports = this.#open();
     const ranges = shardRanges(n, ports.length);
     const replies = await Promise.all(
       ranges.map(([from, to], i) =>
-        ports[i].request<'gradients'>({
-          type: 'gradients',
-          weights: this.#weightsFor(ports[i]),
-          shard: shardOf(x, row, from, to, yData, yRow),
-        }),
+        ports[i].request<'gradients'>({ type: 'gradients', weights: this.#weightsFor(ports[i]), shard: shard(from, to) }),
       ),
     );
     const terms = replies.reduce((s, r) => s + r.terms, 0);
-    const names = this.model.parameterNames;
     const sum: Record<string, TensorLike> = {};
-    let loss = 0;
-    let correct = 0;
-    let count = 0;
-    for (const name of names) {
+    const stats: BatchStats = { loss: 0, correct: 0, counted: 0, terms };
+    for (const name of this.model.parameterNames) {
       const first = replies[0].grads[name];
       const acc = new Float64Array(first.data.length);
       for (const r of replies) {
@@ -220,13 +239,13 @@ export class ParallelModel {
       sum[name] = { data: Float32Array.from(acc), shape: first.shape };
     }
     for (const r of replies) {
-      loss += (r.terms / terms) * r.loss;
-      correct += r.correct;
-      count += r.count;
+      stats.loss += (r.terms / terms) * r.loss;
+      stats.correct += r.correct;
+      stats.counted += r.count;
     }
     this.model.applyGradients(sum);
     this.#version++;
-    return { loss, accuracy: count > 0 ? correct / count : undefined };
+    return stats;
   }
 
   /**
@@ -250,12 +269,110 @@ export class ParallelModel {
     return new Tensor(out, [n, ...replies[0].output.shape.slice(1)]);
   }
 
-  /** Stops the workers (the main model stays the caller's to dispose). Safe to call twice. */
+  /** Stops the workers (or hands them back to the {@link WorkerPool} they came from); the main model stays the caller's. Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled(this.#ports.map((p) => p.request<'close'>({ type: 'close' })));
-    await Promise.allSettled(this.#ports.map((p) => p.terminate()));
+    await this.#release();
+  }
+}
+
+/**
+ * Started workers with their wasm backends loaded, not tied to one model: {@link WorkerPool.bind} runs a model on
+ * them, one at a time (the trainer keeps one pool for all its `fit` and `predict` calls). @internal
+ */
+export class WorkerPool {
+  readonly kernels: string;
+  readonly wasmBuild: WasmBuild | null;
+  #ports: Port[];
+  #bound: ParallelModel | null = null;
+  #closed = false;
+
+  /** @internal use {@link startWorkerPool}. */
+  constructor(ports: Port[], kernels: string, wasmBuild: WasmBuild | null) {
+    this.#ports = ports;
+    this.kernels = kernels;
+    this.wasmBuild = wasmBuild;
+  }
+
+  get workers(): number {
+    return this.#ports.length;
+  }
+
+  /**
+   * Builds `model` in every worker (its config; the weights go with the first request) and returns the
+   * {@link ParallelModel} over them; disposing it frees the pool for the next model, then calls `afterDispose`.
+   * @throws {StateError} when the pool is closed or another model is bound; {ValueError} when a worker rejects the config.
+   */
+  async bind(model: SequenceModel, afterDispose?: () => Promise<void>): Promise<ParallelModel> {
+    if (this.#closed) throw new StateError('this worker pool was closed');
+    if (this.#bound) throw new StateError('this worker pool already runs a model: dispose that ParallelModel first');
+    const config = structuredClone(model.config);
+    const parallel = new ParallelModel(model, this.#ports, this.kernels, this.wasmBuild, async () => {
+      if (this.#bound === parallel) this.#bound = null;
+      await afterDispose?.();
+    });
+    this.#bound = parallel;
+    try {
+      await Promise.all(this.#ports.map((p) => p.request<'load'>({ type: 'load', config })));
+    } catch (e) {
+      this.#bound = null;
+      throw e;
+    }
+    for (const p of this.#ports) p.version = -1;
+    // Version 0 is "unknown": the first request of each worker carries the main model's weights.
+    parallel.weightsChanged();
+    return parallel;
+  }
+
+  /**
+   * Stops the workers; requests still running reject with `reason` (default a {@link StateError}). Safe to call twice.
+   * @throws never.
+   */
+  async close(reason: Error = new StateError('the worker pool was closed')): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const ports = this.#ports;
+    await Promise.allSettled(ports.map((p) => p.request<'close'>({ type: 'close' })));
+    for (const p of ports) p.fail(reason);
+    await Promise.allSettled(ports.map((p) => p.terminate()));
+  }
+
+  /**
+   * Stops the workers at once, without waiting for them to finish a request (those reject with `reason`).
+   * @throws never.
+   */
+  terminate(reason: Error): void {
+    this.#closed = true;
+    for (const p of this.#ports) {
+      p.fail(reason);
+      void p.terminate();
+    }
+  }
+}
+
+/**
+ * Starts `options.workers` workers and loads the wasm backend (`wasmFeatures`, `wasm`) in each. @internal
+ * @throws {ValueError} on a bad worker count; {@link BackendError} when a worker cannot load wasm;
+ * {@link StateError} without a worker factory.
+ */
+export async function startWorkerPool(options: ParallelOptions = {}): Promise<WorkerPool> {
+  const count = options.workers ?? 2;
+  if (!Number.isInteger(count) || count < 1 || count > 256) throw new ValueError(`workers must be an integer from 1 to 256, got ${count}`);
+  const factory = options.createWorker ?? defaultFactory;
+  if (!factory) throw new StateError('no worker factory for this runtime: pass createWorker');
+  const ports: Port[] = [];
+  try {
+    for (let i = 0; i < count; i++) ports.push(new Port(factory(i)));
+    const backend = { wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) };
+    const inits = await Promise.all(ports.map((p) => p.request<'init'>({ type: 'init', backend })));
+    const kinds = new Set(inits.map((r) => r.kernels));
+    if (kinds.size > 1) throw new StateError(`workers chose different kernel sets: ${[...kinds].join(', ')}`);
+    return new WorkerPool(ports, inits[0].kernels, inits[0].wasmBuild as WasmBuild | null);
+  } catch (e) {
+    for (const p of ports) p.fail(e as Error);
+    await Promise.allSettled(ports.map((p) => p.terminate()));
+    throw e;
   }
 }
 
@@ -267,24 +384,12 @@ export class ParallelModel {
  * {@link StateError} without a worker factory (a runtime with neither worker_threads nor Web Workers).
  */
 export async function createParallelModel(model: SequenceModel, options: ParallelOptions = {}): Promise<ParallelModel> {
-  const count = options.workers ?? 2;
-  if (!Number.isInteger(count) || count < 1 || count > 256) throw new ValueError(`workers must be an integer from 1 to 256, got ${count}`);
-  const factory = options.createWorker ?? defaultFactory;
-  if (!factory) throw new StateError('no worker factory for this runtime: pass createWorker');
-  const ports: Port[] = [];
+  const pool = await startWorkerPool(options);
   try {
-    for (let i = 0; i < count; i++) ports.push(new Port(factory(i)));
-    const wasm = { wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) };
-    const config = structuredClone(model.config);
-    const inits = await Promise.all(ports.map((p) => p.request<'init'>({ type: 'init', backend: wasm, config })));
-    const kinds = new Set(inits.map((r) => r.kernels));
-    if (kinds.size > 1) throw new StateError(`workers chose different kernel sets: ${[...kinds].join(', ')}`);
-    const parallel = new ParallelModel(model, ports, inits[0].kernels, inits[0].wasmBuild as WasmBuild | null);
-    // Version 0 is "unknown": the first request of each worker carries the main model's weights.
-    parallel.weightsChanged();
-    return parallel;
+    // This ParallelModel owns its pool: disposing it stops the workers.
+    return await pool.bind(model, () => pool.close());
   } catch (e) {
-    await Promise.allSettled(ports.map((p) => p.terminate()));
+    await pool.close();
     throw e;
   }
 }

@@ -6,6 +6,7 @@
 import type { InitOptions } from '../backend';
 import type { SequenceModelConfig } from '../model';
 import type { TensorLike } from '../tensor';
+import type { PlainError } from '../worker/protocol';
 
 /** One shard of a batch: rows `[from, to)` of the caller's input, as contiguous copies. */
 export interface Shard {
@@ -23,13 +24,17 @@ export interface Weights {
 }
 
 export type Request =
-  | { id: number; type: 'init'; backend: Pick<InitOptions, 'wasmFeatures'> & { wasm?: string }; config: SequenceModelConfig }
+  /** Loads the worker's wasm backend (once). */
+  | { id: number; type: 'init'; backend: Pick<InitOptions, 'wasmFeatures'> & { wasm?: string } }
+  /** Builds the worker's model from a config (replacing any previous one); weights come with the next request. */
+  | { id: number; type: 'load'; config: SequenceModelConfig }
   | { id: number; type: 'gradients'; weights?: Weights; shard: Shard }
   | { id: number; type: 'predict'; weights?: Weights; shard: Shard; batchSize: number }
   | { id: number; type: 'close' };
 
 export type Reply =
   | { id: number; ok: true; type: 'init'; kernels: string; wasmBuild: string | null }
+  | { id: number; ok: true; type: 'load' }
   | {
       id: number;
       ok: true;
@@ -42,4 +47,5 @@ export type Reply =
     }
   | { id: number; ok: true; type: 'predict'; output: TensorLike }
   | { id: number; ok: true; type: 'close' }
-  | { id: number; ok: false; error: { name: string; message: string } };
+  /** A failure, as `toPlainError` writes it (rebuilt as the same CellstateError class on the pool's side). */
+  | { id: number; ok: false; error: PlainError };

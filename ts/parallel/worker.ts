@@ -3,17 +3,19 @@
  * one model per worker, driven by {@link Request}s. The Node and browser entries only connect it to their
  * message port.
  */
-import { loadBackend } from '../backend';
+import { type Backend, loadBackend } from '../backend';
 import { SequenceModel } from '../model';
 import type { TensorLike } from '../tensor';
+import { toPlainError } from '../worker/protocol';
 import type { Reply, Request } from './protocol';
 
 /** Answers requests for one worker; keeps the model and the weight version it last loaded. */
 export function createHandler(): (req: Request) => Promise<Reply> {
+  let backend: Backend | null = null;
   let model: SequenceModel | null = null;
   let version = -1;
   const need = (): SequenceModel => {
-    if (!model) throw new Error('worker: no model (the pool sends init first)');
+    if (!model) throw new Error('worker: no model (the pool sends load first)');
     return model;
   };
   const load = (w?: { version: number; params: Record<string, TensorLike> }) => {
@@ -26,10 +28,16 @@ export function createHandler(): (req: Request) => Promise<Reply> {
     try {
       switch (req.type) {
         case 'init': {
-          const backend = await loadBackend({ backend: 'wasm', ...req.backend });
-          model?.dispose();
-          model = new SequenceModel(req.config, { backend });
+          backend ??= await loadBackend({ backend: 'wasm', ...req.backend });
           return { id: req.id, ok: true, type: 'init', kernels: backend.kernels, wasmBuild: backend.wasmBuild };
+        }
+        case 'load': {
+          if (!backend) throw new Error('worker: no backend (the pool sends init first)');
+          model?.dispose();
+          model = null;
+          model = new SequenceModel(req.config, { backend });
+          version = -1;
+          return { id: req.id, ok: true, type: 'load' };
         }
         case 'gradients': {
           load(req.weights);
@@ -51,8 +59,7 @@ export function createHandler(): (req: Request) => Promise<Reply> {
           return { id: req.id, ok: true, type: 'close' };
       }
     } catch (e) {
-      const err = e as Error;
-      return { id: req.id, ok: false, error: { name: err?.name ?? 'Error', message: err?.message ?? String(e) } };
+      return { id: req.id, ok: false, error: toPlainError(e) };
     }
   };
 }

@@ -5,8 +5,9 @@
 import { type Trainer, type TrainerOptions, startTrainer } from './trainer';
 
 /**
- * Starts a trainer: a dedicated module worker with its own wasm backend, ready when the promise resolves.
- * @throws {ValueError} on bad options (`workers > 1` is not yet supported).
+ * Starts a trainer: a dedicated module worker with its own wasm backend (or, with `workers > 1`, that many
+ * data-parallel wasm workers), ready when the promise resolves.
+ * @throws {ValueError} on bad options.
  * @throws {BackendError} when the worker cannot start or its backend cannot load.
  */
 export function createTrainer(options: TrainerOptions = {}): Promise<Trainer> {

@@ -14,8 +14,9 @@ function workerScript(): URL {
 }
 
 /**
- * Starts a trainer: a worker thread with its own backend, ready when the promise resolves.
- * @throws {ValueError} on bad options (`workers > 1` is not yet supported).
+ * Starts a trainer: a worker thread with its own backend (or, with `workers > 1`, that many data-parallel
+ * wasm workers), ready when the promise resolves.
+ * @throws {ValueError} on bad options.
  * @throws {BackendError} when the worker cannot start or its backend cannot load.
  */
 export function createTrainer(options: TrainerOptions = {}): Promise<Trainer> {

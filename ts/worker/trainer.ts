@@ -7,7 +7,9 @@ import { BackendError, DisposedError, StateError, ValueError } from '../errors';
 import { type AbortSignalLike, type DisposableWhereKnown, type URLInstance, addSymbolDispose } from '../globals';
 import { SequenceModel } from '../model/sequence-model';
 import type { Callbacks, FitOptions, SequenceInput, SequenceModelConfig, Targets } from '../model/types';
+import type { WorkerFactory } from '../parallel/pool';
 import { Tensor } from '../tensor';
+import { type ParallelTrainer, startParallelTrainer } from './parallel';
 import {
   type ModelSpec,
   type PlainFitOptions,
@@ -44,14 +46,20 @@ type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract ne
 /** Options of {@link createTrainer}. */
 export interface TrainerOptions {
   /**
-   * Workers to train with (default 1). Only 1 works today; more will train data-parallel.
+   * Workers to train with (default 1). 1: `fit` runs whole in one worker. N > 1: data-parallel over N wasm
+   * workers (the parallel engine, ts/parallel): this thread runs `fit`'s loop on a wasm model and each batch's
+   * gradients are computed in shards over the workers; the losses agree with 1 worker within float rounding.
    */
   workers?: number;
-  /** The worker's backend, as `init({ backend })` (default 'auto': native in Node when the addon loads, else wasm). */
+  /**
+   * The worker's backend, as `init({ backend })` (default 'auto': native in Node when the addon loads, else wasm).
+   * With `workers > 1` the workers and this thread run wasm: 'auto' or 'wasm' only.
+   */
   backend?: 'auto' | 'wasm' | 'native';
   /**
    * Where the worker loads the `.wasm` from: a URL (resolved against the page), a path in Node, the bytes
-   * or a compiled `WebAssembly.Module`. Default: the file beside the worker script.
+   * or a compiled `WebAssembly.Module`. Default: the file beside the worker script. With `workers > 1`, a URL
+   * or path only (this thread and every worker load it).
    */
   wasm?: string | URLInstance | ArrayBuffer | ArrayBufferView | WasmModule;
   /** Which wasm build the worker loads, as `init({ wasmFeatures })` (default 'auto': relaxed SIMD where the engine has it). */
@@ -61,6 +69,12 @@ export interface TrainerOptions {
    * `import TrainerWorker from 'cellstate/worker?worker'` and `worker: () => new TrainerWorker()`.
    */
   worker?: WorkerLike | (() => WorkerLike);
+  /**
+   * With `workers > 1`: makes the data-parallel workers instead of the default (worker_threads running
+   * `dist/parallel-worker.js` in Node, module workers running `parallel-worker.browser.js` beside the bundle),
+   * e.g. `webWorkerFactory(url)` where a bundler emitted that script elsewhere.
+   */
+  createWorker?: WorkerFactory;
 }
 
 /** Options of {@link Trainer.fit}: those of `SequenceModel.fit`, with the callbacks also accepted at the top level. */
@@ -139,20 +153,24 @@ export function channelOf(w: WorkerLike): Channel {
   throw new ValueError('worker must be a Web Worker or a worker_threads Worker (with addEventListener or on)');
 }
 
-/** A trainer owning one worker. Build it with `createTrainer()`. */
+/** A trainer owning one worker, or a pool of data-parallel workers. Build it with `createTrainer()`. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- its [Symbol.dispose] type (below)
 export class Trainer {
-  /** Number of workers (1). */
+  /** Number of workers. */
   readonly workers: number;
-  /** The worker's backend, as `init()` chose it there. */
+  /** The workers' backend, as `init()` chose it there. */
   readonly backend: WorkerBackendInfo;
   #link: Link | null;
+  #parallel: ParallelTrainer | null;
+  #terminated = false;
 
   /** @internal Use `createTrainer()`. */
-  constructor(link: Link, backend: WorkerBackendInfo) {
-    this.#link = link;
+  constructor(engine: Link | ParallelTrainer, backend: WorkerBackendInfo) {
+    const parallel = 'pool' in engine ? engine : null;
+    this.#link = parallel ? null : (engine as Link);
+    this.#parallel = parallel;
     this.backend = backend;
-    this.workers = 1;
+    this.workers = parallel ? parallel.pool.workers : 1;
   }
 
   /** Posts a request; `onReply` sees its progress messages. Returns the id and the result. */
@@ -203,6 +221,8 @@ export class Trainer {
       (cb as Record<string, unknown>)[name] = fn;
     }
     const spec = specOf(model);
+    if (this.#terminated) throw new DisposedError('Trainer');
+    if (this.#parallel) return this.#parallel.fit(spec, x, y, { ...plain, callbacks: cb, signal });
     // The callbacks run one after another, as on the main thread; the first error stops training and rejects.
     let queue: Promise<unknown> = Promise.resolve();
     let failure: { error: unknown } | null = null;
@@ -268,6 +288,8 @@ export class Trainer {
     if (!(model instanceof SequenceModel || model instanceof ArrayBuffer || model instanceof Uint8Array)) {
       throw new ValueError('predict in a worker takes a SequenceModel or its saved bytes (toArrayBuffer())');
     }
+    if (this.#terminated) throw new DisposedError('Trainer');
+    if (this.#parallel) return this.#parallel.predict(specOf(model), x, options.batchSize);
     const out = (await this.#request({ type: 'predict', model: specOf(model), x, batchSize: options.batchSize }, []).result) as {
       data: Float32Array;
       shape: number[];
@@ -280,11 +302,15 @@ export class Trainer {
    * @throws never.
    */
   terminate(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    const reason = new StateError('the trainer was terminated before this call finished');
+    this.#parallel?.terminate(reason);
     const link = this.#link;
     if (!link) return;
     this.#link = null;
     link.channel.terminate();
-    rejectAll(link.pending, new StateError('the trainer was terminated before this call finished'));
+    rejectAll(link.pending, reason);
   }
 
   /** The same as {@link terminate}. */
@@ -323,17 +349,32 @@ function wasmForWorker(wasm: TrainerOptions['wasm']): unknown {
 }
 
 /**
+ * Starts a data-parallel trainer over `workers` wasm workers.
+ * @throws {ValueError} on options that do not apply to it; {BackendError} when the workers cannot load wasm.
+ */
+async function startDataParallel(workers: number, options: TrainerOptions): Promise<Trainer> {
+  if (options.backend === 'native') {
+    throw new ValueError("workers > 1 trains over wasm workers: backend 'native' takes workers: 1 (the addon has its own threads)");
+  }
+  if (options.worker !== undefined) throw new ValueError('worker is the one worker of workers: 1; with workers > 1 pass createWorker');
+  const wasm = wasmForWorker(options.wasm);
+  if (wasm !== undefined && typeof wasm !== 'string') throw new ValueError('with workers > 1, wasm must be a URL or a path');
+  const parallel = await startParallelTrainer(workers, { wasmFeatures: options.wasmFeatures, createWorker: options.createWorker, wasm });
+  return new Trainer(parallel, { name: 'wasm', kernels: parallel.backend.kernels });
+}
+
+/**
  * Starts a trainer on the worker `spawn` makes, once its backend has loaded. @internal
- * @throws {ValueError} on bad options (and `workers > 1`, not yet); {BackendError} when the worker cannot start or load a backend.
+ * @throws {ValueError} on bad options; {BackendError} when the worker cannot start or load a backend.
  */
 export async function startTrainer(options: TrainerOptions, spawn: () => WorkerLike): Promise<Trainer> {
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new ValueError(`workers must be a positive integer, got ${String(workers)}`);
-  if (workers > 1) throw new ValueError('workers > 1: not yet: data-parallel workers land with the parallel engine');
   const backend = options.backend ?? 'auto';
   if (backend !== 'auto' && backend !== 'wasm' && backend !== 'native') {
     throw new ValueError(`backend must be 'auto', 'wasm' or 'native', got ${JSON.stringify(backend)}`);
   }
+  if (workers > 1) return startDataParallel(workers, options);
   const given = options.worker;
   const channel = channelOf(given === undefined ? spawn() : typeof given === 'function' ? given() : given);
   const link: Link = { channel, pending: new Map(), nextId: 1, broken: null };

@@ -96,7 +96,9 @@ onmessage = async (e: MessageEvent<WorkerRequest>) => {
     const { job, urls, reference } = r;
     const s = shared(job.config);
     let run: Prepared;
-    if (job.engine === 'cellstate')
+    if (job.engine === 'cellstate' && job.variant === 'all-cores')
+      run = await (await import('./bench/cellstate')).prepareParallel(job, urls.cellstate[job.wasmFile!], s);
+    else if (job.engine === 'cellstate')
       run = await (await import('./bench/cellstate')).prepare(job, urls.cellstate[job.wasmFile!], s, reference);
     else if (job.engine === 'tfjs') run = await (await import('./bench/tfjs')).prepare(job, urls, s, reference);
     else run = await (await import('./bench/onnxruntime')).prepare(job, urls, s, reference);

@@ -92,9 +92,12 @@ function plan(quick: boolean, engines: Set<string>): { configs: ConfigName[]; it
           else list.push(job({ mode, engine: 'cellstate', variant: relaxed ? 'wasm-relaxed' : 'wasm', threads: 1, wasmFile: f }));
         }
         if (!wasmFiles.some((f) => /relaxed/.test(f))) {
-          list.push(skip(mode, 'cellstate', 'wasm-relaxed', 1, 'not yet: cellstate ships no relaxed-SIMD wasm build'));
+          list.push(skip(mode, 'cellstate', 'wasm-relaxed', 1, 'this build has no relaxed-SIMD .wasm (cellstate_wasm_relaxed_bg.wasm)'));
         }
-        list.push(skip(mode, 'cellstate', 'all-cores', cores, 'not yet: cellstate has no parallel (multi-worker) engine in the browser'));
+        // All cores: the data-parallel engine, one wasm worker per core, on the fastest build this browser runs.
+        const best = wasmFiles.find((f) => /relaxed/.test(f) && env.relaxedSimd) ?? wasmFiles.find((f) => !/relaxed/.test(f));
+        if (cores < 2) list.push(skip(mode, 'cellstate', 'all-cores', cores, 'one core'));
+        else if (best) list.push(job({ mode, engine: 'cellstate', variant: 'all-cores', threads: cores, wasmFile: best }));
       }
       if (engines.has('tfjs')) {
         list.push(job({ mode, engine: 'tfjs', variant: 'cpu', threads: 1 }));

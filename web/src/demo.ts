@@ -1,18 +1,21 @@
-// The demo page: classify typed text with the pretrained model (or one trained or loaded here), train in a
-// worker with a live chart, save / download / load models. Heavy work runs in workers (data-worker.ts,
-// train-worker.ts behind trainer.ts); the main thread only predicts the one review being typed.
-import { type BatchLogs, type EpochLogs, type SequenceModel, init, loadModel, saveModel } from 'cellstate';
+// The demo page: classify typed text with the pretrained model (or one trained or loaded here), train in
+// workers with a live chart, save / download / load models. Heavy work runs in workers (data-worker.ts, and
+// cellstate's createTrainer behind trainer.ts); the main thread predicts the one review being typed and, with
+// several workers, sums their gradients and steps the optimiser (work the size of the weights, once a batch).
+import { type BatchLogs, type EpochLogs, type SequenceModel, init, loadModel, relaxedSimdSupported, saveModel } from 'cellstate';
 import { Chart, frameUpdater } from './charts';
 import type { DataMessage, DataRequest, PaddedSplit } from './data-worker';
 import { explain } from './explain';
 import { loadPickedFiles, loadShippedModel } from './model-files';
 import { PRESETS, type Preset } from './presets';
-import { createPageTrainer } from './trainer';
+import { allCores, createPageTrainer } from './trainer';
 import { ReviewEncoder, VOCAB_META_KEY, type VocabFile, checkVocab } from './vocab';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const base = new URL('./', document.baseURI);
-const wasmUrl = new URL('cellstate/cellstate_wasm_bg.wasm', base).href;
+// The relaxed-SIMD build where the browser validates it (fused multiply-add), else SIMD128; the page and every
+// worker load the same file.
+const wasmUrl = new URL(`cellstate/${relaxedSimdSupported() ? 'cellstate_wasm_relaxed_bg.wasm' : 'cellstate_wasm_bg.wasm'}`, base).href;
 const IDB_KEY = 'cellstate-demo-model';
 const IDB_VOCAB = 'cellstate-demo-vocab';
 
@@ -287,6 +290,22 @@ function loadData(request: DataRequest): Promise<Extract<DataMessage, { type: 'd
   });
 }
 
+// "all cores" is the default where there is more than one.
+const cores = allCores();
+$<HTMLOptionElement>('workers').querySelector('option[value="all"]')!.textContent = `all cores (${cores})`;
+$<HTMLSelectElement>('workers').value = cores > 1 ? 'all' : '1';
+const workersNote = () => {
+  $('workers-note').textContent =
+    chosenWorkers() > 1
+      ? `Each batch is split over ${chosenWorkers()} wasm workers; their gradients are summed here.`
+      : 'One worker runs the whole training.';
+};
+$('workers').addEventListener('change', workersNote);
+function chosenWorkers(): number {
+  return $<HTMLSelectElement>('workers').value === 'all' ? cores : 1;
+}
+workersNote();
+
 const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
 const trainer = createPageTrainer(wasmUrl);
 let stopper: AbortController | null = null;
@@ -329,8 +348,10 @@ async function train(): Promise<void> {
     const tTrain = performance.now();
     let prev = { seen: 0, loss: 0, acc: 0 };
     status(`Training on ${n.toLocaleString('en')} reviews, validating on ${data.test.shape[0].toLocaleString('en')}…`);
+    const workersUsed = chosenWorkers();
     const asInput = (s: PaddedSplit) => ({ data: s.x, shape: s.shape });
     const { history, model } = await trainer.fit(p.model, asInput(data.train), data.train.y, {
+      workers: workersUsed,
       epochs,
       batchSize: p.fit.batchSize,
       optimizer: { type: 'adam', lr: p.fit.lr },
@@ -376,7 +397,7 @@ async function train(): Promise<void> {
     }
     const where = fromFile && main ? main.name : 'the shipped sample';
     const about =
-      `Model: trained in this page, ${p.label.toLowerCase()} preset, ${history.epochs.length} epoch${history.epochs.length > 1 ? 's' : ''} on ${where}` +
+      `Model: trained in this page (${workersUsed} worker${workersUsed > 1 ? 's' : ''}), ${p.label.toLowerCase()} preset, ${history.epochs.length} epoch${history.epochs.length > 1 ? 's' : ''} on ${where}` +
       (last.valAccuracy !== undefined
         ? `: ${(100 * last.valAccuracy).toFixed(1)}% on ${data.test.shape[0].toLocaleString('en')} held-out reviews.`
         : '.');

@@ -1,8 +1,7 @@
-// The demo's one door to training off the main thread. Today it drives web/src/train-worker.ts, a module
-// worker of this page; when cellstate's own `createTrainer({ workers })` lands, `createPageTrainer` becomes a
-// thin call to it (same `fit(config, x, y, options)` → `{ history, model }` shape), and nothing else changes.
-import type { BatchLogs, EpochLogs, History, SequenceModelConfig } from 'cellstate';
-import type { TrainRequest, TrainerMessage } from './train-worker';
+// The demo's one door to training off the main thread: cellstate's `createTrainer`. One worker runs the whole
+// `fit` there; "all cores" trains data-parallel over that many wasm workers (fit's loop on this page, each batch's
+// gradients in the workers). A trainer is started per worker count on first use and kept for the next run.
+import { type BatchLogs, type EpochLogs, type History, type SequenceModelConfig, type Trainer, createTrainer } from 'cellstate';
 
 export interface TrainData {
   data: Int32Array;
@@ -18,10 +17,12 @@ export interface PageFitOptions {
   onBatchEnd?: (logs: BatchLogs) => void;
   onEpochEnd?: (logs: EpochLogs) => void;
   signal?: AbortSignal;
+  /** 1, or the number of data-parallel workers. */
+  workers: number;
 }
 
 export interface PageTrainer {
-  /** Trains a fresh model in the worker; resolves with its history and the trained model as a safetensors bundle. */
+  /** Trains a fresh model; resolves with its history and the trained model as a safetensors bundle. */
   fit(
     config: SequenceModelConfig,
     x: TrainData,
@@ -31,54 +32,45 @@ export interface PageTrainer {
   terminate(): void;
 }
 
-/** A one-worker trainer. `wasmUrl` is cellstate's .wasm, resolved by the page (the worker's own URL differs). */
+/** Workers the "all cores" choice uses: every logical core the browser reports (at least 1). */
+export function allCores(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+/**
+ * A trainer for the page. `wasmUrl` is cellstate's .wasm as an absolute URL: the workers' scripts are bundled
+ * away from it, so each is told where it is.
+ */
 export function createPageTrainer(wasmUrl: string): PageTrainer {
-  const worker = new Worker(new URL('./train-worker.ts', import.meta.url), { type: 'module', name: 'cellstate-train' });
+  const started = new Map<number, Promise<Trainer>>();
   let busy = false;
+  const get = (workers: number): Promise<Trainer> => {
+    let t = started.get(workers);
+    if (!t) {
+      t = createTrainer({ workers, wasm: wasmUrl });
+      // A trainer that failed to start is not kept: the next run tries again.
+      t.catch(() => started.delete(workers));
+      started.set(workers, t);
+    }
+    return t;
+  };
   return {
-    fit(config, x, y, options) {
-      if (busy) return Promise.reject(new Error('this trainer is already training'));
+    async fit(config, x, y, { workers, ...options }) {
+      if (busy) throw new Error('this trainer is already training');
       busy = true;
-      return new Promise((resolve, reject) => {
-        const onAbort = () => worker.postMessage({ type: 'stop' });
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        const finish = () => {
-          busy = false;
-          worker.onmessage = null;
-          options.signal?.removeEventListener('abort', onAbort);
-        };
-        worker.onmessage = (e: MessageEvent<TrainerMessage>) => {
-          const m = e.data;
-          if (m.type === 'batch') options.onBatchEnd?.(m.logs);
-          else if (m.type === 'epoch') options.onEpochEnd?.(m.logs);
-          else if (m.type === 'done') {
-            finish();
-            resolve({ history: m.history, model: m.model });
-          } else {
-            finish();
-            reject(new Error(m.message));
-          }
-        };
-        worker.onerror = (e) => {
-          finish();
-          reject(new Error(`training worker failed: ${e.message}`));
-        };
-        const request: TrainRequest = {
-          type: 'fit',
-          wasmUrl,
-          config,
-          x,
-          y,
-          epochs: options.epochs,
-          batchSize: options.batchSize,
-          optimizer: options.optimizer,
-          clipNorm: options.clipNorm,
-          validationData: options.validationData,
-        };
-        worker.postMessage(request);
-        if (options.signal?.aborted) onAbort();
-      });
+      try {
+        return await (await get(workers)).fit(config, x, y, options);
+      } finally {
+        busy = false;
+      }
     },
-    terminate: () => worker.terminate(),
+    terminate() {
+      for (const t of started.values())
+        void t.then(
+          (trainer) => trainer.terminate(),
+          () => undefined,
+        );
+      started.clear();
+    },
   };
 }

@@ -1,7 +1,8 @@
 // cellstate under the browser benchmark, the same two modes as bench/engines/cellstate.mjs: train is the full
 // model step (`model.trainBatch`: the LSTM with the shared weights, Dense(1) on h_T, BCE with logits,
 // backward, Adam; one-hot input as token ids), infer the LSTM layer's forward on the dense input. The check
-// compares the first rows with the scalar kernels of the same module (bench/README.md).
+// compares the first rows with the scalar kernels of the same module (bench/README.md). "all cores" runs the
+// same shapes through the data-parallel engine (createParallelModel over one wasm worker per core).
 import * as cs from 'cellstate';
 import { compare } from '../../../bench/lib/stats.mjs';
 import type { Job, Prepared, Reference, Shared } from './types';
@@ -119,5 +120,83 @@ export async function prepare(job: Job, wasm: string, s: Shared, ref: Reference)
         ? () => (run as cs.SequenceModel).trainBatch(modelInput(s, b), s.data.y.subarray(0, b))
         : () => (run as cs.LSTM).forward({ data: s.data.x, shape: [b, s.cfg.T, s.cfg.F] }),
     dispose: () => run.dispose(),
+  };
+}
+
+/** A sequence model over the infer config's LSTM: dense input, Dense(1) head (for the parallel engine, which runs models). */
+function inferModel(backend: cs.Backend, { cfg, weights }: Shared): cs.SequenceModel {
+  const model = cs.sequenceClassifier({ input: { features: cfg.F }, lstm: { hiddenSize: cfg.H }, seed: 1 }, { backend });
+  model.loadStateDict(layerDict(cfg, weights, 'lstm.'), { strict: false });
+  return model;
+}
+
+const PARALLEL_TOL = { atol: 1e-5, rtol: 1e-4 };
+
+/**
+ * All cores: train is `ParallelModel.trainBatch` (shard gradients over `job.threads` workers, summed and applied
+ * here), infer `ParallelModel.predict` over the rows. Checked against the same step on this thread before timing:
+ * train's loss and weights after one step against `trainBatch`'s, infer's outputs against `predict`'s.
+ */
+export async function prepareParallel(job: Job, wasm: string, s: Shared): Promise<Prepared> {
+  const backend = await cs.loadBackend({ backend: 'wasm', wasm });
+  const b = s.cfg.B;
+  const model = job.mode === 'train' ? (build(backend, 'train', s) as cs.SequenceModel) : inferModel(backend, s);
+  const parallel = await cs.createParallelModel(model, { workers: job.threads, wasm });
+  if (parallel.kernels !== backend.kernels) throw new Error(`the workers run ${parallel.kernels}, this worker ${backend.kernels}`);
+  const x = job.mode === 'train' ? modelInput(s, b) : { data: s.data.x.subarray(0, b * s.cfg.T * s.cfg.F), shape: [b, s.cfg.T, s.cfg.F] };
+  const y = s.data.y.subarray(0, b);
+  return {
+    info: {
+      engine: 'cellstate',
+      backend: backend.name,
+      kernels: backend.kernels,
+      threads: job.threads,
+      label:
+        job.mode === 'train'
+          ? `data-parallel train step over ${job.threads} workers (ParallelModel.trainBatch; model.trainBatch's work)`
+          : `data-parallel predict over ${job.threads} workers (LSTM forward + Dense(1) head)`,
+      input: s.cfg.oneHot && job.mode === 'train' ? 'token ids (one-hot as a row gather)' : 'dense',
+      runtime: `browser, ${job.wasmFile}, ${job.threads} module workers`,
+    },
+    mustCheck: true,
+    check: async () => {
+      let got: Record<string, Float32Array>;
+      let want: Record<string, Float32Array>;
+      if (job.mode === 'train') {
+        const alone = build(backend, 'train', s) as cs.SequenceModel;
+        const one = alone.trainBatch(x, y);
+        const many = await parallel.trainBatch(x, y);
+        const [wa, wb] = [alone.stateDict(), model.stateDict()];
+        want = { loss: Float32Array.of(one.loss), ...Object.fromEntries(Object.entries(wa).map(([k, t]) => [k, t.data])) };
+        got = { loss: Float32Array.of(many.loss), ...Object.fromEntries(Object.entries(wb).map(([k, t]) => [k, t.data])) };
+        alone.dispose();
+      } else {
+        want = { output: model.predict(x).data };
+        got = { output: (await parallel.predict(x)).data };
+      }
+      let maxAbs = 0;
+      for (const k of Object.keys(want)) {
+        const c = compare(got[k], want[k], PARALLEL_TOL.atol, PARALLEL_TOL.rtol);
+        if (!c.ok) return { ok: false, status: 'failed', why: `${k}: ${c.why}` };
+        maxAbs = Math.max(maxAbs, c.maxAbs ?? 0);
+      }
+      return {
+        ok: true,
+        status: 'passed',
+        against: job.mode === 'train' ? 'one trainBatch on one thread' : 'model.predict on one thread',
+        rows: b,
+        compared: Object.keys(want),
+        atol: PARALLEL_TOL.atol,
+        rtol: PARALLEL_TOL.rtol,
+        maxAbs,
+      };
+    },
+    samplesPerStep: b,
+    memoryBytes: () => backend.memoryBytes(),
+    step: job.mode === 'train' ? () => parallel.trainBatch(x, y) : () => parallel.predict(x, { batchSize: b }),
+    dispose: async () => {
+      await parallel.dispose();
+      model.dispose();
+    },
   };
 }
