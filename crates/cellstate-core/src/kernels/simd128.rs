@@ -110,6 +110,7 @@ impl<M> V<M> {
     }
 }
 
+// Deliberate repeat: the same Lanes op list as avx2_fma.rs and avx512.rs, each op in this set's own intrinsics.
 impl<M: MulAdd> poly::Lanes for V<M> {
     const WIDTH: usize = 4;
     #[inline(always)]
