@@ -20,6 +20,7 @@
 macro_rules! simd_kernels {
     ($set:ty, $name:literal, $tile:ty, $block:path, $activation:path
         $(, cell = ($cell_forward:path, $cell_backward:path))?) => {
+        // Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
         impl $crate::kernels::Kernels for $set {
             fn name(&self) -> &'static str {
                 $name
@@ -346,6 +347,7 @@ impl<T: Copy + Default> PackedB<T> {
     }
 }
 
+// Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
 /// The operations the layers need from an instruction set.
 pub trait Kernels: Sync {
     /// Name of the kernel set, reported by `init()` and the benchmarks.

@@ -12,6 +12,7 @@ use super::{threads, PackedB, Trans};
 use std::cell::RefCell;
 use std::ops::Range;
 
+// Deliberate repeat: `tile`'s parameter list, spelled again by every set's tile (x86_tile!, simd128.rs).
 /// A register-blocked micro-kernel over packed panels: `C[MR×NR] = Â·B̂ (+ C if accumulate)`.
 pub(crate) trait MicroKernel {
     /// Rows of the register tile.
@@ -125,6 +126,7 @@ unsafe impl Sync for Job<'_> {}
 /// A kernel set's entry into [`block`]: the same function under its `#[target_feature]`.
 pub(crate) type BlockFn = unsafe fn(&Job<'_>, Range<usize>, Range<usize>);
 
+// Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
 /// `C = op(A)·op(B) (+ C)` through packing and the micro-kernel `K`, split over threads when large.
 ///
 /// # Safety
