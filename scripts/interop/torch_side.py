@@ -166,6 +166,7 @@ def notebook_model(kind):
             a = torch.cat([h[-2], h[-1]], dim=1)
             return torch.softmax(self.fc(torch.relu(self.head[0](a))), -1)
 
+    # Deliberate repeat: one plain torch module per notebook model, as users would write them.
     class Tagger(nn.Module):
         # Dense features (F 5) -> LSTM(6) -> per-step Linear(4) -> per-step outputs (logits).
         def __init__(self):

@@ -11,11 +11,12 @@
  * TF.js' default (and Keras 1's) recurrent activation is hard_sigmoid, which cellstate does not compute:
  * such a model is refused, not silently approximated.
  */
-import { SequenceModel } from '../common';
+import type { SequenceModel } from '../common';
 import type { Backend, DenseLayerSpec, SequenceModelConfig } from '../common';
 import { DataError, ValueError } from '../errors';
 import { Tensor } from '../tensor';
 import { kerasKernelToTorch } from './gates';
+import { modelFromStateDict } from './model';
 
 /** A TF.js `model.json` (the fields cellstate reads). */
 export interface TfjsModelJson {
@@ -263,14 +264,7 @@ export function importTfjs(
     throw new DataError(`model.json is not JSON: ${(e as Error).message}`, { cause: e });
   }
   const { config, stateDict } = tfjsToConfig(parsed, weightData);
-  const model = new SequenceModel(config, { backend: options.backend });
-  try {
-    model.loadStateDict(stateDict);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return modelFromStateDict(config, stateDict, options.backend);
 }
 
 function same(a: readonly number[], b: readonly number[]): boolean {

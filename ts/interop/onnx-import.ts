@@ -16,11 +16,12 @@
  *   plumbing: Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Constant, ConstantOfShape(0) (zero initial
  *            states, the only initial state accepted), Identity, Dropout.
  */
-import { SequenceModel } from '../common';
+import type { SequenceModel } from '../common';
 import type { Backend, SequenceModelConfig, DenseLayerSpec, OutputSpec } from '../common';
 import { DataError, ValueError } from '../errors';
 import { Tensor } from '../tensor';
 import { onnxToTorchGates } from './gates';
+import { modelFromStateDict } from './model';
 import {
   type AttributeProto,
   DataType,
@@ -603,12 +604,5 @@ function fold(node: NodeProto, inRoles: (Role | null)[]): Role {
  */
 export function importOnnx(bytes: Uint8Array | ArrayBuffer, options: OnnxImportOptions = {}): SequenceModel {
   const { config, stateDict } = onnxToConfig(bytes, options);
-  const model = new SequenceModel(config, { backend: options.backend });
-  try {
-    model.loadStateDict(stateDict);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return modelFromStateDict(config, stateDict, options.backend);
 }

@@ -63,6 +63,7 @@ const descriptor = {
           fields: {
             ir_version: { type: 'int64', id: 1 },
             opset_import: { rule: 'repeated', type: 'OperatorSetIdProto', id: 8 },
+            // Deliberate repeat: the ONNX schema's messages, field by field as onnx.proto declares them.
             producer_name: { type: 'string', id: 2 },
             producer_version: { type: 'string', id: 3 },
             domain: { type: 'string', id: 4 },

@@ -130,11 +130,40 @@ pub trait Float:
     );
 }
 
-// The f32 and f64 impls repeat the trait's signatures by necessity; their bodies differ.
+/// The constants and elementwise methods of [`Float`] that forward to the std inherent ones of `$t`.
+macro_rules! std_float_methods {
+    ($t:ident) => {
+        const ZERO: Self = 0.0;
+        const ONE: Self = 1.0;
+        const NEG_INFINITY: Self = $t::NEG_INFINITY;
+
+        fn exp(self) -> Self {
+            $t::exp(self)
+        }
+        fn ln(self) -> Self {
+            $t::ln(self)
+        }
+        fn ln_1p(self) -> Self {
+            $t::ln_1p(self)
+        }
+        fn tanh(self) -> Self {
+            $t::tanh(self)
+        }
+        fn abs(self) -> Self {
+            $t::abs(self)
+        }
+        fn max(self, o: Self) -> Self {
+            $t::max(self, o)
+        }
+        fn is_finite(self) -> bool {
+            $t::is_finite(self)
+        }
+    };
+}
+
+// Deliberate repeat: the f32 and f64 impls spell the trait's kernel signatures; their bodies differ.
 impl Float for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    std_float_methods!(f32);
 
     fn from_f32(v: f32) -> Self {
         v
@@ -147,27 +176,6 @@ impl Float for f32 {
     }
     fn to_f64(self) -> f64 {
         self as f64
-    }
-    fn exp(self) -> Self {
-        f32::exp(self)
-    }
-    fn ln(self) -> Self {
-        f32::ln(self)
-    }
-    fn ln_1p(self) -> Self {
-        f32::ln_1p(self)
-    }
-    fn tanh(self) -> Self {
-        f32::tanh(self)
-    }
-    fn abs(self) -> Self {
-        f32::abs(self)
-    }
-    fn max(self, o: Self) -> Self {
-        f32::max(self, o)
-    }
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
     }
 
     fn gemm(
@@ -245,9 +253,7 @@ impl Float for f32 {
 
 // The reference path: the scalar kernels' own loops, instantiated in f64.
 impl Float for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    std_float_methods!(f64);
 
     fn from_f32(v: f32) -> Self {
         v as f64
@@ -260,27 +266,6 @@ impl Float for f64 {
     }
     fn to_f64(self) -> f64 {
         self
-    }
-    fn exp(self) -> Self {
-        f64::exp(self)
-    }
-    fn ln(self) -> Self {
-        f64::ln(self)
-    }
-    fn ln_1p(self) -> Self {
-        f64::ln_1p(self)
-    }
-    fn tanh(self) -> Self {
-        f64::tanh(self)
-    }
-    fn abs(self) -> Self {
-        f64::abs(self)
-    }
-    fn max(self, o: Self) -> Self {
-        f64::max(self, o)
-    }
-    fn is_finite(self) -> bool {
-        f64::is_finite(self)
     }
 
     fn gemm(

@@ -1520,33 +1520,20 @@ mod tests {
         fast.layer().read_output(&mut y32).unwrap();
         reference.layer().read_output(&mut y64).unwrap();
         assert_agrees("output", &y32, &y64, rtol, atol);
-        assert_agrees(
-            "h_n",
-            fast.layer().h_n(),
-            reference.layer().h_n(),
-            rtol,
-            atol,
-        );
-        assert_agrees(
-            "c_n",
-            fast.layer().c_n(),
-            reference.layer().c_n(),
-            rtol,
-            atol,
-        );
-        assert_agrees("grads", fast.grads(), reference.grads(), rtol, atol);
         let mut dx32 = vec![0.0; x.len()];
         let mut dx64 = vec![0.0; x.len()];
         fast.layer().read_d_x(&mut dx32).unwrap();
         reference.layer().read_d_x(&mut dx64).unwrap();
         assert_agrees("dx", &dx32, &dx64, rtol, atol);
-        assert_agrees(
-            "dh0",
-            fast.layer().d_h0(),
-            reference.layer().d_h0(),
-            rtol,
-            atol,
-        );
+        let (f, r) = (fast.layer(), reference.layer());
+        for (name, got, want) in [
+            ("h_n", f.h_n(), r.h_n()),
+            ("c_n", f.c_n(), r.c_n()),
+            ("grads", fast.grads(), reference.grads()),
+            ("dh0", f.d_h0(), r.d_h0()),
+        ] {
+            assert_agrees(name, got, want, rtol, atol);
+        }
     }
 
     /// The recurrence split over batch rows (1, 2, 3 and 5 parts, forced whatever the size, on a pool

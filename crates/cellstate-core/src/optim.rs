@@ -141,6 +141,7 @@ impl OptimizerConfig {
                     return Err(bad("weightDecay", weight_decay, "≥ 0"));
                 }
             }
+            // Deliberate repeat: validation and the step bind the same Adam/AdamW fields.
             OptimizerConfig::Adam {
                 beta1,
                 beta2,
@@ -229,6 +230,7 @@ impl Optimizer {
                     *p -= lr * if nesterov { g + momentum * *b } else { *b };
                 }
             }
+            // Deliberate repeat: validation and the step bind the same Adam/AdamW fields.
             OptimizerConfig::Adam {
                 beta1,
                 beta2,

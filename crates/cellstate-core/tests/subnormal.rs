@@ -30,6 +30,7 @@ fn vanishing_gradients_never_go_subnormal() {
         }
     }
     lstm.zero_grad();
+    // Deliberate repeat: the backward steps of lstm.rs's tests; an integration test cannot reach their helpers.
     lstm.backward(&BackwardInput {
         d_output: Some(&dy),
         ..Default::default()

@@ -18,74 +18,25 @@ pub fn supported() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
-// Deliberately parallel to avx512.rs: the same tile loop at another register width and intrinsics.
-struct Tile6x16;
-
-impl MicroKernel for Tile6x16 {
-    const MR: usize = 6;
-    const NR: usize = 16;
-
-    #[inline(always)]
-    unsafe fn tile(
-        k: usize,
-        a: *const f32,
-        b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        tile_6x16(k, a, b, c, ldc, accumulate)
-    }
-}
-
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn tile_6x16(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-) {
-    let mut acc = [[_mm256_setzero_ps(); 2]; 6];
-    for p in 0..k {
-        // SAFETY: p < k and the packed panels hold k·16 (B) and k·6 (A) floats (MicroKernel contract).
-        let (b0, b1) = (
-            _mm256_loadu_ps(b.add(p * 16)),
-            _mm256_loadu_ps(b.add(p * 16 + 8)),
-        );
-        for (r, row) in acc.iter_mut().enumerate() {
-            let ar = _mm256_set1_ps(*a.add(p * 6 + r));
-            row[0] = _mm256_fmadd_ps(ar, b0, row[0]);
-            row[1] = _mm256_fmadd_ps(ar, b1, row[1]);
-        }
-    }
-    for (r, row) in acc.iter().enumerate() {
-        for (h, &v) in row.iter().enumerate() {
-            // SAFETY: row r < 6, columns h·8..h·8+8 < 16 lie in the caller's tile of C.
-            let cp = c.add(r * ldc + h * 8);
-            let v = if accumulate {
-                _mm256_add_ps(_mm256_loadu_ps(cp), v)
-            } else {
-                v
-            };
-            _mm256_storeu_ps(cp, v);
-        }
-    }
-}
-
-/// The blocked loops compiled for this instruction set (every task of a product runs this).
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_avx2(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usize>) {
-    pack::block::<Tile6x16>(job, rows, cols)
-}
+x86_tile!(
+    Tile6x16,
+    "avx2,fma",
+    mr = 6,
+    w = 8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_storeu_ps
+);
 
 /// The 8-lane vector type the shared polynomial code is written against.
 #[derive(Clone, Copy)]
 struct V(__m256);
 
 // Every method carries the target feature so it inlines into `activation`; callers uphold detection.
+// Deliberate repeat: the same Lanes op list as avx512.rs and simd128.rs, each op in this set's own intrinsics.
 impl poly::Lanes for V {
     const WIDTH: usize = 8;
     #[target_feature(enable = "avx2,fma")]
@@ -183,42 +134,13 @@ impl poly::Lanes for V {
     }
 }
 
-#[target_feature(enable = "avx2,fma")]
-unsafe fn activation(x: &mut [f32], f: poly::Activation) {
-    poly::apply::<V>(x, f)
-}
-
-// `Avx2Fma(())` is built only as `INSTANCE`, which `mod.rs` hands out after `supported()`.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn cell_forward(
-    gates: &mut [f32],
-    c: &mut [f32],
-    h: &mut [f32],
-    tanh_c: Option<&mut [f32]>,
-) {
-    poly::cell_forward::<V>(gates, c, h, tanh_c)
-}
-
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn cell_backward(
-    d_gates: &mut [f32],
-    d_c: &mut [f32],
-    acts: &[f32],
-    tanh_c: &[f32],
-    c_prev: &[f32],
-    d_y: &[f32],
-    d_h: &[f32],
-    tiny: f32,
-) {
-    poly::cell_backward::<V>(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
-}
+x86_entry_points!("avx2,fma", Tile6x16, V);
 
 simd_kernels!(
     Avx2Fma,
     "avx2_fma",
     Tile6x16,
-    block_avx2,
+    block,
     activation,
     cell = (cell_forward, cell_backward)
 );

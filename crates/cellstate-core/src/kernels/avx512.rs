@@ -21,68 +21,18 @@ pub fn supported() -> bool {
     is_x86_feature_detected!("avx512f")
 }
 
-// Deliberately parallel to avx2_fma.rs: the same tile loop at another register width and intrinsics.
-struct Tile8x32;
-
-impl MicroKernel for Tile8x32 {
-    const MR: usize = 8;
-    const NR: usize = 32;
-
-    #[inline(always)]
-    unsafe fn tile(
-        k: usize,
-        a: *const f32,
-        b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        tile_8x32(k, a, b, c, ldc, accumulate)
-    }
-}
-
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn tile_8x32(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-) {
-    let mut acc = [[_mm512_setzero_ps(); 2]; 8];
-    for p in 0..k {
-        // SAFETY: p < k and the packed panels hold k·32 (B) and k·8 (A) floats (MicroKernel contract).
-        let (b0, b1) = (
-            _mm512_loadu_ps(b.add(p * 32)),
-            _mm512_loadu_ps(b.add(p * 32 + 16)),
-        );
-        for (r, row) in acc.iter_mut().enumerate() {
-            let ar = _mm512_set1_ps(*a.add(p * 8 + r));
-            row[0] = _mm512_fmadd_ps(ar, b0, row[0]);
-            row[1] = _mm512_fmadd_ps(ar, b1, row[1]);
-        }
-    }
-    for (r, row) in acc.iter().enumerate() {
-        for (h, &v) in row.iter().enumerate() {
-            // SAFETY: row r < 8, columns h·16..h·16+16 < 32 lie in the caller's tile of C.
-            let cp = c.add(r * ldc + h * 16);
-            let v = if accumulate {
-                _mm512_add_ps(_mm512_loadu_ps(cp), v)
-            } else {
-                v
-            };
-            _mm512_storeu_ps(cp, v);
-        }
-    }
-}
-
-/// The blocked loops compiled for this instruction set (every task of a product runs this).
-#[target_feature(enable = "avx512f")]
-unsafe fn block_avx512(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usize>) {
-    pack::block::<Tile8x32>(job, rows, cols)
-}
+x86_tile!(
+    Tile8x32,
+    "avx512f",
+    mr = 8,
+    w = 16,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_storeu_ps
+);
 
 /// The 16-lane vector type the shared polynomial code is written against.
 #[derive(Clone, Copy)]
@@ -96,6 +46,7 @@ unsafe fn sign_mask() -> __m512i {
 }
 
 // Every method carries the target feature so it inlines into `activation`; callers uphold detection.
+// Deliberate repeat: the same Lanes op list as avx2_fma.rs and simd128.rs, each op in this set's own intrinsics.
 impl poly::Lanes for V {
     const WIDTH: usize = 16;
     #[target_feature(enable = "avx512f")]
@@ -182,42 +133,13 @@ impl poly::Lanes for V {
     }
 }
 
-#[target_feature(enable = "avx512f")]
-unsafe fn activation(x: &mut [f32], f: poly::Activation) {
-    poly::apply::<V>(x, f)
-}
-
-// `Avx512(())` is built only as `INSTANCE`, which `mod.rs` hands out after `supported()`.
-#[target_feature(enable = "avx512f")]
-unsafe fn cell_forward(
-    gates: &mut [f32],
-    c: &mut [f32],
-    h: &mut [f32],
-    tanh_c: Option<&mut [f32]>,
-) {
-    poly::cell_forward::<V>(gates, c, h, tanh_c)
-}
-
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn cell_backward(
-    d_gates: &mut [f32],
-    d_c: &mut [f32],
-    acts: &[f32],
-    tanh_c: &[f32],
-    c_prev: &[f32],
-    d_y: &[f32],
-    d_h: &[f32],
-    tiny: f32,
-) {
-    poly::cell_backward::<V>(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
-}
+x86_entry_points!("avx512f", Tile8x32, V);
 
 simd_kernels!(
     Avx512,
     "avx512",
     Tile8x32,
-    block_avx512,
+    block,
     activation,
     cell = (cell_forward, cell_backward)
 );

@@ -20,6 +20,7 @@
 macro_rules! simd_kernels {
     ($set:ty, $name:literal, $tile:ty, $block:path, $activation:path
         $(, cell = ($cell_forward:path, $cell_backward:path))?) => {
+        // Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
         impl $crate::kernels::Kernels for $set {
             fn name(&self) -> &'static str {
                 $name
@@ -119,6 +120,112 @@ macro_rules! simd_kernels {
                 unsafe { $cell_backward(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny) }
             }
             )?
+        }
+    };
+}
+
+/// The x86 register tile `$mr × 2·$w` (two `$w`-lane vectors a row): the one loop AVX2 and AVX-512
+/// share, spelled in each set's intrinsics (`$zero`, `$load`, `$splat`, `$fmadd`, `$add`, `$store`)
+/// under its `#[target_feature]`. Expands to a unit struct `$tile` implementing
+/// [`pack::MicroKernel`] and the module-level `tile` it forwards to; the constants are literals, so
+/// the code is the same as the loop written out per set.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_tile {
+    ($tile:ident, $feature:literal, mr = $mr:literal, w = $w:literal,
+        $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $add:ident, $store:ident) => {
+        struct $tile;
+
+        impl MicroKernel for $tile {
+            const MR: usize = $mr;
+            const NR: usize = 2 * $w;
+
+            #[inline(always)]
+            unsafe fn tile(
+                k: usize,
+                a: *const f32,
+                b: *const f32,
+                c: *mut f32,
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                tile(k, a, b, c, ldc, accumulate)
+            }
+        }
+
+        #[target_feature(enable = $feature)]
+        #[inline]
+        unsafe fn tile(
+            k: usize,
+            a: *const f32,
+            b: *const f32,
+            c: *mut f32,
+            ldc: usize,
+            accumulate: bool,
+        ) {
+            let mut acc = [[$zero(); 2]; $mr];
+            for p in 0..k {
+                // SAFETY: p < k and the packed panels hold k·NR (B) and k·MR (A) floats (MicroKernel
+                // contract).
+                let (b0, b1) = ($load(b.add(p * 2 * $w)), $load(b.add(p * 2 * $w + $w)));
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let ar = $splat(*a.add(p * $mr + r));
+                    row[0] = $fmadd(ar, b0, row[0]);
+                    row[1] = $fmadd(ar, b1, row[1]);
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (h, &v) in row.iter().enumerate() {
+                    // SAFETY: row r < MR, columns h·w..h·w+w < NR lie in the caller's tile of C.
+                    let cp = c.add(r * ldc + h * $w);
+                    let v = if accumulate { $add($load(cp), v) } else { v };
+                    $store(cp, v);
+                }
+            }
+        }
+    };
+}
+
+/// The entry points of an x86 set compiled under its `#[target_feature]`: `block` (the packing
+/// driver over `$tile`), `activation` and the fused `cell_forward`/`cell_backward`, each the shared
+/// generic code from `pack.rs`/`poly.rs` instantiated on `$tile` and the lanes `$v`. Callers uphold
+/// detection: `mod.rs` hands out the set's value only after its `supported()` returned true.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_entry_points {
+    ($feature:literal, $tile:ty, $v:ty) => {
+        /// The blocked loops compiled for this instruction set (every task of a product runs this).
+        #[target_feature(enable = $feature)]
+        unsafe fn block(job: &pack::Job<'_>, rows: Range<usize>, cols: Range<usize>) {
+            pack::block::<$tile>(job, rows, cols)
+        }
+
+        #[target_feature(enable = $feature)]
+        unsafe fn activation(x: &mut [f32], f: poly::Activation) {
+            poly::apply::<$v>(x, f)
+        }
+
+        #[target_feature(enable = $feature)]
+        unsafe fn cell_forward(
+            gates: &mut [f32],
+            c: &mut [f32],
+            h: &mut [f32],
+            tanh_c: Option<&mut [f32]>,
+        ) {
+            poly::cell_forward::<$v>(gates, c, h, tanh_c)
+        }
+
+        #[target_feature(enable = $feature)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn cell_backward(
+            d_gates: &mut [f32],
+            d_c: &mut [f32],
+            acts: &[f32],
+            tanh_c: &[f32],
+            c_prev: &[f32],
+            d_y: &[f32],
+            d_h: &[f32],
+            tiny: f32,
+        ) {
+            poly::cell_backward::<$v>(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
         }
     };
 }
@@ -240,6 +347,7 @@ impl<T: Copy + Default> PackedB<T> {
     }
 }
 
+// Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
 /// The operations the layers need from an instruction set.
 pub trait Kernels: Sync {
     /// Name of the kernel set, reported by `init()` and the benchmarks.

@@ -12,6 +12,7 @@ use super::{threads, PackedB, Trans};
 use std::cell::RefCell;
 use std::ops::Range;
 
+// Deliberate repeat: `tile`'s parameter list, spelled again by every set's tile (x86_tile!, simd128.rs).
 /// A register-blocked micro-kernel over packed panels: `C[MR×NR] = Â·B̂ (+ C if accumulate)`.
 pub(crate) trait MicroKernel {
     /// Rows of the register tile.
@@ -125,6 +126,7 @@ unsafe impl Sync for Job<'_> {}
 /// A kernel set's entry into [`block`]: the same function under its `#[target_feature]`.
 pub(crate) type BlockFn = unsafe fn(&Job<'_>, Range<usize>, Range<usize>);
 
+// Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
 /// `C = op(A)·op(B) (+ C)` through packing and the micro-kernel `K`, split over threads when large.
 ///
 /// # Safety
@@ -390,35 +392,8 @@ fn pack_b<K: MicroKernel>(
     nc: usize,
     dst: &mut [f32],
 ) {
-    for (panel, j0) in (0..nc).step_by(K::NR).enumerate() {
-        let w = K::NR.min(nc - j0);
-        let out = &mut dst[panel * kc * K::NR..(panel + 1) * kc * K::NR];
-        match tb {
-            // Stored k × n: each packed row is a contiguous slice of a B row.
-            Trans::N => {
-                for (p, row) in out.chunks_exact_mut(K::NR).enumerate() {
-                    let src = (pc + p) * ldb + jc + j0;
-                    row[..w].copy_from_slice(&b[src..src + w]);
-                    row[w..].fill(0.0);
-                }
-            }
-            // Stored n × k: read each B row contiguously, scatter it down a packed column.
-            Trans::T => {
-                for j in 0..K::NR {
-                    if j < w {
-                        let src = (jc + j0 + j) * ldb + pc;
-                        for (p, &v) in b[src..src + kc].iter().enumerate() {
-                            out[p * K::NR + j] = v;
-                        }
-                    } else {
-                        for p in 0..kc {
-                            out[p * K::NR + j] = 0.0;
-                        }
-                    }
-                }
-            }
-        }
-    }
+    // Stored k × n (`N`): a packed row is a slice of a B row.
+    pack_panels(tb == Trans::N, K::NR, b, ldb, pc, jc, kc, nc, dst)
 }
 
 /// Packs `op(A)[ic..ic+mc, pc..pc+kc]` into `[mc/MR][kc][MR]`, zero-padding the last panel.
@@ -433,31 +408,49 @@ fn pack_a<K: MicroKernel>(
     kc: usize,
     dst: &mut [f32],
 ) {
-    for (panel, i0) in (0..mc).step_by(K::MR).enumerate() {
-        let h = K::MR.min(mc - i0);
-        let out = &mut dst[panel * kc * K::MR..(panel + 1) * kc * K::MR];
-        match ta {
-            // Stored m × k: read each A row contiguously, scatter it down a packed column.
-            Trans::N => {
-                for r in 0..K::MR {
-                    if r < h {
-                        let src = (ic + i0 + r) * lda + pc;
-                        for (p, &v) in a[src..src + kc].iter().enumerate() {
-                            out[p * K::MR + r] = v;
-                        }
-                    } else {
-                        for p in 0..kc {
-                            out[p * K::MR + r] = 0.0;
-                        }
-                    }
-                }
+    // Stored k × m (`T`): a packed row is a slice of an A row.
+    pack_panels(ta == Trans::T, K::MR, a, lda, pc, ic, kc, mc, dst)
+}
+
+/// The packing both operands share: the block `x[p0..p0+kc][j0..j0+nc]` of a k-major view of `src`
+/// into `[nc/width][kc][width]` panels, the last one zero-padded. `k_major` says `src` is stored with
+/// k along its rows (`x[p][j] = src[p·ld + j]`), else transposed (`x[p][j] = src[j·ld + p]`). `width`
+/// is the tile's NR (for B) or MR (for A), a constant once inlined into `pack_b`/`pack_a`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pack_panels(
+    k_major: bool,
+    width: usize,
+    src: &[f32],
+    ld: usize,
+    p0: usize,
+    j0: usize,
+    kc: usize,
+    nc: usize,
+    dst: &mut [f32],
+) {
+    for (panel, jp) in (0..nc).step_by(width).enumerate() {
+        let w = width.min(nc - jp);
+        let out = &mut dst[panel * kc * width..(panel + 1) * kc * width];
+        if k_major {
+            // Each packed row is a contiguous slice of a source row.
+            for (p, row) in out.chunks_exact_mut(width).enumerate() {
+                let s = (p0 + p) * ld + j0 + jp;
+                row[..w].copy_from_slice(&src[s..s + w]);
+                row[w..].fill(0.0);
             }
-            // Stored k × m: each packed row is a contiguous slice of an A row.
-            Trans::T => {
-                for (p, row) in out.chunks_exact_mut(K::MR).enumerate() {
-                    let src = (pc + p) * lda + ic + i0;
-                    row[..h].copy_from_slice(&a[src..src + h]);
-                    row[h..].fill(0.0);
+        } else {
+            // Read each source row contiguously, scatter it down a packed column.
+            for j in 0..width {
+                if j < w {
+                    let s = (j0 + jp + j) * ld + p0;
+                    for (p, &v) in src[s..s + kc].iter().enumerate() {
+                        out[p * width + j] = v;
+                    }
+                } else {
+                    for p in 0..kc {
+                        out[p * width + j] = 0.0;
+                    }
                 }
             }
         }

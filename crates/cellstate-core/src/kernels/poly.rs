@@ -185,6 +185,7 @@ pub(crate) unsafe fn cell_forward<V: Lanes>(
     }
 }
 
+// Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
 /// One LSTM row's pointwise backward, fused (the inverse of [`cell_forward`] with its cache): from
 /// the activations `acts` (4H), `tanh_c` (H), the previous cell state `c_prev` (H), this step's output
 /// gradient `d_y` (H) and the recurrent `d_h` (H), writes the gate gradients `d_gates` (4H) and

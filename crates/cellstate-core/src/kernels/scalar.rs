@@ -82,6 +82,7 @@ pub fn cell_forward_reference<T: Float>(
     }
 }
 
+// Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
 /// One LSTM row's fused pointwise backward in any [`Float`], arguments as [`Kernels::cell_backward`].
 pub fn cell_backward_reference<T: Float>(
     d_gates: &mut [T],
@@ -110,6 +111,7 @@ pub fn cell_backward_reference<T: Float>(
     }
 }
 
+// Deliberate repeat: the Kernels method's parameter list, spelled by the trait, every impl and the generic driver it forwards to (an argument struct would change the API the layers call).
 impl Kernels for Scalar {
     fn name(&self) -> &'static str {
         "scalar"

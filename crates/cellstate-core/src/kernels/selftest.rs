@@ -150,30 +150,15 @@ fn check_cells(set: &dyn Kernels) -> Result<(), String> {
                 d_c[0] = 0.0;
             }
             let tiny = 1e-30;
-            let mut want_dg = vec![f32::NAN; 4 * h];
-            let mut want_dc = d_c.clone();
-            Scalar.cell_backward(
-                &mut want_dg,
-                &mut want_dc,
-                &want_g,
-                &want_t,
-                &c_prev,
-                &d_y,
-                &d_h,
-                tiny,
-            );
-            let mut got_dg = vec![f32::NAN; 4 * h];
-            let mut got_dc = d_c.clone();
-            set.cell_backward(
-                &mut got_dg,
-                &mut got_dc,
-                &want_g,
-                &want_t,
-                &c_prev,
-                &d_y,
-                &d_h,
-                tiny,
-            );
+            let backward = |ks: &dyn Kernels| {
+                let (mut dg, mut dc) = (vec![f32::NAN; 4 * h], d_c.clone());
+                ks.cell_backward(
+                    &mut dg, &mut dc, &want_g, &want_t, &c_prev, &d_y, &d_h, tiny,
+                );
+                (dg, dc)
+            };
+            let (want_dg, want_dc) = backward(&Scalar);
+            let (got_dg, got_dc) = backward(set);
             if !same(&got_dg, &want_dg) || !same(&got_dc, &want_dc) {
                 return Err(format!(
                     "{} cell_backward H={h} row {row}: d_gates {:?} / d_c {:?}, scalar gives {:?} / {:?}",

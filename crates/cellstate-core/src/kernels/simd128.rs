@@ -42,6 +42,7 @@ impl MulAdd for Separate {
 /// x86 tiles: the same loop in wasm's 4-lane intrinsics.
 pub(super) struct Tile<M, const MR: usize, const NV: usize>(PhantomData<M>);
 
+// Deliberate repeat: MicroKernel::tile's signature (pack.rs) and the x86 tiles' loop, in wasm intrinsics.
 impl<M: MulAdd, const MR: usize, const NV: usize> MicroKernel for Tile<M, MR, NV> {
     const MR: usize = MR;
     const NR: usize = 4 * NV;
@@ -110,6 +111,7 @@ impl<M> V<M> {
     }
 }
 
+// Deliberate repeat: the same Lanes op list as avx2_fma.rs and avx512.rs, each op in this set's own intrinsics.
 impl<M: MulAdd> poly::Lanes for V<M> {
     const WIDTH: usize = 4;
     #[inline(always)]
