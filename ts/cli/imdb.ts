@@ -6,6 +6,7 @@ import {
   type Backend,
   DataError,
   type EpochLogs,
+  type PadOptions,
   type Padded,
   type SequenceModel,
   type Split,
@@ -267,6 +268,15 @@ function stepProgress(out: Out, label: string, total: number, everySeconds: numb
   };
 }
 
+/**
+ * padSequences, with every empty review given one (padding) step: the model refuses a length of 0 (a
+ * sequence needs a step), and a review whose words are all out of the vocabulary is still a review.
+ */
+function padReviews(seqs: Parameters<typeof padSequences>[0], options: PadOptions & { dtype?: 'int32' }): Padded<Int32Array> {
+  const x = padSequences(seqs, options);
+  return { ...x, lengths: x.lengths.map((n) => Math.max(1, n)) };
+}
+
 const slice = (x: Padded<Int32Array>, from: number, to: number) => ({
   data: x.data.subarray(from * x.shape[1], to * x.shape[1]),
   shape: [to - from, x.shape[1]] as [number, number],
@@ -344,7 +354,7 @@ async function prepareData(v: Values, s: TrainSettings, io: Io): Promise<Pick<Tr
   const test = firstReviews(d.test, s.testSize);
   if (train.labels.length === 0 || test.labels.length === 0) throw new UsageError('no reviews to train or test on');
   const pad = { maxlen: s.maxlen, padding: s.padding, truncating: s.truncating } as const;
-  return { d, train, test, xTrain: padSequences(train, pad), xTest: padSequences(test, pad) };
+  return { d, train, test, xTrain: padReviews(train, pad), xTest: padReviews(test, pad) };
 }
 
 /** What the `--json` line and `metrics.json` hold, at any point of the run. */
@@ -543,7 +553,7 @@ export async function evaluate(argv: string[], io: Io): Promise<number> {
   );
   io.out.write(`${describeData(d, null, testSize, { withTrain: false })}\n`);
   const test = firstReviews(d.test, testSize);
-  const x = padSequences(test, { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating });
+  const x = padReviews(test, { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating });
   io.out.write(
     `model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epoch${plural(run.model.epochsTrained)} trained)\n`,
   );
@@ -597,7 +607,7 @@ export async function predict(argv: string[], io: Io): Promise<number> {
   const { backend } = await startBackend(v, io.err);
   const run = await loadRun(dir);
   const { vocab } = run;
-  const x = padSequences(
+  const x = padReviews(
     texts.map((t) => run.wordIndex.encode(t)),
     { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating },
   );

@@ -46,6 +46,21 @@ impl LstmHandle {
             .map_err(js_err)
     }
 
+    /// Releases the LSTM's memory now (wasm-bindgen's `free` under the same name): the state is
+    /// swapped for the smallest valid one. The TypeScript wrapper refuses any later use.
+    #[napi]
+    pub fn free(&mut self) {
+        let tiny = LstmConfig {
+            input_size: 1,
+            hidden_size: 1,
+            num_layers: 1,
+            bidirectional: false,
+        };
+        if let Ok(inner) = Lstm::new(tiny, 0) {
+            self.inner = inner;
+        }
+    }
+
     /// The parameter table as JSON.
     #[napi]
     pub fn param_table(&self) -> String {
@@ -234,6 +249,16 @@ impl ModelHandle {
         Model::new(config)
             .map(|inner| ModelHandle { inner })
             .map_err(js_err)
+    }
+
+    /// Releases the model's memory now (wasm-bindgen's `free` under the same name): the state is
+    /// swapped for the smallest valid model. The TypeScript wrapper refuses any later use.
+    #[napi]
+    pub fn free(&mut self) {
+        let tiny = r#"{"input":{"kind":"dense","features":1},"lstm":{"hiddenSize":1},"units":1,"loss":"mse"}"#;
+        if let Ok(inner) = ModelConfig::from_json(tiny).and_then(Model::new) {
+            self.inner = inner;
+        }
     }
 
     /// The config with defaults filled in, as JSON.

@@ -30,7 +30,6 @@ use crate::lstm::{LstmLayer, ParamEntry};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::rng::Rng;
 use crate::{Error, Result};
-use config::MAX_SIZE;
 use dense::DenseLayer;
 
 /// One batch. Tokens for one-hot/embedding input, features for dense input, batch-first.
@@ -154,12 +153,8 @@ impl Model {
             width = units;
         }
         let n = table.last().map_or(0, |e| e.offset + e.len());
-        if n > 1 << 28 {
-            return Err(Error::Value(format!(
-                "model has {n} parameters; at most {} are supported",
-                1 << 28
-            )));
-        }
+        // validate() bounded the size; this asks for the memory before the four buffers are made.
+        crate::limits::reserve_model("model", n as u128 * 16)?;
         let mut params = vec![0.0; n];
         let mut rng = Rng::new(config.seed);
         if let (
@@ -346,9 +341,8 @@ impl Model {
 
     fn validate_batch(&self, b: &Batch<'_>, need_targets: bool) -> Result<()> {
         let (n, t) = (b.batch, b.steps);
-        if n == 0 || t == 0 || n > MAX_SIZE || t > MAX_SIZE || n.saturating_mul(t) > MAX_SIZE {
-            return Err(Error::Shape(format!("a batch needs at least one sequence of at least one step; got batch {n}, steps {t}")));
-        }
+        // Shape and working memory first: every product below is then known to fit a usize.
+        crate::limits::check_call("batch", n, t, self.config.floats_per_step())?;
         match (&self.config.input, b.tokens, b.x) {
             (InputConfig::Dense { features }, None, Some(x)) => {
                 check_len(
