@@ -117,6 +117,8 @@ export async function readAclImdb(
     (name) => REVIEW.test(name),
     ({ name, data }) => {
       const m = REVIEW.exec(name)!;
+      // The id is packed below 2^40 in the sort key; a larger one would land in another split and label.
+      if (m[3].length > 12 || Number(m[3]) >= 2 ** 40) throw new DataError(`${what}: review ${name} has an id above 2^40`);
       const key = ((m[1] === 'train' ? 0 : 2) + (m[2] === 'pos' ? 1 : 0)) * 2 ** 40 + Number(m[3]);
       if (seen.has(key)) throw new DataError(`${what} holds review ${m[1]}/${m[2]}/${m[3]} twice`);
       seen.add(key);

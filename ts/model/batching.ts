@@ -64,7 +64,9 @@ export function toBlock(core: CoreConfig, input: SequenceInput, what = 'x'): Blo
     for (let i = 0; i < rows.length; i++) {
       for (let s = 0; s < t; s++) {
         const v = rows[i][s];
-        if (!Number.isInteger(v)) throw new ValueError(`${what}: token ${String(v)} at sequence ${i}, step ${s} is not an integer id`);
+        // An Int32Array would wrap 2^32 + 3 to 3 (a silently wrong id): refuse what it cannot hold.
+        if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31)
+          throw new ValueError(`${what}: token ${String(v)} at sequence ${i}, step ${s} is not an integer id that fits int32`);
         data[i * t + s] = v;
       }
     }

@@ -57,6 +57,14 @@ export interface RawModel {
   trainBatch: BatchCall;
   forwardBackward: BatchCall;
   evaluateBatch: BatchCall;
+  checkBatch(
+    tokens: Int32Array | null,
+    x: Float32Array | null,
+    batch: number,
+    steps: number,
+    lengths: Uint32Array | null,
+    targets: Float32Array | null,
+  ): void;
   predictBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null): Float32Array;
   logits(): Float32Array;
   free?(): void;

@@ -4,7 +4,7 @@
  * The model (./sequence-model.ts) checks the data and hands over its handle.
  */
 import { call } from '../backend';
-import { ValueError } from '../errors';
+import { CellstateError, ValueError, describe } from '../errors';
 import { mulberry32 } from '../data/rng';
 import { type Block, type RawModel, isInt, runBatch } from './core';
 import { type TargetBlock, gather } from './batching';
@@ -52,6 +52,48 @@ export function fitSizes(options: FitOptions): { epochs: number; batchSize: numb
   if (!isInt(epochs, 0, 1e6)) throw new ValueError(`epochs must be a non-negative integer, got ${String(epochs)}`);
   if (!isInt(batchSize, 1, 1 << 20)) throw new ValueError(`batchSize must be a positive integer, got ${String(batchSize)}`);
   return { epochs, batchSize };
+}
+
+/**
+ * Checks every batch of `data` and the options `fit` will use, before its first step: the core checks
+ * the data (ids, lengths, labels, memory per call) batch by batch without running anything, so a bad
+ * batch late in an epoch is refused before any weight moved.
+ * @throws {ShapeError} / {ValueError} naming the first bad batch or option.
+ */
+export function checkFit(raw: RawModel, train: Labeled, val: Labeled | null, batchSize: number, options: FitOptions): void {
+  for (const [what, data] of [
+    ['x', train],
+    ['validationData', val],
+  ] as const) {
+    if (!data) continue;
+    for (let from = 0; from < data.b.n; from += batchSize) {
+      const g = gather(data.b, data.t, null, from, Math.min(data.b.n, from + batchSize));
+      try {
+        call(() => raw.checkBatch(g.block.tokens, g.block.x, g.block.n, g.block.steps, g.block.lengths, g.targets));
+      } catch (e) {
+        if (e instanceof CellstateError) {
+          const Kind = e.constructor as new (m: string, o?: { cause?: unknown }) => CellstateError;
+          throw new Kind(`${what}, samples ${from}..${Math.min(data.b.n, from + batchSize) - 1}: ${e.message}`, { cause: e });
+        }
+        throw e;
+      }
+    }
+  }
+  const es = options.earlyStopping;
+  if (es !== undefined) {
+    if (typeof es !== 'object' || es === null) throw new ValueError(`earlyStopping must be an object, got ${describe(es)}`);
+    const monitor = es.monitor ?? (val ? 'valLoss' : 'loss');
+    const known = ['valLoss', 'valAccuracy', 'loss', 'accuracy'];
+    if (!known.includes(monitor)) throw new ValueError(`earlyStopping.monitor must be one of ${known.join(', ')}, got ${String(monitor)}`);
+    if (monitor.startsWith('val') && !val) throw new ValueError(`earlyStopping monitors ${monitor}, which this run does not compute`);
+  }
+  for (const [k, v] of Object.entries(options.callbacks ?? {})) {
+    if (v !== undefined && typeof v !== 'function') throw new ValueError(`callbacks.${k} must be a function, got ${describe(v)}`);
+  }
+  if (options.shuffle !== undefined && typeof options.shuffle !== 'boolean') {
+    throw new ValueError(`shuffle must be a boolean, got ${describe(options.shuffle)}`);
+  }
+  learningRate(options.lrSchedule, 1, 1);
 }
 
 /**

@@ -11,14 +11,19 @@ import { type ParamInfo, mergeParams, paramSize, splitParams } from '../params';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
 import { gather, perStep, toBlock, toTargets } from './batching';
 import { type CoreConfig, type RawModel, coreConfig, normalizeOptimizer, runBatch } from './core';
-import { type Labeled, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
+import { type Labeled, checkFit, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
 import { META_EPOCHS, META_OPTIMIZER, META_RNG, decodeOptimizer, decodeRng, encodeOptimizer, encodeRng, savedConfig } from './format';
 import type { Evaluation, FitOptions, History, OptimizerSpec, OutputSpec, SequenceInput, SequenceModelConfig, Targets } from './types';
 
 let liveModels = 0;
 const registry = new FinalizationRegistry<RawModel>((raw) => {
   liveModels--;
-  raw.free?.();
+  // A safety net must never throw: an exception here would end the process (uncatchable by the user).
+  try {
+    raw.free?.();
+  } catch {
+    // The handle's memory is already gone (e.g. the wasm instance trapped); nothing left to free.
+  }
 });
 
 /**
@@ -181,6 +186,7 @@ export class SequenceModel {
     let val: Labeled | null = null;
     if (options.validationData) val = this.#labeled(options.validationData[0], options.validationData[1], 'validationData x');
     else if (options.validationSplit !== undefined) ({ train, val } = splitValidation(train, options.validationSplit));
+    checkFit(raw, train, val, batchSize, options);
     if (options.optimizer || options.clipNorm !== undefined) {
       this.setOptimizer(options.optimizer ?? this.#optimizer, { clipNorm: options.clipNorm ?? (this.#clipNorm || undefined) });
     }
@@ -287,7 +293,11 @@ export class SequenceModel {
     const meta = parts.metadata ?? {};
     if (meta[META_OPTIMIZER]) {
       const { spec, clipNorm, step } = decodeOptimizer(meta[META_OPTIMIZER]);
-      this.setOptimizer(spec, { clipNorm });
+      try {
+        this.setOptimizer(spec, { clipNorm });
+      } catch (e) {
+        throw new DataError(`saved optimizer settings are unusable: ${(e as Error).message}`, { cause: e });
+      }
       const kind = spec.type;
       const join = (which: 'm' | 'v') => {
         const flat = which === 'm' ? raw.optimizerM() : raw.optimizerV();
@@ -303,7 +313,11 @@ export class SequenceModel {
       };
       const m = join('m');
       const v = join('v');
-      call(() => raw.setOptimizerState(step, m, v));
+      try {
+        call(() => raw.setOptimizerState(step, m, v));
+      } catch (e) {
+        throw new DataError(`saved optimizer state is unusable: ${(e as Error).message}`, { cause: e });
+      }
     }
     this.#epochsDone = Number(meta[META_EPOCHS] ?? 0) || 0;
     if (meta[META_RNG]) {

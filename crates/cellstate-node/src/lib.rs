@@ -394,6 +394,21 @@ impl ModelHandle {
         self.inner.evaluate_batch(&b).map(stats).map_err(js_err)
     }
 
+    /// Checks a batch (and its targets, when given) without running it.
+    #[napi]
+    pub fn check_batch(
+        &self,
+        tokens: Option<Int32Array>,
+        x: Option<Float32Array>,
+        batch_size: u32,
+        steps: u32,
+        lengths: Option<Uint32Array>,
+        targets: Option<Float32Array>,
+    ) -> napi::Result<()> {
+        let b = batch(&tokens, &x, batch_size, steps, &lengths, targets.as_deref());
+        self.inner.check_batch(&b).map_err(js_err)
+    }
+
     /// Outputs (probabilities for BCE / cross-entropy), batch-first.
     #[napi]
     pub fn predict_batch(
