@@ -205,9 +205,15 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
  * @throws {ValueError} on an unknown type, or SGD without an lr.
  */
 export function normalizeOptimizer(o: OptimizerSpec | undefined): OptimizerSpec {
-  const spec = o ?? { type: 'adam' };
+  const spec = o === undefined ? { type: 'adam' as const } : o;
   if (typeof spec !== 'object' || spec === null || !['adam', 'adamw', 'sgd'].includes(spec.type)) {
     throw new ValueError(`optimizer.type must be 'adam', 'adamw' or 'sgd', got ${JSON.stringify((spec as { type?: unknown })?.type)}`);
+  }
+  // JSON turns NaN and Infinity into null: refuse them here, by name; their ranges are the core's.
+  for (const [k, v] of Object.entries(spec)) {
+    if (k !== 'type' && k !== 'nesterov' && v !== undefined && !(typeof v === 'number' && Number.isFinite(v))) {
+      throw new ValueError(`optimizer.${k} must be a finite number, got ${describe(v)}`);
+    }
   }
   if (spec.type === 'sgd' && typeof spec.lr !== 'number') throw new ValueError('SGD needs an explicit lr');
   return { ...spec };

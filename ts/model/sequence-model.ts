@@ -10,10 +10,15 @@ import { type ModelParts, encodeModelBundle } from '../io/bundle';
 import { type ParamInfo, mergeParams, paramSize, splitParams } from '../params';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
 import { gather, perStep, toBlock, toTargets } from './batching';
-import { type CoreConfig, type RawModel, coreConfig, normalizeOptimizer, runBatch } from './core';
+import { type CoreConfig, type RawModel, coreConfig, isInt, normalizeOptimizer, runBatch } from './core';
 import { type Labeled, checkFit, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
 import { META_EPOCHS, META_OPTIMIZER, META_RNG, decodeOptimizer, decodeRng, encodeOptimizer, encodeRng, savedConfig } from './format';
 import type { Evaluation, FitOptions, History, OptimizerSpec, OutputSpec, SequenceInput, SequenceModelConfig, Targets } from './types';
+
+/** A batch size of predict/evaluate: 0, negative or fractional sizes would never advance (or wrap). */
+function checkBatchSize(batchSize: unknown): void {
+  if (!isInt(batchSize, 1)) throw new ValueError(`batchSize must be a positive integer, got ${String(batchSize)}`);
+}
 
 let liveModels = 0;
 const registry = new FinalizationRegistry<RawModel>((raw) => {
@@ -210,6 +215,7 @@ export class SequenceModel {
    * @throws {ShapeError} / {ValueError} on bad data.
    */
   async evaluate(x: SequenceInput, y: Targets, { batchSize = 256 }: { batchSize?: number } = {}): Promise<Evaluation> {
+    checkBatchSize(batchSize);
     const data = this.#labeled(x, y);
     return evaluateBlock(this.#handle(), data, batchSize);
   }
@@ -221,6 +227,7 @@ export class SequenceModel {
    */
   predict(x: SequenceInput, { batchSize = 256 }: { batchSize?: number } = {}): Tensor {
     const raw = this.#handle();
+    checkBatchSize(batchSize);
     const b = toBlock(this.#core, x);
     const u = this.#core.units;
     const each = perStep(this.#core);
