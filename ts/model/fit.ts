@@ -94,6 +94,18 @@ export function checkFit(raw: RawModel, train: Labeled, val: Labeled | null, bat
     throw new ValueError(`shuffle must be a boolean, got ${describe(options.shuffle)}`);
   }
   learningRate(options.lrSchedule, 1, 1);
+  const { epochs } = fitSizes(options);
+  const batches = Math.ceil(train.b.n / batchSize);
+  if (options.initialEpoch !== undefined && !isInt(options.initialEpoch, 0, epochs))
+    throw new ValueError(`initialEpoch must be an integer in 0..epochs (${epochs}), got ${String(options.initialEpoch)}`);
+  if (options.initialBatch !== undefined && !isInt(options.initialBatch, 0, batches - 1))
+    throw new ValueError(
+      `initialBatch must be an integer in 0..${batches - 1} (batches per epoch − 1), got ${String(options.initialBatch)}`,
+    );
+  if (options.checkpointEvery !== undefined && !isInt(options.checkpointEvery, 1, 1e9))
+    throw new ValueError(`checkpointEvery must be a positive integer, got ${String(options.checkpointEvery)}`);
+  if (options.onCheckpoint !== undefined && typeof options.onCheckpoint !== 'function')
+    throw new ValueError(`onCheckpoint must be a function, got ${describe(options.onCheckpoint)}`);
 }
 
 /**
@@ -186,6 +198,7 @@ async function trainEpoch(
   epoch: number,
   idx: Uint32Array,
   lrAt: (epoch: number, step: number) => number,
+  firstBatch = 0,
 ): Promise<EpochLogs | null> {
   const { raw, train, batchSize } = run;
   const batches = Math.ceil(train.b.n / batchSize);
@@ -195,7 +208,7 @@ async function trainEpoch(
   let correct = 0;
   let counted = 0;
   let seen = 0;
-  for (let bi = 0; bi < batches; bi++) {
+  for (let bi = firstBatch; bi < batches; bi++) {
     const from = bi * batchSize;
     const to = Math.min(train.b.n, from + batchSize);
     const g = gather(train.b, train.t, idx, from, to);
@@ -216,6 +229,9 @@ async function trainEpoch(
       samplesPerSecond: seen / Math.max(elapsed, 1e-9),
       lr,
     });
+    if (options.onCheckpoint && options.checkpointEvery && (bi + 1) % options.checkpointEvery === 0 && bi + 1 < batches) {
+      await options.onCheckpoint({ epoch, batch: bi + 1 });
+    }
     await pause();
     if (options.signal?.aborted) return null;
   }
@@ -244,14 +260,17 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
   const random = mulberry32(run.shuffleSeed);
   const next = (bound: number) => Math.floor(random() * bound);
   const idx = new Uint32Array(train.b.n);
-  for (let epoch = 0; epoch < epochs; epoch++) {
+  // A resumed run replays the shuffles of the epochs it skips, so its data order is the uninterrupted run's.
+  const initialEpoch = options.initialEpoch ?? 0;
+  for (let e = 0; e < initialEpoch; e++) epochOrder(idx, options.shuffle ?? true, next);
+  for (let epoch = initialEpoch; epoch < epochs; epoch++) {
     if (options.signal?.aborted) {
       history.stopReason = 'aborted';
       break;
     }
     await options.callbacks?.onEpochBegin?.(epoch);
     epochOrder(idx, options.shuffle ?? true, next);
-    const logs = await trainEpoch(run, options, epoch, idx, lrAt);
+    const logs = await trainEpoch(run, options, epoch, idx, lrAt, epoch === initialEpoch ? (options.initialBatch ?? 0) : 0);
     if (!logs) {
       history.stopReason = 'aborted';
       break;
@@ -263,6 +282,7 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
     }
     run.onEpochDone();
     history.epochs.push(logs);
+    await options.onCheckpoint?.({ epoch: epoch + 1, batch: 0 });
     const verdict = await options.callbacks?.onEpochEnd?.(logs);
     if (stopper?.observe(logs, () => raw.params())) {
       history.stopReason = 'early-stopping';

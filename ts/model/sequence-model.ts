@@ -192,7 +192,9 @@ export class SequenceModel {
     if (options.validationData) val = this.#labeled(options.validationData[0], options.validationData[1], 'validationData x');
     else if (options.validationSplit !== undefined) ({ train, val } = splitValidation(train, options.validationSplit));
     checkFit(raw, train, val, batchSize, options);
-    if (options.optimizer || options.clipNorm !== undefined) {
+    // A resumed run keeps the optimiser state it was restored with (re-applying the spec would reset it).
+    const resuming = (options.initialEpoch ?? 0) > 0 || (options.initialBatch ?? 0) > 0;
+    if (!resuming && (options.optimizer || options.clipNorm !== undefined)) {
       this.setOptimizer(options.optimizer ?? this.#optimizer, { clipNorm: options.clipNorm ?? (this.#clipNorm || undefined) });
     }
     return runFit(
@@ -203,7 +205,8 @@ export class SequenceModel {
         epochs,
         batchSize,
         baseLr: this.#optimizer.lr ?? 1e-3,
-        shuffleSeed: ((this.config.seed ?? 0) ^ 0x9e3779b9) + this.#epochsDone * 7919,
+        // From the epochs trained before this run began (a resumed run has trained initialEpoch of them).
+        shuffleSeed: ((this.config.seed ?? 0) ^ 0x9e3779b9) + (this.#epochsDone - (options.initialEpoch ?? 0)) * 7919,
         onEpochDone: () => this.#epochsDone++,
       },
       options,
