@@ -43,8 +43,14 @@ export function vocabOf(wordIndex: WordIndex, s: TrainSettings): VocabFile {
 }
 
 /** Saves model, vocabulary and metrics into `dir`. @throws {DataError} when the directory cannot be written. */
-export async function saveRun(dir: string, model: SequenceModel, vocab: VocabFile, metrics: unknown): Promise<void> {
-  await saveModel(model, dir);
+export async function saveRun(
+  dir: string,
+  model: SequenceModel,
+  vocab: VocabFile,
+  metrics: unknown,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await saveModel(model, dir, metadata);
   const vocabPath = join(dir, 'vocab.json');
   const metricsPath = join(dir, 'metrics.json');
   await replaceFiles([{ path: vocabPath, data: JSON.stringify(vocab) }], `cannot write ${vocabPath}`);

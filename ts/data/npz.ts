@@ -69,6 +69,8 @@ export function readNpy(b: Uint8Array, what: string): NpyArray {
     hlen = dv.getUint16(8, true);
     start = 10;
   } else if (major === 2 || major === 3) {
+    // Found by scripts/fuzz (test/fuzz/corpus/npy): 11 bytes of a version-3 file read past the end.
+    if (b.length < 12) throw new DataError(`${what} is truncated inside its header`);
     hlen = dv.getUint32(8, true);
     start = 12;
   } else throw new DataError(`${what}: unsupported .npy version ${major}.${b[7]}`);
