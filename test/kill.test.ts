@@ -5,7 +5,7 @@
  * the data order is rebuilt from the seeds.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,16 +35,35 @@ const FLAGS = [
 ];
 const MODEL = ['--hidden', '8', '--embedding', '8', '--epochs', '3', '--batch-size', '16', '--dropout', '0.2', '--checkpoint-every', '3'];
 
-/** Runs the CLI; kills it with SIGKILL after `killAfterMs` when given. */
-function run(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }> {
+/**
+ * Runs the CLI; with `kill`, sends SIGKILL `jitterMs` after the run has written `checkpoints` new checkpoints
+ * (seen as config.json, written last, changing): the kill lands at a random point after real progress,
+ * inside a batch, between batches or in the middle of the next save.
+ */
+function run(
+  args: string[],
+  dir: string,
+  kill?: { checkpoints: number; jitterMs: number },
+): Promise<{ code: number | null; signal: string | null; ms: number }> {
   const env = { ...process.env, CELLSTATE_DATA_DIR: join(tmp, 'cache') };
+  const stamp = () => (existsSync(join(dir, 'config.json')) ? statSync(join(dir, 'config.json')).mtimeMs : 0);
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [cliPath, 'imdb', 'train', ...args], { env, stdio: 'ignore' });
-    const timer = killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    let last = stamp();
+    let seen = 0;
+    const poll = kill
+      ? setInterval(() => {
+          const now = stamp();
+          if (now !== last) {
+            last = now;
+            if (++seen === kill.checkpoints) setTimeout(() => child.kill('SIGKILL'), kill.jitterMs);
+          }
+        }, 5)
+      : null;
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
       resolve({ code, signal, ms: Date.now() - t0 });
     });
   });
@@ -61,24 +80,26 @@ function saved(dir: string): Record<string, number[]> {
 describe('imdb train killed with SIGKILL and resumed', () => {
   it('ends bitwise identical to the uninterrupted run', { timeout: 300_000 }, async () => {
     const whole = join(tmp, 'whole');
-    const ref = await run([...FLAGS, ...MODEL, '--save', whole]);
+    const ref = await run([...FLAGS, ...MODEL, '--save', whole], whole);
     expect(ref.code).toBe(0);
     const dir = join(tmp, 'killed');
     const r = mulberry32(21);
     let kills = 0;
     let resumes = 0;
-    for (let attempt = 0; attempt < 12; attempt++) {
-      const resuming = existsSync(join(dir, 'model.safetensors'));
+    for (let attempt = 0; attempt < 10; attempt++) {
+      // config.json is written last (after the weights): it marks a complete first checkpoint.
+      const resuming = existsSync(join(dir, 'config.json'));
       const args = [...FLAGS, ...MODEL, ...(resuming ? ['--resume', dir] : ['--save', dir])];
-      // Kill 3 times at random moments of a run's length, then let it finish.
-      const res = await run(args, kills < 3 ? 300 + r() * ref.ms : undefined);
+      // Killed 3 times, each after 1-3 new checkpoints plus 0-60 ms, then left to finish.
+      const kill = kills < 3 ? { checkpoints: 1 + Math.floor(r() * 3), jitterMs: Math.floor(r() * 60) } : undefined;
+      const res = await run(args, dir, kill);
       if (resuming) resumes++;
       if (res.signal === 'SIGKILL') {
         kills++;
         continue;
       }
-      expect(res.code).toBe(0);
-      break;
+      expect(res.code, `attempt ${attempt} (${resuming ? 'resuming' : 'fresh'}) after ${kills} kills`).toBe(0);
+      if (kills === 3) break;
     }
     expect(kills).toBe(3);
     expect(resumes).toBeGreaterThanOrEqual(1);
