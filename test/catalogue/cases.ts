@@ -22,6 +22,7 @@ import {
 } from '../../ts/index';
 import { readNpy, readNpz, unpickle } from '../../ts/data/npz';
 import { TarReader } from '../../ts/data/tar';
+import { readKerasNpz } from '../../ts/data/imdb';
 import { train as cliTrain, evaluate as cliEvaluate, predict as cliPredict, type Io } from '../../ts/cli/imdb';
 import { join } from 'node:path';
 import { symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -995,6 +996,25 @@ const npzs: [string, RegExp, () => Uint8Array][] = [
   ],
 ];
 for (const [label, message, make] of npzs) add('file', `npz ${label}`, 'DataError', message, () => readNpz(make(), ['x_train']));
+add(
+  'file',
+  'npz of 100 KB naming one list 2^15 times (2^29 tokens: the npz that never finished)',
+  'DataError',
+  /x_train holds 536870912 tokens in all, more than the 268435456 read/,
+  () => {
+    const inner = [0x5d, 0x71, 0x00, 0x28, ...Array.from({ length: 1 << 14 }, () => [0x4b, 1]).flat(), 0x65];
+    const refs = Array.from({ length: (1 << 15) - 1 }, () => [0x68, 0x00]).flat();
+    const pickle = Uint8Array.from([0x80, 0x02, 0x5d, 0x28, ...inner, ...refs, 0x65, 0x2e]);
+    const labels = npy('<i8', `${1 << 15},`, new Uint8Array(8 << 15));
+    const z = zipSync({
+      'x_train.npy': npy('|O', `${1 << 15},`, pickle),
+      'y_train.npy': labels,
+      'x_test.npy': npy('|O', `${1 << 15},`, pickle),
+      'y_test.npy': labels,
+    });
+    return readKerasNpz(z);
+  },
+);
 
 const wordIndexes: [string, RegExp, unknown][] = [
   ['not JSON', /the word index is not valid UTF-8 JSON/, enc('{oops')],
