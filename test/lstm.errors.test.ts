@@ -47,7 +47,7 @@ describe.each(backendNames)('LSTM errors on %s', (name) => {
 
   it('rejects lengths out of range, of the wrong count or not integers', async () => {
     const lstm = await make();
-    expect(() => lstm.forward(x(), { lengths: [5, 0] })).toThrow(/lengths\[1\] = 0 is not valid; each length must be an integer in 1..5/);
+    expect(() => lstm.forward(x(), { lengths: [5, 0] })).toThrow(/lengths\[1\] = 0 is out of range; each length must be in 1..=5/);
     expect(() => lstm.forward(x(), { lengths: [6, 1] })).toThrow(ValueError);
     expect(() => lstm.forward(x(), { lengths: [2.5, 1] })).toThrow(ValueError);
     expect(() => lstm.forward(x(), { lengths: [NaN, 1] })).toThrow(ValueError);

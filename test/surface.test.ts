@@ -21,7 +21,6 @@ const intentional = {
     initSync: 'wasm-bindgen --target web: the synchronous instantiation; nothing to instantiate natively',
   },
   wasmPrototype: {
-    free: 'wasm memory is not garbage-collected: the wrappers call free() on dispose; napi frees on GC',
     __destroy_into_raw: "wasm-bindgen's internal half of free()",
     // `Symbol(nodejs.dispose)` on Node 20, `Symbol(Symbol.dispose)` where the symbol is standard.
     [String(Symbol.dispose)]: "wasm-bindgen's [Symbol.dispose] (calls free); the TS wrappers have their own",

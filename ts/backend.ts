@@ -349,6 +349,14 @@ function mapError(e: unknown): unknown {
   if (e instanceof CellstateError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const m = /^\[(shape|value|state)\] ([\s\S]*)$/.exec(message);
+  // A trap means the core hit a bug or ran out of memory mid-call: say so, typed, instead of a RuntimeError.
+  if (!m && typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) {
+    return new BackendError(`the wasm backend trapped (${message}); its memory may be inconsistent: reload it`, { cause: e });
+  }
+  // The generated glue's own argument checks (napi: "Failed to convert ...", a null where a typed array goes).
+  if (!m && (e instanceof TypeError || e instanceof RangeError)) {
+    return new ShapeError(`an argument has the wrong type or size for the backend: ${message}`, { cause: e });
+  }
   if (!m) return e;
   const Kind = m[1] === 'shape' ? ShapeError : m[1] === 'value' ? ValueError : StateError;
   return new Kind(m[2], { cause: e });

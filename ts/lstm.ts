@@ -3,7 +3,7 @@
  * Shapes: B batch, T steps, F inputSize, H hiddenSize, D directions, L numLayers.
  */
 import { type Backend, type RawLstm, call, getBackend } from './backend';
-import { DisposedError, ShapeError, ValueError } from './errors';
+import { DisposedError, ShapeError, ValueError, describe } from './errors';
 import { type DisposableWhereKnown, addSymbolDispose } from './globals';
 import { type ParamInfo, mergeParams, paramSize, splitParams } from './params';
 import { Tensor, type TensorLike, checkTensor } from './tensor';
@@ -72,7 +72,12 @@ export interface Gradients {
 let live = 0;
 const registry = new FinalizationRegistry<RawLstm>((raw) => {
   live--;
-  raw.free?.();
+  // A safety net must never throw: an exception here would end the process (uncatchable by the user).
+  try {
+    raw.free?.();
+  } catch {
+    // The handle's memory is already gone (e.g. the wasm instance trapped); nothing left to free.
+  }
 });
 
 /**
@@ -83,9 +88,13 @@ export function liveHandles(): number {
   return live;
 }
 
-function positiveInt(name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1 << 20) {
-    throw new ValueError(`${name} must be an integer in ${min}..${1 << 20}, got ${String(v)}`);
+/**
+ * A size as the binding's u32 reads it (which would wrap 2^32 + 1 to 1 and cut 2.5 to 2). Only the JS type
+ * is checked here: zero, the maxima and the memory needed are the core's rules (crates/cellstate-core/src/limits.rs).
+ */
+function u32(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new ValueError(`${name} must be an integer (a size, 1 or more), got ${describe(v)}`);
   }
   return v;
 }
@@ -117,9 +126,9 @@ export class LSTM {
    */
   constructor(options: LSTMOptions) {
     if (typeof options !== 'object' || options === null) throw new ValueError('LSTM options must be an object');
-    this.inputSize = positiveInt('inputSize', options.inputSize, 1);
-    this.hiddenSize = positiveInt('hiddenSize', options.hiddenSize, 1);
-    this.numLayers = positiveInt('numLayers', options.numLayers ?? 1, 1);
+    this.inputSize = u32('inputSize', options.inputSize);
+    this.hiddenSize = u32('hiddenSize', options.hiddenSize);
+    this.numLayers = u32('numLayers', options.numLayers ?? 1);
     for (const k of ['bidirectional', 'batchFirst'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'boolean') {
         throw new ValueError(`${k} must be a boolean, got ${String(options[k])}`);
@@ -202,7 +211,6 @@ export class LSTM {
     const layout = this.batchFirst ? '(batch, steps, inputSize)' : '(steps, batch, inputSize)';
     checkTensor('x', x, [-1, -1, this.inputSize], `${layout} = [B, T, ${this.inputSize}]`);
     const [batch, steps] = this.batchFirst ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
-    if (batch < 1 || steps < 1) throw new ShapeError(`x must have at least one sequence and one step; got shape [${x.shape.join(', ')}]`);
     const state = this.#stateShape(batch);
     const stateText = stateLegend(state);
     const h0 = options.h0 === undefined ? undefined : checkTensor('h0', options.h0, state, stateText).data;
@@ -210,12 +218,17 @@ export class LSTM {
     let lengths: Uint32Array | undefined;
     if (options.lengths !== undefined) {
       const l = options.lengths;
+      if (typeof l !== 'object' || l === null || typeof l.length !== 'number')
+        throw new ShapeError(`lengths must be an array of integers, one per sequence, got ${describe(l)}`);
       if (l.length !== batch) throw new ShapeError(`lengths has ${l.length} entries; expected one per sequence (batch ${batch})`);
       lengths = new Uint32Array(batch);
       for (let i = 0; i < batch; i++) {
         const v = l[i];
-        if (!Number.isInteger(v) || v < 1 || v > steps) {
-          throw new ValueError(`lengths[${i}] = ${v} is not valid; each length must be an integer in 1..${steps} (the number of steps)`);
+        // The JS type only (a Uint32Array would wrap -1 and cut 2.5); the range 1..T is the core's rule.
+        if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+          throw new ValueError(
+            `lengths[${i}] = ${String(v)} is not valid; each length must be an integer in 1..${steps} (the number of steps)`,
+          );
         }
         lengths[i] = v;
       }

@@ -40,6 +40,10 @@ beforeAll(async () => {
       // Two writes so the client sees more than one chunk.
       res.write(tarball.subarray(0, tarball.length >> 1));
       setTimeout(() => res.end(tarball.subarray(tarball.length >> 1)), 5);
+    } else if (req.url === '/stall/aclImdb_v1.tar.gz') {
+      res.writeHead(200, { 'content-length': tarball.length });
+      res.write(tarball.subarray(0, tarball.length >> 1)); // then nothing: the server stalls midway
+      setTimeout(() => res.destroy(), 5000); // a drop would say "interrupted"; the message below says "stalled"
     } else if (req.url === '/cut/aclImdb_v1.tar.gz') {
       res.writeHead(200, { 'content-length': tarball.length });
       res.write(tarball.subarray(0, tarball.length >> 1), () => res.destroy()); // the connection drops mid-body
@@ -107,6 +111,14 @@ describe('download and cache', () => {
   test('a connection dropped mid-download is a DataError and leaves no file behind', async () => {
     const cacheDir = tmp();
     await expect(loadImdb({ cacheDir, url: `${base}/cut/aclImdb_v1.tar.gz`, sha256: sha, progress: false })).rejects.toThrow(DataError);
+    expect(readdirSync(cacheDir)).toEqual([]);
+  });
+
+  test('a server that stalls midway is a DataError after timeoutMs, and the cache holds no partial file', async () => {
+    const cacheDir = tmp();
+    await expect(
+      loadImdb({ cacheDir, url: `${base}/stall/aclImdb_v1.tar.gz`, sha256: sha, progress: false, timeoutMs: 300 }),
+    ).rejects.toThrow(/downloading .*stall.* stalled: nothing received for 0\.3 s; the partial download was discarded/);
     expect(readdirSync(cacheDir)).toEqual([]);
   });
 

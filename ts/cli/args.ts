@@ -65,8 +65,17 @@ export function helpOf(table: FlagTable): string {
  * @throws {UsageError}
  */
 export function parse(argv: string[], table: FlagTable, { positionals = false, command }: { positionals?: boolean; command: string }) {
+  // `--lr -1`: parseArgs takes a value that starts with '-' for a flag ("argument is ambiguous"); a negative
+  // number after a flag that takes a value is that value, so the flag's own range check can say what is wrong.
+  const args = [...argv];
+  for (let i = 0; i + 1 < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i])?.[1];
+    if (name && table[name]?.type === 'string' && /^-(\d|\.\d)/.test(args[i + 1])) {
+      args.splice(i, 2, `--${name}=${args[i + 1]}`);
+    }
+  }
   try {
-    const r = parseArgs({ args: argv, options: optionsOf(table), strict: true, allowPositionals: positionals });
+    const r = parseArgs({ args, options: optionsOf(table), strict: true, allowPositionals: positionals });
     return { values: r.values as Values, positionals: r.positionals };
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');

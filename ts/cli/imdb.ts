@@ -1,6 +1,8 @@
 /** `cellstate imdb train | evaluate | predict`. */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { readRegularFile } from '../io/atomic';
 import { firstReviews } from '../data/pad';
 import {
   type Backend,
@@ -9,7 +11,9 @@ import {
   type Padded,
   type SequenceModel,
   type Split,
+  decodeSafetensors,
   init,
+  loadModel,
   padSequences,
   sequenceClassifier,
 } from '../index';
@@ -100,7 +104,16 @@ const TRAIN_FLAGS: FlagTable = {
   'test-size': { type: 'string', value: 'N', default: presetValues('testSize', orAll), description: 'the first N test reviews; 0 = all' },
   'data-seed': { type: 'string', value: 'N', default: presetValues('dataSeed'), description: "seed of the loader's shuffle (Keras' 113)" },
   save: { type: 'string', value: 'DIR', description: 'keep the model, vocabulary and metrics; saved after every finished epoch' },
+  'checkpoint-every': { type: 'string', value: 'N', description: 'with --save: also checkpoint every N batches' },
+  resume: {
+    type: 'string',
+    value: 'DIR',
+    description: 'continue the run saved in DIR from its last checkpoint (give the same flags); it keeps saving there',
+  },
 };
+
+/** Metadata key of a mid-epoch checkpoint's position; an epoch-end save has none (it resumes at batch 0). */
+const RESUME_KEY = 'cellstate.resume';
 
 const TRAIN_OPTIONS: FlagTable = { ...TRAIN_FLAGS, ...DATA_FLAGS, ...BACKEND_FLAGS, ...LOG_FLAG };
 
@@ -327,6 +340,8 @@ interface TrainRun {
   s: TrainSettings;
   save: string | undefined;
   logEvery: number;
+  /** Where a resumed run starts, and how often it checkpoints inside an epoch. */
+  resume?: { at: { epoch: number; batch: number }; checkpointEvery: number | undefined };
   d: LoadedData;
   train: Split;
   test: Split;
@@ -424,6 +439,15 @@ async function fitAndTest(
     return ev ? undefined : 'stop';
   };
   const history = await model.fit(slice(xTrain, 0, xTrain.shape[0]), train.labels, {
+    initialEpoch: run.resume?.at.epoch,
+    initialBatch: run.resume?.at.batch,
+    checkpointEvery: run.resume?.checkpointEvery,
+    // Mid-epoch checkpoints (epoch ends are saved by onEpochEnd, with their metrics).
+    onCheckpoint: save
+      ? async (c) => {
+          if (c.batch > 0) await saveRun(save, model, vocab!, summary(), { [RESUME_KEY]: JSON.stringify(c) });
+        }
+      : undefined,
     epochs: s.epochs,
     batchSize: s.batchSize,
     shuffle: true,
@@ -492,13 +516,25 @@ export async function train(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const s = settingsFrom(v);
-  const save = strFlag(v, 'save');
+  const resume = strFlag(v, 'resume');
+  const save = strFlag(v, 'save') ?? resume;
+  const checkpointEvery = intFlag(v, 'checkpoint-every', 1);
+  if (checkpointEvery !== undefined && !save) throw new UsageError('--checkpoint-every needs --save DIR (where the checkpoints go)');
   const logEvery = numFlag(v, 'log-every', 0.01, 3600) ?? 3;
   const t0 = performance.now();
   const { backend, threads } = await startBackend(v, io.out);
   const run: TrainRun = { s, save, logEvery, ...(await prepareData(v, s, io)) };
 
-  const model = buildModel(s, backend);
+  let model: SequenceModel;
+  let at = { epoch: 0, batch: 0 };
+  if (resume) {
+    // The model (weights, optimiser, dropout stream, epochs done) and, mid-epoch, the batch to go on from.
+    model = await loadModel(resume, { backend });
+    const meta = decodeSafetensors(await readRegularFile(join(resume, 'model.safetensors'), 2 ** 32, 'the checkpoint')).metadata;
+    at = meta[RESUME_KEY] ? (JSON.parse(meta[RESUME_KEY]) as typeof at) : { epoch: model.epochsTrained, batch: 0 };
+    io.out.write(`resuming ${resume} at epoch ${at.epoch + 1}, batch ${at.batch + 1}\n`);
+  } else model = buildModel(s, backend);
+  run.resume = { at, checkpointEvery };
   io.out.write(`${describeModel(s, model)}\n`);
   if (save && !run.d.wordIndex) {
     throw new DataError(

@@ -3,9 +3,8 @@
  * `vocab.json` (the words and id rules that turn text into the model's ids) and `metrics.json` (the run).
  * Files are written to a temporary name and renamed (ts/io/atomic.ts), so an interrupted save never leaves half a file.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { replaceFiles } from '../io/atomic';
+import { readRegularFile, replaceFiles } from '../io/atomic';
 import { DataError, type SequenceModel, WordIndex, loadModel, saveModel } from '../index';
 import type { TrainSettings } from './presets';
 
@@ -44,8 +43,14 @@ export function vocabOf(wordIndex: WordIndex, s: TrainSettings): VocabFile {
 }
 
 /** Saves model, vocabulary and metrics into `dir`. @throws {DataError} when the directory cannot be written. */
-export async function saveRun(dir: string, model: SequenceModel, vocab: VocabFile, metrics: unknown): Promise<void> {
-  await saveModel(model, dir);
+export async function saveRun(
+  dir: string,
+  model: SequenceModel,
+  vocab: VocabFile,
+  metrics: unknown,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await saveModel(model, dir, metadata);
   const vocabPath = join(dir, 'vocab.json');
   const metricsPath = join(dir, 'metrics.json');
   await replaceFiles([{ path: vocabPath, data: JSON.stringify(vocab) }], `cannot write ${vocabPath}`);
@@ -59,6 +64,32 @@ export interface LoadedRun {
   metrics: Record<string, unknown> | null;
 }
 
+/** Largest vocab.json read: 20,000 words take under 1 MB; 256 MB is far beyond any vocabulary. */
+const MAX_VOCAB_BYTES = 256 << 20;
+
+/**
+ * Parses and checks the text of a vocab.json.
+ * @throws {DataError} when it is not JSON, of another format or version, or its words or id options are bad.
+ */
+export function parseVocab(text: string, where: string): { vocab: VocabFile; wordIndex: WordIndex } {
+  let vocab: VocabFile;
+  try {
+    vocab = JSON.parse(text) as VocabFile;
+  } catch (e) {
+    throw new DataError(`${where} is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (vocab?.format !== VOCAB_FORMAT || vocab.version !== VOCAB_VERSION || typeof vocab.words !== 'object' || !vocab.idOptions) {
+    throw new DataError(
+      `${where} is not a ${VOCAB_FORMAT} file of version ${VOCAB_VERSION} (found format ${JSON.stringify(vocab?.format)}, version ${JSON.stringify(vocab?.version)}); retrain with this version of cellstate`,
+    );
+  }
+  try {
+    return { vocab, wordIndex: new WordIndex(vocab.words, vocab.idOptions) };
+  } catch (e) {
+    throw new DataError(`${where}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /**
  * Loads what {@link saveRun} wrote.
  * @throws {DataError} when a file is missing, corrupt or of another format version.
@@ -67,25 +98,22 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const model = await loadModel(dir);
   const vocabPath = join(dir, 'vocab.json');
   let vocab: VocabFile;
+  let wordIndex: WordIndex;
   try {
-    vocab = JSON.parse(await readFile(vocabPath, 'utf8')) as VocabFile;
+    const bytes = await readRegularFile(vocabPath, MAX_VOCAB_BYTES, vocabPath);
+    ({ vocab, wordIndex } = parseVocab(new TextDecoder().decode(bytes), vocabPath));
   } catch (e) {
     model.dispose();
     throw new DataError(`cannot read ${vocabPath}: ${(e as Error).message}; was ${dir} saved by \`cellstate imdb train --save\`?`, {
       cause: e,
     });
   }
-  if (vocab?.format !== VOCAB_FORMAT || vocab.version !== VOCAB_VERSION || typeof vocab.words !== 'object' || !vocab.idOptions) {
-    model.dispose();
-    throw new DataError(
-      `${vocabPath} is not a ${VOCAB_FORMAT} file of version ${VOCAB_VERSION} (found format ${JSON.stringify(vocab?.format)}, version ${JSON.stringify(vocab?.version)}); retrain with this version of cellstate`,
-    );
-  }
   let metrics: Record<string, unknown> | null;
   try {
-    metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+    const bytes = await readRegularFile(join(dir, 'metrics.json'), MAX_VOCAB_BYTES, 'metrics.json');
+    metrics = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
   } catch {
     metrics = null; // optional: a model saved without its metrics still predicts
   }
-  return { model, vocab, wordIndex: new WordIndex(vocab.words, vocab.idOptions), metrics };
+  return { model, vocab, wordIndex, metrics };
 }

@@ -126,6 +126,8 @@ export async function readAclImdb(
     (name) => REVIEW.test(name),
     ({ name, data }) => {
       const m = REVIEW.exec(name)!;
+      // The id is packed below 2^40 in the sort key; a larger one would land in another split and label.
+      if (m[3].length > 12 || Number(m[3]) >= 2 ** 40) throw new DataError(`${what}: review ${name} has an id above 2^40`);
       const key = ((m[1] === 'train' ? 0 : 2) + (m[2] === 'pos' ? 1 : 0)) * 2 ** 40 + Number(m[3]);
       if (seen.has(key)) throw new DataError(`${what} holds review ${m[1]}/${m[2]}/${m[3]} twice`);
       seen.add(key);
@@ -199,6 +201,9 @@ export async function readAclImdb(
   return { train: build(0, trainCount), test: build(trainCount, n), words: index };
 }
 
+/** Most tokens read from one split of an npz: 20 times Keras' imdb.npz (11.6 M per split at most). */
+const MAX_NPZ_TOKENS = 1 << 28;
+
 /**
  * Reads Keras' `imdb.npz` (x_train, y_train, x_test, y_test) into ranks: x arrays are object arrays of
  * lists of word ranks, y arrays integer labels 0/1.
@@ -214,6 +219,15 @@ export function readKerasNpz(bytes: Uint8Array, words: Map<string, number> | nul
     if (ys.kind !== 'numeric') throw new DataError(`${what}: ${y} must be a numeric array`);
     const n = xs.values.length;
     if (ys.data.length !== n) throw new DataError(`${what}: ${x} has ${n} reviews but ${y} has ${ys.data.length} labels`);
+    // The budget before any element is read: a pickle can name one memoised list a million times in a
+    // few bytes (BINGET), so a tiny npz could ask for 10^10 tokens and never finish.
+    let total = 0;
+    for (const v of xs.values) total += Array.isArray(v) ? v.length : 0;
+    if (total > MAX_NPZ_TOKENS) {
+      throw new DataError(
+        `${what}: ${x} holds ${total} tokens in all, more than the ${MAX_NPZ_TOKENS} read (Keras' imdb.npz has 11.6 million)`,
+      );
+    }
     const lists = xs.values.map((v, i) => intList(v, `${what} ${x}`, i));
     const offsets = new Int32Array(n + 1);
     for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + lists[i].length;

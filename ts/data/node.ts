@@ -43,6 +43,8 @@ export interface LoadImdbOptions extends Omit<BrowserLoadImdbOptions, 'source' |
   url?: string;
   /** Expected SHA-256 (hex) of the download; default {@link IMDB_SHA256}. */
   sha256?: string;
+  /** A download that receives nothing for this many milliseconds is abandoned (default 60,000). */
+  timeoutMs?: number;
   /**
    * Progress of a download: true (default) draws on stderr (a redrawn bar, at most 10 times a second, on a
    * TTY; a line per tenth otherwise), a stream (`{ write, isTTY? }`) gets the same text, false is
@@ -106,11 +108,43 @@ function whereToPut(file: string): string {
  * Downloads `url` to `dest`, verifying its SHA-256; the file appears only when whole and verified.
  * @throws {DataError} on a network failure, an HTTP error, a short body or a checksum mismatch.
  */
-async function download(url: string, dest: string, sha256: string, progress: LoadImdbOptions['progress']): Promise<void> {
+async function download(
+  url: string,
+  dest: string,
+  sha256: string,
+  progress: LoadImdbOptions['progress'],
+  timeoutMs = 60_000,
+): Promise<void> {
+  // A server that stalls (connects, then sends nothing) is abandoned after timeoutMs without a byte.
+  const stall = new AbortController();
+  let timer = setTimeout(() => stall.abort(), timeoutMs);
+  const alive = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => stall.abort(), timeoutMs);
+  };
+  const stalled = () =>
+    new DataError(`downloading ${url} stalled: nothing received for ${timeoutMs / 1000} s; the partial download was discarded`);
+  try {
+    await downloadBody(url, dest, sha256, progress, stall.signal, alive, stalled);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function downloadBody(
+  url: string,
+  dest: string,
+  sha256: string,
+  progress: LoadImdbOptions['progress'],
+  signal: AbortSignal,
+  alive: () => void,
+  stalled: () => DataError,
+): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await fetch(url, { signal });
   } catch (e) {
+    if (signal.aborted) throw stalled();
     const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
     throw new DataError(`IMDB is not cached and downloading ${url} failed (${cause}); offline? ${whereToPut(dest)}`, { cause: e });
   }
@@ -126,12 +160,14 @@ async function download(url: string, dest: string, sha256: string, progress: Loa
   await writeStreamAtomic(dest, async (fh) => {
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        alive();
         hash.update(chunk);
         await fh.write(chunk);
         received += chunk.length;
         report?.(received);
       }
     } catch (e) {
+      if (signal.aborted) throw stalled();
       throw new DataError(`downloading ${url} was interrupted after ${received} bytes: ${(e as Error).message}`, { cause: e });
     }
     report?.(received, true);
@@ -162,7 +198,7 @@ async function resolveSource(o: LoadImdbOptions): Promise<{ stream: ByteSource; 
   const found = await locateImdb({ sample: o.sample, path, cacheDir: o.cacheDir, url: o.url });
   if (found.origin === 'missing') {
     if (o.download === false) throw new DataError(`IMDB is not cached and download is false; ${whereToPut(found.path)}`);
-    await download(o.url ?? IMDB_URL, found.path, o.sha256 ?? IMDB_SHA256, o.progress);
+    await download(o.url ?? IMDB_URL, found.path, o.sha256 ?? IMDB_SHA256, o.progress, o.timeoutMs);
   }
   return fromPath(found.path);
 }
@@ -176,6 +212,9 @@ async function resolveSource(o: LoadImdbOptions): Promise<{ stream: ByteSource; 
  * @throws {ValueError} on bad options (e.g. numWords below 4 with indexFrom 3).
  */
 export async function loadImdb(options: LoadImdbOptions = {}): Promise<Imdb> {
+  if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === 'number' && options.timeoutMs > 0)) {
+    throw new ValueError(`timeoutMs must be a positive number of milliseconds, got ${String(options.timeoutMs)}`);
+  }
   if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.sha256)) {
     throw new ValueError(`sha256 must be 64 hex digits, got ${options.sha256}`);
   }

@@ -20,8 +20,18 @@ export type NpyArray = { kind: 'numeric'; data: Float64Array; shape: number[] } 
 export function readNpz(bytes: Uint8Array, names: readonly string[]): Map<string, NpyArray> {
   let files: Record<string, Uint8Array>;
   try {
-    files = unzipSync(bytes, { filter: (f) => names.includes(f.name.replace(/\.npy$/, '')) });
+    files = unzipSync(bytes, {
+      filter: (f) => {
+        if (!names.includes(f.name.replace(/\.npy$/, ''))) return false;
+        // The budget, from the zip's own size fields, before fflate allocates the member.
+        if (f.originalSize > MAX_MEMBER_BYTES) {
+          throw new DataError(`.npz member ${f.name} claims ${f.originalSize} bytes unpacked, more than the ${MAX_MEMBER_BYTES} read`);
+        }
+        return true;
+      },
+    });
   } catch (e) {
+    if (e instanceof DataError) throw e;
     throw new DataError(`not a valid .npz (zip): ${(e as Error).message}`, { cause: e });
   }
   const out = new Map<string, NpyArray>();
@@ -36,6 +46,13 @@ export function readNpz(bytes: Uint8Array, names: readonly string[]): Map<string
 }
 
 const latin1 = new TextDecoder('latin1');
+
+/** Largest .npz member unpacked (Keras' imdb.npz members are below 100 MB). */
+export const MAX_MEMBER_BYTES = 1 << 30;
+/** Largest .npy header read (numpy pads headers to 64 bytes; they are a few hundred). */
+const MAX_HEADER_BYTES = 1 << 16;
+/** Longest text line a pickle's GLOBAL may hold (a module or class name). */
+const MAX_LINE_BYTES = 1 << 12;
 
 /**
  * Parses one `.npy` file holding a 1-d array of integers/floats/bools or of pickled objects.
@@ -52,9 +69,12 @@ export function readNpy(b: Uint8Array, what: string): NpyArray {
     hlen = dv.getUint16(8, true);
     start = 10;
   } else if (major === 2 || major === 3) {
+    // Found by scripts/fuzz (test/fuzz/corpus/npy): 11 bytes of a version-3 file read past the end.
+    if (b.length < 12) throw new DataError(`${what} is truncated inside its header`);
     hlen = dv.getUint32(8, true);
     start = 12;
   } else throw new DataError(`${what}: unsupported .npy version ${major}.${b[7]}`);
+  if (hlen > MAX_HEADER_BYTES) throw new DataError(`${what}: .npy header of ${hlen} bytes is longer than the ${MAX_HEADER_BYTES} read`);
   if (start + hlen > b.length) throw new DataError(`${what} is truncated inside its header`);
   const header = (major === 3 ? new TextDecoder() : latin1).decode(b.subarray(start, start + hlen));
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
@@ -68,7 +88,7 @@ export function readNpy(b: Uint8Array, what: string): NpyArray {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => Number(s.replace(/L$/, '')));
-  if (shape.length !== 1 || !Number.isInteger(shape[0])) {
+  if (shape.length !== 1 || !Number.isSafeInteger(shape[0]) || shape[0] < 0) {
     throw new DataError(`${what}: expected a 1-d array, got shape (${shapeText})`);
   }
   const n = shape[0];
@@ -257,6 +277,7 @@ export function unpickle(b: Uint8Array, what = 'pickle'): unknown {
   const line = () => {
     const end = b.indexOf(0x0a, p);
     if (end < 0) throw new DataError(`${what}: pickle is truncated at byte ${p}`);
+    if (end - p > MAX_LINE_BYTES) throw new DataError(`${what}: pickle text line at byte ${p} is longer than ${MAX_LINE_BYTES} bytes`);
     const s = latin1.decode(b.subarray(p, end));
     p = end + 1;
     return s;

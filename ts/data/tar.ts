@@ -18,6 +18,25 @@ export interface TarEntry {
 const ascii = new TextDecoder('latin1');
 const utf8 = new TextDecoder('utf-8');
 
+/**
+ * Largest GNU long-name or pax header body kept (PATH_MAX is 4096; real pax headers are a few hundred
+ * bytes). The root cause of a process abort: a 600 MB long name (half a megabyte gzipped) decoded to
+ * one string made V8 end the process ("Cannot create a string longer than 0x1fffffe8 characters" is a
+ * fatal error inside TextDecoder's latin1 path, which no catch sees).
+ */
+export const MAX_META_BYTES = 1 << 20;
+
+/** Default largest regular entry kept whole (an IMDB review is a few KB). */
+export const MAX_ENTRY_BYTES = 64 << 20;
+
+/** Limits of a {@link TarReader}: the largest entry kept, and all kept entries together. */
+export interface TarBudget {
+  /** Largest wanted entry, in bytes (default 64 MiB). */
+  maxEntryBytes?: number;
+  /** All wanted entries together, in bytes (default 2 GiB). */
+  maxTotalBytes?: number;
+}
+
 function field(h: Uint8Array, off: number, len: number): string {
   let end = off;
   while (end < off + len && h[end] !== 0) end++;
@@ -73,10 +92,18 @@ export class TarReader {
   private ended = false;
   private zeroBlocks = 0;
 
+  private kept = 0; // bytes of wanted entries so far, against the budget
+  private readonly maxEntry: number;
+  private readonly maxTotal: number;
+
   constructor(
     private readonly wants: (name: string) => boolean,
     private readonly onEntry: (entry: TarEntry) => void,
-  ) {}
+    budget: TarBudget = {},
+  ) {
+    this.maxEntry = budget.maxEntryBytes ?? MAX_ENTRY_BYTES;
+    this.maxTotal = budget.maxTotalBytes ?? 2 ** 31;
+  }
 
   /** Feeds the next chunk of the archive. @throws {DataError} on a corrupt header. */
   push(chunk: Uint8Array): void {
@@ -162,7 +189,24 @@ export class TarReader {
     else if (type === 'x') this.kind = 2;
     else this.kind = 0;
     const regular = type === '0' || type === '7';
-    if (this.kind !== 0 || (regular && this.wants(name))) this.body = new Uint8Array(size);
+    if (!Number.isSafeInteger(size)) throw new DataError(`corrupt tar header at byte ${at}: entry size ${size} is not a byte count`);
+    // The budget is checked against the header's size before a byte is allocated.
+    if (this.kind !== 0 && size > MAX_META_BYTES) {
+      throw new DataError(
+        `corrupt tar archive: the ${type === 'L' ? 'GNU long name' : 'pax header'} at byte ${at} claims ${size} bytes (at most ${MAX_META_BYTES} are read)`,
+      );
+    }
+    const wanted = this.kind === 0 && regular && this.wants(name);
+    if (wanted && size > this.maxEntry) {
+      throw new DataError(
+        `tar entry ${name} (at byte ${at}) has ${size} bytes, more than the ${this.maxEntry} this reader keeps for one entry`,
+      );
+    }
+    if (wanted && this.kept + size > this.maxTotal) {
+      throw new DataError(`tar archive: the entries read would need more than ${this.maxTotal} bytes (at entry ${name}, byte ${at})`);
+    }
+    if (wanted) this.kept += size;
+    if (this.kind !== 0 || wanted) this.body = new Uint8Array(size);
     if (size === 0) this.finishEntry();
   }
 

@@ -6,7 +6,7 @@
  *   is null). As in Keras' code, the test compares the final id, start char included.
  */
 
-import { DataError, ValueError } from '../errors';
+import { DataError, ValueError, describe } from '../errors';
 import { forEachWord } from './tokenize';
 
 /** The id rules; defaults are Keras'. */
@@ -96,6 +96,9 @@ export class WordIndex {
    */
   constructor(entries: Record<string, number> | Map<string, number> | Iterable<[string, number]>, options: IdOptions = {}) {
     this.options = resolveIdOptions(options);
+    if (typeof entries !== 'object' || entries === null || (Array.isArray(entries) && !entries.every((e) => Array.isArray(e)))) {
+      throw new DataError(`word index must be an object of word → rank, a Map or [word, rank] pairs, got ${describe(entries)}`);
+    }
     const it: Iterable<[string, number]> =
       entries instanceof Map || Symbol.iterator in Object(entries)
         ? (entries as Iterable<[string, number]>)

@@ -11,7 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, ValueError } from '../errors';
-import { replaceFiles } from './atomic';
+import { readRegularFile, replaceFiles } from './atomic';
 import { CONFIG_KEY, type DecodedModelParts, type ModelParts, checkParts, parseConfig, serializeConfig } from './bundle';
 import { decodeSafetensors, encodeSafetensors } from './safetensors';
 
@@ -90,14 +90,21 @@ export async function readModelDir(dir: string): Promise<DecodedModelParts> {
   return { config, tensors: decoded.tensors, metadata: decoded.metadata };
 }
 
+/** Largest config.json read (a config is a few hundred bytes). */
+const MAX_CONFIG_BYTES = 1 << 20;
+/**
+ * Largest model.safetensors read: the core holds at most 2 GiB of parameters, gradients and moments
+ * (crates/cellstate-core/src/limits.rs), so weights plus two moments stay below 1.5 GiB; 3 GiB leaves room.
+ */
+export const MAX_WEIGHTS_BYTES = 3 * 2 ** 30;
+
 async function readFile(path: string, encoding: 'utf8', expected: string): Promise<string>;
 async function readFile(path: string, encoding: null, expected: string): Promise<Uint8Array>;
 async function readFile(path: string, encoding: 'utf8' | null, expected: string): Promise<string | Uint8Array> {
   try {
-    return await fsp.readFile(path, encoding === null ? undefined : { encoding });
+    const bytes = await readRegularFile(path, encoding === null ? MAX_WEIGHTS_BYTES : MAX_CONFIG_BYTES, `"${path}"`);
+    return encoding === null ? bytes : new TextDecoder().decode(bytes);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOENT' ? 'is missing' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${(e as Error).message})`;
-    throw new DataError(`"${path}" ${problem}; expected ${expected}`, { cause: e });
+    throw new DataError(`${(e as Error).message}; expected ${expected}`, { cause: e });
   }
 }

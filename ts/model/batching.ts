@@ -64,7 +64,9 @@ export function toBlock(core: CoreConfig, input: SequenceInput, what = 'x'): Blo
     for (let i = 0; i < rows.length; i++) {
       for (let s = 0; s < t; s++) {
         const v = rows[i][s];
-        if (!Number.isInteger(v)) throw new ValueError(`${what}: token ${String(v)} at sequence ${i}, step ${s} is not an integer id`);
+        // An Int32Array would wrap 2^32 + 3 to 3 (a silently wrong id): refuse what it cannot hold.
+        if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31)
+          throw new ValueError(`${what}: token ${String(v)} at sequence ${i}, step ${s} is not an integer id that fits int32`);
         data[i * t + s] = v;
       }
     }
@@ -96,10 +98,11 @@ export function toBlock(core: CoreConfig, input: SequenceInput, what = 'x'): Blo
     lens = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const v = lengths[i];
-      // A padded empty review has length 0: give it one (padding) step, as the core's mask does.
-      if (!Number.isInteger(v) || v < 0 || v > steps)
-        throw new ValueError(`${what}.lengths[${i}] = ${v} must be an integer in 0..${steps}`);
-      lens[i] = Math.max(1, v);
+      // The JS type only (a Uint32Array would wrap -1 and cut 2.5). The range 1..T is the core's rule, the
+      // same for the LSTM layer and models: a length of 0 is refused everywhere (see README, "Lengths").
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+        throw new ValueError(`${what}.lengths[${i}] = ${String(v)} must be an integer in 1..${steps}`);
+      lens[i] = v;
     }
   }
   return {

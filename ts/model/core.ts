@@ -4,7 +4,7 @@
  * returns, decoded once here.
  */
 import { call } from '../backend';
-import { ValueError } from '../errors';
+import { ValueError, describe } from '../errors';
 import type { OptimizerSpec, SequenceModelConfig } from './types';
 
 /** How the core embeds its input. */
@@ -58,6 +58,14 @@ export interface RawModel {
   forwardBackward: BatchCall;
   applyGradients(grads: Float32Array): void;
   evaluateBatch: BatchCall;
+  checkBatch(
+    tokens: Int32Array | null,
+    x: Float32Array | null,
+    batch: number,
+    steps: number,
+    lengths: Uint32Array | null,
+    targets: Float32Array | null,
+  ): void;
   predictBatch(tokens: Int32Array | null, x: Float32Array | null, batch: number, steps: number, lengths: Uint32Array | null): Float32Array;
   logits(): Float32Array;
   free?(): void;
@@ -107,80 +115,90 @@ export function isInt(v: unknown, min: number, max = 1 << 24): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }
 
-function prob(name: string, v: unknown): number {
+/** Largest size the config's JSON carries to the core (its fields are u32-sized on wasm32 and native alike). */
+const U32 = 0xffffffff;
+
+/**
+ * A size as the core reads it: an integer in 0..2^32 − 1. Only the JS type is checked here; the range
+ * (zero, the maximum, the memory the model needs) is the core's rule (crates/cellstate-core/src/limits.rs).
+ */
+function size(name: string, v: unknown): number {
+  if (!isInt(v, 0, U32)) throw new ValueError(`${name} must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+/** A number that survives JSON (NaN and Infinity do not); its range is the core's rule. */
+function finite(name: string, v: unknown): number {
   if (v === undefined) return 0;
-  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ValueError(`${name} must be a number in [0, 1), got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValueError(`${name} must be a number in [0, 1), got ${describe(v)}`);
   return v;
 }
 
 /**
- * Checks a config and turns it into the core's form.
- * @throws {ValueError} naming the first field that cannot work.
+ * Checks a config's JS types and turns it into the core's form. Ranges, limits and the rules that tie
+ * fields together (paddingIdx and mask below vocabSize, softmax with 2+ units, mask with token input)
+ * are checked once, by the core, when the handle is built.
+ * @throws {ValueError} naming the first field of the wrong type.
  */
 export function coreConfig(c: SequenceModelConfig): CoreConfig {
-  if (typeof c !== 'object' || c === null) throw new ValueError('model config must be an object');
+  if (typeof c !== 'object' || c === null) throw new ValueError(`model config must be an object, got ${describe(c)}`);
   let input: CoreInput;
   const tokenInput = c.input === 'one-hot' || (typeof c.input === 'object' && c.input !== null && 'embedding' in c.input);
-  if (tokenInput && !isInt(c.vocabSize, 1)) {
-    throw new ValueError(`vocabSize must be a positive integer for token input, got ${String(c.vocabSize)}`);
-  }
-  if (c.input === 'one-hot') input = { kind: 'one-hot', vocabSize: c.vocabSize! };
+  if (tokenInput && c.vocabSize === undefined) throw new ValueError('vocabSize must be a positive integer for token input, got undefined');
+  if (c.input === 'one-hot') input = { kind: 'one-hot', vocabSize: size('vocabSize', c.vocabSize) };
   else if (typeof c.input === 'object' && c.input !== null && 'embedding' in c.input) {
-    if (!isInt(c.input.embedding, 1))
-      throw new ValueError(`input.embedding must be a positive integer (the embedding width), got ${String(c.input.embedding)}`);
+    const dim = size('input.embedding (the embedding width)', c.input.embedding);
     const p = c.input.paddingIdx === undefined ? 0 : c.input.paddingIdx;
-    if (p !== null && !isInt(p, 0, c.vocabSize! - 1))
-      throw new ValueError(`input.paddingIdx must be null or an id below vocabSize, got ${String(p)}`);
-    input = { kind: 'embedding', vocabSize: c.vocabSize!, dim: c.input.embedding, paddingIdx: p };
+    if (p !== null && !isInt(p, 0, U32)) throw new ValueError(`input.paddingIdx must be null or an id below vocabSize, got ${describe(p)}`);
+    input = { kind: 'embedding', vocabSize: size('vocabSize', c.vocabSize), dim, paddingIdx: p };
   } else if (typeof c.input === 'object' && c.input !== null && 'features' in c.input) {
-    if (!isInt(c.input.features, 1)) throw new ValueError(`input.features must be a positive integer, got ${String(c.input.features)}`);
-    input = { kind: 'dense', features: c.input.features };
+    input = { kind: 'dense', features: size('input.features', c.input.features) };
   } else {
-    throw new ValueError(`input must be 'one-hot', { embedding: dim } or { features: F }, got ${JSON.stringify(c.input)}`);
+    throw new ValueError(
+      `input must be 'one-hot', { embedding: dim } or { features: F }, got ${JSON.stringify(c.input) ?? describe(c.input)}`,
+    );
   }
   const l = c.lstm;
   if (typeof l !== 'object' || l === null) throw new ValueError('lstm must be an object like { hiddenSize: 16 }');
-  if (!isInt(l.hiddenSize, 1)) throw new ValueError(`lstm.hiddenSize must be a positive integer, got ${String(l.hiddenSize)}`);
-  if (l.numLayers !== undefined && !isInt(l.numLayers, 1, 64))
-    throw new ValueError(`lstm.numLayers must be an integer in 1..64, got ${String(l.numLayers)}`);
+  const hiddenSize = size('lstm.hiddenSize', l.hiddenSize);
+  const numLayers = l.numLayers === undefined ? 1 : size('lstm.numLayers', l.numLayers);
   if (l.bidirectional !== undefined && typeof l.bidirectional !== 'boolean') throw new ValueError('lstm.bidirectional must be a boolean');
   const pooling = c.pooling ?? 'last';
   if (!['last', 'mean', 'max', 'sequence'].includes(pooling))
     throw new ValueError(`pooling must be 'last', 'mean', 'max' or 'sequence', got ${String(pooling)}`);
+  if (c.head !== undefined && !Array.isArray(c.head)) throw new ValueError(`head must be an array of { units }, got ${describe(c.head)}`);
   const head = (c.head ?? []).map((d, i) => {
-    if (!isInt(d?.units, 1)) throw new ValueError(`head[${i}].units must be a positive integer, got ${String(d?.units)}`);
+    if (typeof d !== 'object' || d === null) throw new ValueError(`head[${i}] must be { units, activation? }, got ${describe(d)}`);
+    const units = size(`head[${i}].units`, d.units);
     const activation = d.activation ?? 'relu';
     if (!['relu', 'tanh', 'linear'].includes(activation)) throw new ValueError(`head[${i}].activation must be 'relu', 'tanh' or 'linear'`);
-    return { units: d.units, activation };
+    return { units, activation };
   });
   const o = c.output;
-  if (typeof o !== 'object' || o === null || !isInt(o.units, 1))
-    throw new ValueError(`output.units must be a positive integer, got ${String(o?.units)}`);
+  if (typeof o !== 'object' || o === null) throw new ValueError(`output.units must be a positive integer, got ${describe(o)}`);
+  const units = size('output.units', o.units);
   const loss = ({ sigmoid: 'bce', softmax: 'cross-entropy', linear: 'mse' } as const)[o.activation] as CoreLoss | undefined;
-  if (!loss) throw new ValueError(`output.activation must be 'sigmoid', 'softmax' or 'linear', got ${String(o.activation)}`);
-  if (o.activation === 'softmax' && o.units < 2) throw new ValueError('a softmax output needs at least 2 units (classes)');
+  if (!loss || !Object.hasOwn({ sigmoid: 1, softmax: 1, linear: 1 }, o.activation))
+    throw new ValueError(`output.activation must be 'sigmoid', 'softmax' or 'linear', got ${String(o.activation)}`);
   let maskToken: number | null = null;
   if (c.mask !== undefined && c.mask !== false) {
-    if (!tokenInput) throw new ValueError('mask needs token input; pass lengths for float features');
     maskToken = c.mask === true ? 0 : c.mask;
-    if (!isInt(maskToken, 0, c.vocabSize! - 1))
-      throw new ValueError(`mask must be true, false or a token id below vocabSize, got ${String(c.mask)}`);
-    if (pooling === 'sequence') throw new ValueError("mask cannot be combined with pooling 'sequence'; pass lengths with 'post' padding");
+    if (!isInt(maskToken, 0, U32)) throw new ValueError(`mask must be true, false or a token id below vocabSize, got ${describe(c.mask)}`);
   }
   const seed = c.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new ValueError(`seed must be a non-negative safe integer, got ${String(seed)}`);
   return {
     input,
     lstm: {
-      hiddenSize: l.hiddenSize,
-      numLayers: l.numLayers ?? 1,
+      hiddenSize,
+      numLayers,
       bidirectional: l.bidirectional ?? false,
-      dropout: prob('lstm.dropout', l.dropout),
+      dropout: finite('lstm.dropout', l.dropout),
     },
     pooling,
     head,
-    headDropout: prob('dropout', c.dropout),
-    units: o.units,
+    headDropout: finite('dropout', c.dropout),
+    units,
     loss,
     maskToken,
     seed,
@@ -192,9 +210,15 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
  * @throws {ValueError} on an unknown type, or SGD without an lr.
  */
 export function normalizeOptimizer(o: OptimizerSpec | undefined): OptimizerSpec {
-  const spec = o ?? { type: 'adam' };
+  const spec = o === undefined ? { type: 'adam' as const } : o;
   if (typeof spec !== 'object' || spec === null || !['adam', 'adamw', 'sgd'].includes(spec.type)) {
     throw new ValueError(`optimizer.type must be 'adam', 'adamw' or 'sgd', got ${JSON.stringify((spec as { type?: unknown })?.type)}`);
+  }
+  // JSON turns NaN and Infinity into null: refuse them here, by name; their ranges are the core's.
+  for (const [k, v] of Object.entries(spec)) {
+    if (k !== 'type' && k !== 'nesterov' && v !== undefined && !(typeof v === 'number' && Number.isFinite(v))) {
+      throw new ValueError(`optimizer.${k} must be a finite number, got ${describe(v)}`);
+    }
   }
   if (spec.type === 'sgd' && typeof spec.lr !== 'number') throw new ValueError('SGD needs an explicit lr');
   return { ...spec };

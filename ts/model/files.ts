@@ -3,13 +3,13 @@
  * paths: a directory (`config.json` + `model.safetensors`, see io/node.ts) or one `.safetensors` bundle.
  * Exported by the Node entry only, under the same names.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Backend } from '../backend';
 import { DataError } from '../errors';
-import { replaceFiles } from '../io/atomic';
+import { readRegularFile, replaceFiles } from '../io/atomic';
 import { encodeModelBundle } from '../io/bundle';
-import { readModelDir, writeModelDir } from '../io/node';
+import { MAX_WEIGHTS_BYTES, readModelDir, writeModelDir } from '../io/node';
 import * as portable from './persistence';
 import type { LoadSource, SaveTarget } from './persistence';
 import type { SequenceModel } from './sequence-model';
@@ -66,9 +66,7 @@ export async function loadModel(source: LoadSource, options: { backend?: Backend
     isFile = s.isFile();
   }
   if (isFile) {
-    const bytes = await readFile(path).catch((e: unknown) => {
-      throw new DataError(`cannot read model file ${path}: ${(e as Error).message}`, { cause: e });
-    });
+    const bytes = await readRegularFile(path, MAX_WEIGHTS_BYTES, `model file ${path}`);
     return portable.modelFromArrayBuffer(bytes, options);
   }
   return portable.modelFromParts(await readModelDir(path), options);

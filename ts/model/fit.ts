@@ -4,7 +4,7 @@
  * The model (./sequence-model.ts) checks the data and hands over its handle.
  */
 import { call } from '../backend';
-import { ValueError } from '../errors';
+import { CellstateError, ValueError, describe } from '../errors';
 import { mulberry32 } from '../data/rng';
 import { type BatchStats, type Block, type RawModel, isInt, runBatch } from './core';
 import { type TargetBlock, gather } from './batching';
@@ -79,6 +79,60 @@ export function fitSizes(options: FitOptions): { epochs: number; batchSize: numb
   if (!isInt(epochs, 0, 1e6)) throw new ValueError(`epochs must be a non-negative integer, got ${String(epochs)}`);
   if (!isInt(batchSize, 1, 1 << 20)) throw new ValueError(`batchSize must be a positive integer, got ${String(batchSize)}`);
   return { epochs, batchSize };
+}
+
+/**
+ * Checks every batch of `data` and the options `fit` will use, before its first step: the core checks
+ * the data (ids, lengths, labels, memory per call) batch by batch without running anything, so a bad
+ * batch late in an epoch is refused before any weight moved.
+ * @throws {ShapeError} / {ValueError} naming the first bad batch or option.
+ */
+export function checkFit(raw: RawModel, train: Labeled, val: Labeled | null, batchSize: number, options: FitOptions): void {
+  for (const [what, data] of [
+    ['x', train],
+    ['validationData', val],
+  ] as const) {
+    if (!data) continue;
+    for (let from = 0; from < data.b.n; from += batchSize) {
+      const g = gather(data.b, data.t, null, from, Math.min(data.b.n, from + batchSize));
+      try {
+        call(() => raw.checkBatch(g.block.tokens, g.block.x, g.block.n, g.block.steps, g.block.lengths, g.targets));
+      } catch (e) {
+        if (e instanceof CellstateError) {
+          const Kind = e.constructor as new (m: string, o?: { cause?: unknown }) => CellstateError;
+          throw new Kind(`${what}, samples ${from}..${Math.min(data.b.n, from + batchSize) - 1}: ${e.message}`, { cause: e });
+        }
+        throw e;
+      }
+    }
+  }
+  const es = options.earlyStopping;
+  if (es !== undefined) {
+    if (typeof es !== 'object' || es === null) throw new ValueError(`earlyStopping must be an object, got ${describe(es)}`);
+    const monitor = es.monitor ?? (val ? 'valLoss' : 'loss');
+    const known = ['valLoss', 'valAccuracy', 'loss', 'accuracy'];
+    if (!known.includes(monitor)) throw new ValueError(`earlyStopping.monitor must be one of ${known.join(', ')}, got ${String(monitor)}`);
+    if (monitor.startsWith('val') && !val) throw new ValueError(`earlyStopping monitors ${monitor}, which this run does not compute`);
+  }
+  for (const [k, v] of Object.entries(options.callbacks ?? {})) {
+    if (v !== undefined && typeof v !== 'function') throw new ValueError(`callbacks.${k} must be a function, got ${describe(v)}`);
+  }
+  if (options.shuffle !== undefined && typeof options.shuffle !== 'boolean') {
+    throw new ValueError(`shuffle must be a boolean, got ${describe(options.shuffle)}`);
+  }
+  learningRate(options.lrSchedule, 1, 1);
+  const { epochs } = fitSizes(options);
+  const batches = Math.ceil(train.b.n / batchSize);
+  if (options.initialEpoch !== undefined && !isInt(options.initialEpoch, 0, epochs))
+    throw new ValueError(`initialEpoch must be an integer in 0..epochs (${epochs}), got ${String(options.initialEpoch)}`);
+  if (options.initialBatch !== undefined && !isInt(options.initialBatch, 0, batches - 1))
+    throw new ValueError(
+      `initialBatch must be an integer in 0..${batches - 1} (batches per epoch − 1), got ${String(options.initialBatch)}`,
+    );
+  if (options.checkpointEvery !== undefined && !isInt(options.checkpointEvery, 1, 1e9))
+    throw new ValueError(`checkpointEvery must be a positive integer, got ${String(options.checkpointEvery)}`);
+  if (options.onCheckpoint !== undefined && typeof options.onCheckpoint !== 'function')
+    throw new ValueError(`onCheckpoint must be a function, got ${describe(options.onCheckpoint)}`);
 }
 
 /**
@@ -172,6 +226,7 @@ async function trainEpoch(
   idx: Uint32Array,
   lrAt: (epoch: number, step: number) => number,
   pause: () => Promise<void>,
+  firstBatch = 0,
 ): Promise<EpochLogs | null> {
   const { raw, train, batchSize } = run;
   const batches = Math.ceil(train.b.n / batchSize);
@@ -180,7 +235,7 @@ async function trainEpoch(
   let correct = 0;
   let counted = 0;
   let seen = 0;
-  for (let bi = 0; bi < batches; bi++) {
+  for (let bi = firstBatch; bi < batches; bi++) {
     const from = bi * batchSize;
     const to = Math.min(train.b.n, from + batchSize);
     const g = gather(train.b, train.t, idx, from, to);
@@ -201,6 +256,9 @@ async function trainEpoch(
       samplesPerSecond: seen / Math.max(elapsed, 1e-9),
       lr,
     });
+    if (options.onCheckpoint && options.checkpointEvery && (bi + 1) % options.checkpointEvery === 0 && bi + 1 < batches) {
+      await options.onCheckpoint({ epoch, batch: bi + 1 });
+    }
     await pause();
     if (options.signal?.aborted) return null;
   }
@@ -231,14 +289,17 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
   const idx = new Uint32Array(train.b.n);
   // One clock for the whole run, so many short epochs still yield (and a worker sees its abort message).
   const pause = yielder();
-  for (let epoch = 0; epoch < epochs; epoch++) {
+  // A resumed run replays the shuffles of the epochs it skips, so its data order is the uninterrupted run's.
+  const initialEpoch = options.initialEpoch ?? 0;
+  for (let e = 0; e < initialEpoch; e++) epochOrder(idx, options.shuffle ?? true, next);
+  for (let epoch = initialEpoch; epoch < epochs; epoch++) {
     if (options.signal?.aborted) {
       history.stopReason = 'aborted';
       break;
     }
     await options.callbacks?.onEpochBegin?.(epoch);
     epochOrder(idx, options.shuffle ?? true, next);
-    const logs = await trainEpoch(run, options, epoch, idx, lrAt, pause);
+    const logs = await trainEpoch(run, options, epoch, idx, lrAt, pause, epoch === initialEpoch ? (options.initialBatch ?? 0) : 0);
     if (!logs) {
       history.stopReason = 'aborted';
       break;
@@ -250,6 +311,7 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
     }
     run.onEpochDone();
     history.epochs.push(logs);
+    await options.onCheckpoint?.({ epoch: epoch + 1, batch: 0 });
     const verdict = await options.callbacks?.onEpochEnd?.(logs);
     if (stopper?.observe(logs, () => raw.params())) {
       history.stopReason = 'early-stopping';

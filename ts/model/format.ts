@@ -65,8 +65,14 @@ export function decodeOptimizer(text: string): SavedOptimizer {
   } catch (e) {
     throw new DataError('saved optimizer state is not valid JSON', { cause: e });
   }
-  const { step, clipNorm, ...spec } = opt;
-  return { spec: spec as OptimizerSpec, clipNorm: clipNorm as number | undefined, step: Number(step ?? 0) };
+  if (typeof opt !== 'object' || opt === null || Array.isArray(opt)) throw new DataError('saved optimizer state is not a JSON object');
+  const { step = 0, clipNorm, ...spec } = opt;
+  if (!Number.isSafeInteger(step) || (step as number) < 0)
+    throw new DataError(`saved optimizer step ${JSON.stringify(step)} is not a step count`);
+  if (clipNorm !== undefined && clipNorm !== null && !(typeof clipNorm === 'number' && clipNorm > 0 && Number.isFinite(clipNorm))) {
+    throw new DataError(`saved optimizer clipNorm ${JSON.stringify(clipNorm)} is not a positive number`);
+  }
+  return { spec: spec as OptimizerSpec, clipNorm: (clipNorm ?? undefined) as number | undefined, step: step as number };
 }
 
 /**

@@ -27,6 +27,7 @@ export type {
   EpochLogs,
   Callbacks,
   FitOptions,
+  Checkpoint,
   History,
   Evaluation,
   GradientStats,

@@ -11,8 +11,8 @@ import { type ModelParts, encodeModelBundle } from '../io/bundle';
 import { type ParamInfo, mergeParams, paramSize, splitParams } from '../params';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
 import { gather, perStep, toBlock, toTargets } from './batching';
-import { type CoreConfig, type RawModel, coreConfig, normalizeOptimizer, runBatch } from './core';
-import { type FitRun, type Labeled, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
+import { type CoreConfig, type RawModel, coreConfig, isInt, normalizeOptimizer, runBatch } from './core';
+import { type FitRun, type Labeled, checkFit, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
 import { META_EPOCHS, META_OPTIMIZER, META_RNG, decodeOptimizer, decodeRng, encodeOptimizer, encodeRng, savedConfig } from './format';
 import type {
   Evaluation,
@@ -26,10 +26,20 @@ import type {
   Targets,
 } from './types';
 
+/** A batch size of predict/evaluate: 0, negative or fractional sizes would never advance (or wrap). */
+function checkBatchSize(batchSize: unknown): void {
+  if (!isInt(batchSize, 1)) throw new ValueError(`batchSize must be a positive integer, got ${String(batchSize)}`);
+}
+
 let liveModels = 0;
 const registry = new FinalizationRegistry<RawModel>((raw) => {
   liveModels--;
-  raw.free?.();
+  // A safety net must never throw: an exception here would end the process (uncatchable by the user).
+  try {
+    raw.free?.();
+  } catch {
+    // The handle's memory is already gone (e.g. the wasm instance trapped); nothing left to free.
+  }
 });
 
 /**
@@ -241,7 +251,10 @@ export class SequenceModel {
     let val: Labeled | null = null;
     if (options.validationData) val = this.#labeled(options.validationData[0], options.validationData[1], 'validationData x');
     else if (options.validationSplit !== undefined) ({ train, val } = splitValidation(train, options.validationSplit));
-    if (options.optimizer || options.clipNorm !== undefined) {
+    checkFit(raw, train, val, batchSize, options);
+    // A resumed run keeps the optimiser state it was restored with (re-applying the spec would reset it).
+    const resuming = (options.initialEpoch ?? 0) > 0 || (options.initialBatch ?? 0) > 0;
+    if (!resuming && (options.optimizer || options.clipNorm !== undefined)) {
       this.setOptimizer(options.optimizer ?? this.#optimizer, { clipNorm: options.clipNorm ?? (this.#clipNorm || undefined) });
     }
     return runFit(
@@ -252,7 +265,8 @@ export class SequenceModel {
         epochs,
         batchSize,
         baseLr: this.#optimizer.lr ?? 1e-3,
-        shuffleSeed: ((this.config.seed ?? 0) ^ 0x9e3779b9) + this.#epochsDone * 7919,
+        // From the epochs trained before this run began (a resumed run has trained initialEpoch of them).
+        shuffleSeed: ((this.config.seed ?? 0) ^ 0x9e3779b9) + (this.#epochsDone - (options.initialEpoch ?? 0)) * 7919,
         onEpochDone: () => this.#epochsDone++,
         trainStep,
       },
@@ -265,6 +279,7 @@ export class SequenceModel {
    * @throws {ShapeError} / {ValueError} on bad data.
    */
   async evaluate(x: SequenceInput, y: Targets, { batchSize = 256 }: { batchSize?: number } = {}): Promise<Evaluation> {
+    checkBatchSize(batchSize);
     const data = this.#labeled(x, y);
     return evaluateBlock(this.#handle(), data, batchSize);
   }
@@ -276,6 +291,7 @@ export class SequenceModel {
    */
   predict(x: SequenceInput, { batchSize = 256 }: { batchSize?: number } = {}): Tensor {
     const raw = this.#handle();
+    checkBatchSize(batchSize);
     const b = toBlock(this.#core, x);
     const u = this.#core.units;
     const each = perStep(this.#core);
@@ -348,7 +364,11 @@ export class SequenceModel {
     const meta = parts.metadata ?? {};
     if (meta[META_OPTIMIZER]) {
       const { spec, clipNorm, step } = decodeOptimizer(meta[META_OPTIMIZER]);
-      this.setOptimizer(spec, { clipNorm });
+      try {
+        this.setOptimizer(spec, { clipNorm });
+      } catch (e) {
+        throw new DataError(`saved optimizer settings are unusable: ${(e as Error).message}`, { cause: e });
+      }
       const kind = spec.type;
       const join = (which: 'm' | 'v') => {
         const flat = which === 'm' ? raw.optimizerM() : raw.optimizerV();
@@ -364,7 +384,11 @@ export class SequenceModel {
       };
       const m = join('m');
       const v = join('v');
-      call(() => raw.setOptimizerState(step, m, v));
+      try {
+        call(() => raw.setOptimizerState(step, m, v));
+      } catch (e) {
+        throw new DataError(`saved optimizer state is unusable: ${(e as Error).message}`, { cause: e });
+      }
     }
     this.#epochsDone = Number(meta[META_EPOCHS] ?? 0) || 0;
     if (meta[META_RNG]) {

@@ -138,6 +138,25 @@ export interface FitOptions {
   callbacks?: Callbacks;
   /** Aborting stops training between batches; `fit` then resolves with `stopReason: 'aborted'`. */
   signal?: AbortSignalLike;
+  /**
+   * Resume: the epoch to start at (as Keras' `initial_epoch`; `epochs` stays the total). With a model
+   * restored from a checkpoint taken at {@link Checkpoint} `{ epoch, batch }`, `fit` with
+   * `initialEpoch: epoch, initialBatch: batch` ends with the weights of the uninterrupted run, bit for bit
+   * (same backend and threads): the data order, learning rates, optimiser and dropout state are restored.
+   */
+  initialEpoch?: number;
+  /** Resume inside `initialEpoch`: the first batch to run (default 0). */
+  initialBatch?: number;
+  /** Call `onCheckpoint` every this many batches, as well as after every epoch. */
+  checkpointEvery?: number;
+  /** Called (and awaited) at each checkpoint with the position to resume from: save the model there. */
+  onCheckpoint?: (at: Checkpoint) => void | Promise<void>;
+}
+
+/** Where a resumed `fit` starts: pass these as `initialEpoch` and `initialBatch`. */
+export interface Checkpoint {
+  epoch: number;
+  batch: number;
 }
 
 /** What `fit` resolves to. */

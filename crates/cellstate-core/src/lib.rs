@@ -11,6 +11,7 @@ pub mod float;
 mod gradcheck;
 pub mod kernels;
 pub mod layout;
+pub mod limits;
 
 pub use error::{Error, Result};
 pub mod lstm;

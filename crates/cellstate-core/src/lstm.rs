@@ -64,8 +64,8 @@ impl ParamEntry {
     }
 }
 
-/// Largest size accepted for any one dimension, so products of dimensions cannot overflow 32-bit wasm.
-const MAX_DIM: usize = 1 << 20;
+/// Largest size accepted for any one dimension (crate::limits owns it).
+const MAX_DIM: usize = crate::limits::MAX_SIZE;
 
 impl LstmConfig {
     /// Checks that every size is usable.
@@ -73,25 +73,8 @@ impl LstmConfig {
     /// # Errors
     /// `Error::Value` naming the field when a size is zero or absurdly large.
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
-            ("inputSize", self.input_size),
-            ("hiddenSize", self.hidden_size),
-            ("numLayers", self.num_layers),
-        ] {
-            if v == 0 || v > MAX_DIM {
-                return Err(Error::Value(format!(
-                    "LSTM {name} must be an integer in 1..={MAX_DIM}, got {v}"
-                )));
-            }
-        }
-        let weights = self.param_count();
-        if weights > (1 << 28) {
-            return Err(Error::Value(format!(
-                "LSTM has {weights} parameters; at most {} are supported",
-                1 << 28
-            )));
-        }
-        Ok(())
+        // The limits and their messages belong to crate::limits (one owner for every backend).
+        crate::limits::check_lstm(self, 2)
     }
 
     /// D: 2 when bidirectional, else 1.
@@ -590,6 +573,7 @@ impl<T: Float> Lstm<T> {
     /// # Errors
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
     pub fn forward(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
+        crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
         self.layer.sequence_forward(&self.params, input)
     }
 

@@ -46,6 +46,21 @@ impl LstmHandle {
             .map_err(js_err)
     }
 
+    /// Releases the LSTM's memory now (wasm-bindgen's `free` under the same name): the state is
+    /// swapped for the smallest valid one. The TypeScript wrapper refuses any later use.
+    #[napi]
+    pub fn free(&mut self) {
+        let tiny = LstmConfig {
+            input_size: 1,
+            hidden_size: 1,
+            num_layers: 1,
+            bidirectional: false,
+        };
+        if let Ok(inner) = Lstm::new(tiny, 0) {
+            self.inner = inner;
+        }
+    }
+
     /// The parameter table as JSON.
     #[napi]
     pub fn param_table(&self) -> String {
@@ -236,6 +251,16 @@ impl ModelHandle {
             .map_err(js_err)
     }
 
+    /// Releases the model's memory now (wasm-bindgen's `free` under the same name): the state is
+    /// swapped for the smallest valid model. The TypeScript wrapper refuses any later use.
+    #[napi]
+    pub fn free(&mut self) {
+        let tiny = r#"{"input":{"kind":"dense","features":1},"lstm":{"hiddenSize":1},"units":1,"loss":"mse"}"#;
+        if let Ok(inner) = ModelConfig::from_json(tiny).and_then(Model::new) {
+            self.inner = inner;
+        }
+    }
+
     /// The config with defaults filled in, as JSON.
     #[napi]
     pub fn config_json(&self) -> String {
@@ -373,6 +398,21 @@ impl ModelHandle {
     ) -> napi::Result<Float64Array> {
         let b = batch(&tokens, &x, batch_size, steps, &lengths, Some(&targets));
         self.inner.evaluate_batch(&b).map(stats).map_err(js_err)
+    }
+
+    /// Checks a batch (and its targets, when given) without running it.
+    #[napi]
+    pub fn check_batch(
+        &self,
+        tokens: Option<Int32Array>,
+        x: Option<Float32Array>,
+        batch_size: u32,
+        steps: u32,
+        lengths: Option<Uint32Array>,
+        targets: Option<Float32Array>,
+    ) -> napi::Result<()> {
+        let b = batch(&tokens, &x, batch_size, steps, &lengths, targets.as_deref());
+        self.inner.check_batch(&b).map_err(js_err)
     }
 
     /// Outputs (probabilities for BCE / cross-entropy), batch-first.

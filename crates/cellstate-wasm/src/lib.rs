@@ -358,6 +358,21 @@ impl ModelHandle {
         self.inner.evaluate_batch(&b).map(stats).map_err(js_err)
     }
 
+    /// Checks a batch (and its targets, when given) without running it.
+    #[wasm_bindgen(js_name = checkBatch)]
+    pub fn check_batch(
+        &self,
+        tokens: Option<Vec<i32>>,
+        x: Option<Vec<f32>>,
+        batch: u32,
+        steps: u32,
+        lengths: Option<Vec<u32>>,
+        targets: Option<Vec<f32>>,
+    ) -> Result<(), JsValue> {
+        let b = make_batch(&tokens, &x, batch, steps, &lengths, targets.as_deref());
+        self.inner.check_batch(&b).map_err(js_err)
+    }
+
     /// Outputs (probabilities for BCE / cross-entropy), batch-first.
     #[wasm_bindgen(js_name = predictBatch)]
     pub fn predict_batch(

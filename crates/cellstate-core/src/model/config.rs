@@ -1,6 +1,7 @@
 //! A model's configuration as the TypeScript side serialises it (camelCase JSON), its defaults and
 //! its range checks.
 
+use crate::limits::{self, MAX_LAYERS, MAX_SIZE};
 use crate::lstm::LstmConfig;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -147,9 +148,6 @@ fn default_pooling() -> Pooling {
     Pooling::Last
 }
 
-/// Largest size accepted for a config field or a batch dimension.
-pub(crate) const MAX_SIZE: usize = 1 << 24;
-
 impl ModelConfig {
     /// Parses and checks a JSON config.
     ///
@@ -162,72 +160,133 @@ impl ModelConfig {
         Ok(c)
     }
 
-    /// Checks every field's range.
+    /// The vocabulary size of token input.
+    fn vocab(&self) -> Option<usize> {
+        match self.input {
+            InputConfig::OneHot { vocab_size } | InputConfig::Embedding { vocab_size, .. } => {
+                Some(vocab_size)
+            }
+            InputConfig::Dense { .. } => None,
+        }
+    }
+
+    /// Every parameter of the model, exactly (no overflow whatever the sizes).
+    pub fn param_count(&self) -> u128 {
+        let lc = self.lstm_config();
+        let mut n = limits::lstm_param_count(
+            lc.input_size,
+            lc.hidden_size,
+            lc.num_layers,
+            lc.bidirectional,
+        );
+        if let InputConfig::Embedding {
+            vocab_size, dim, ..
+        } = self.input
+        {
+            n += vocab_size as u128 * dim as u128;
+        }
+        let mut width = lc.directions() as u128 * lc.hidden_size as u128;
+        for units in self.head.iter().map(|d| d.units).chain([self.units]) {
+            n += units as u128 * (width + 1);
+            width = units as u128;
+        }
+        n
+    }
+
+    /// f32 values one batch call keeps per (sequence, step): the LSTM's, the input layer's output and
+    /// its gradient, and the head's activations when it runs on every step.
+    pub(crate) fn floats_per_step(&self) -> u128 {
+        let lc = self.lstm_config();
+        let head: u128 =
+            self.head.iter().map(|d| d.units as u128).sum::<u128>() + self.units as u128;
+        let pooled = lc.directions() as u128 * lc.hidden_size as u128;
+        let per_step_head = if self.pooling == Pooling::Sequence {
+            2 * (pooled + head)
+        } else {
+            0
+        };
+        limits::lstm_floats_per_step(&lc) + 2 * lc.input_size as u128 + per_step_head
+    }
+
+    /// Checks every field's range, then that the model's buffers fit in memory, before anything is
+    /// allocated. The limits are [`crate::limits`]'; field names are the TypeScript config's.
     ///
     /// # Errors
-    /// `Error::Value` naming the field.
+    /// `Error::Value` naming the field, or the memory the model would need.
     pub fn validate(&self) -> Result<()> {
-        let size = |name: &str, v: usize| {
-            if v == 0 || v > MAX_SIZE {
-                Err(Error::Value(format!(
-                    "model {name} must be an integer in 1..={MAX_SIZE}, got {v}"
-                )))
-            } else {
-                Ok(())
-            }
-        };
         let prob = |name: &str, p: f32| {
             if !(0.0..1.0).contains(&p) {
                 Err(Error::Value(format!(
-                    "model {name} must be in [0, 1), got {p}"
+                    "{name} must be a number in [0, 1), got {p}"
                 )))
             } else {
                 Ok(())
             }
         };
+        let mut sizes: Vec<(String, usize)> = Vec::new();
         match self.input {
-            InputConfig::OneHot { vocab_size } => size("vocabSize", vocab_size)?,
+            InputConfig::OneHot { vocab_size } => sizes.push(("vocabSize".into(), vocab_size)),
             InputConfig::Embedding {
-                vocab_size,
-                dim,
-                padding_idx,
+                vocab_size, dim, ..
             } => {
-                size("vocabSize", vocab_size)?;
-                size("embedding dim", dim)?;
-                if let Some(p) = padding_idx {
-                    if p as usize >= vocab_size {
-                        return Err(Error::Value(format!(
-                            "paddingIdx {p} must be below vocabSize {vocab_size}"
-                        )));
-                    }
-                }
+                sizes.push(("vocabSize".into(), vocab_size));
+                sizes.push(("input.embedding".into(), dim));
             }
-            InputConfig::Dense { features } => size("features", features)?,
+            InputConfig::Dense { features } => sizes.push(("input.features".into(), features)),
         }
-        size("lstm.hiddenSize", self.lstm.hidden_size)?;
-        size("lstm.numLayers", self.lstm.num_layers)?;
-        prob("lstm.dropout", self.lstm.dropout)?;
-        prob("headDropout", self.head_dropout)?;
+        sizes.push(("lstm.hiddenSize".into(), self.lstm.hidden_size));
         for (i, d) in self.head.iter().enumerate() {
-            size(&format!("head[{i}].units"), d.units)?;
+            sizes.push((format!("head[{i}].units"), d.units));
         }
-        size("units", self.units)?;
+        sizes.push(("output.units".into(), self.units));
+        // Zeros first, then the memory (so a huge size says what it would cost), then each maximum.
+        for (name, v) in &sizes {
+            if *v == 0 {
+                limits::check_size(name, *v, MAX_SIZE)?;
+            }
+        }
+        limits::check_size("lstm.numLayers", self.lstm.num_layers, MAX_LAYERS)?;
+        limits::check_model_memory("model", self.param_count(), 4)?;
+        for (name, v) in &sizes {
+            limits::check_size(name, *v, MAX_SIZE)?;
+        }
+        prob("lstm.dropout", self.lstm.dropout)?;
+        prob("dropout", self.head_dropout)?;
+        if let InputConfig::Embedding {
+            vocab_size,
+            padding_idx: Some(p),
+            ..
+        } = self.input
+        {
+            if p as usize >= vocab_size {
+                return Err(Error::Value(format!(
+                    "input.paddingIdx must be null or an id below vocabSize {vocab_size}, got {p}"
+                )));
+            }
+        }
         if self.loss == LossKind::CrossEntropy && self.units < 2 {
             return Err(Error::Value(format!(
-                "cross-entropy needs at least 2 output units (classes), got {}",
+                "a softmax output (cross-entropy) needs at least 2 units (classes), got {}",
                 self.units
             )));
         }
-        if self.mask_token.is_some() && matches!(self.input, InputConfig::Dense { .. }) {
-            return Err(Error::Value(
-                "maskToken needs token input (one-hot or embedding); pass lengths for dense input"
-                    .into(),
-            ));
-        }
-        if self.mask_token.is_some() && self.pooling == Pooling::Sequence {
-            return Err(Error::Value(
-                "maskToken cannot be used with per-step outputs (it moves tokens); pass lengths with 'post' padding".into(),
-            ));
+        if let Some(m) = self.mask_token {
+            let Some(v) = self.vocab() else {
+                return Err(Error::Value(
+                    "mask needs token input (one-hot or embedding); pass lengths for float features"
+                        .into(),
+                ));
+            };
+            if m as usize >= v {
+                return Err(Error::Value(format!(
+                    "mask must be true, false or a token id below vocabSize {v}, got {m}"
+                )));
+            }
+            if self.pooling == Pooling::Sequence {
+                return Err(Error::Value(
+                    "mask cannot be combined with pooling 'sequence' (it moves tokens); pass lengths with 'post' padding".into(),
+                ));
+            }
         }
         self.lstm_config().validate()
     }

@@ -30,7 +30,6 @@ use crate::lstm::{LstmLayer, ParamEntry};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::rng::Rng;
 use crate::{Error, Result};
-use config::MAX_SIZE;
 use dense::DenseLayer;
 
 /// One batch. Tokens for one-hot/embedding input, features for dense input, batch-first.
@@ -160,12 +159,8 @@ impl Model {
             width = units;
         }
         let n = table.last().map_or(0, |e| e.offset + e.len());
-        if n > 1 << 28 {
-            return Err(Error::Value(format!(
-                "model has {n} parameters; at most {} are supported",
-                1 << 28
-            )));
-        }
+        // validate() bounded the size; this asks for the memory before the four buffers are made.
+        crate::limits::reserve_model("model", n as u128 * 16)?;
         let mut params = vec![0.0; n];
         let mut rng = Rng::new(config.seed);
         if let (
@@ -307,6 +302,21 @@ impl Model {
             self.optimizer.v.len(),
             "(the flat parameter table, or empty for SGD)",
         )?;
+        // Refused before anything changes: a NaN, an infinite or a negative second moment would turn
+        // every weight into NaN on the next step.
+        check_finite("optimizer first moment", m)?;
+        check_finite("optimizer second moment", v)?;
+        if let Some(i) = v.iter().position(|&x| x < 0.0) {
+            return Err(Error::Value(format!(
+                "optimizer second moment holds a negative value ({}) at flat index {i}; it is a running mean of squares",
+                v[i]
+            )));
+        }
+        if step > 1 << 53 {
+            return Err(Error::Value(format!(
+                "optimizer step count {step} is not a plausible number of steps (at most 2^53)"
+            )));
+        }
         self.optimizer.step = step;
         self.optimizer.m.copy_from_slice(m);
         self.optimizer.v.copy_from_slice(v);
@@ -378,11 +388,19 @@ impl Model {
         self.config.units
     }
 
+    /// Checks a batch as the batch calls do, changing nothing: `fit` runs it over every batch before
+    /// its first step, so bad data is refused before any weight moves.
+    ///
+    /// # Errors
+    /// As the batch calls: `Error::Shape` / `Error::Value` naming the first bad element.
+    pub fn check_batch(&self, b: &Batch<'_>) -> Result<()> {
+        self.validate_batch(b, false)
+    }
+
     fn validate_batch(&self, b: &Batch<'_>, need_targets: bool) -> Result<()> {
         let (n, t) = (b.batch, b.steps);
-        if n == 0 || t == 0 || n > MAX_SIZE || t > MAX_SIZE || n.saturating_mul(t) > MAX_SIZE {
-            return Err(Error::Shape(format!("a batch needs at least one sequence of at least one step; got batch {n}, steps {t}")));
-        }
+        // Shape and working memory first: every product below is then known to fit a usize.
+        crate::limits::check_call("a batch call", n, t, self.config.floats_per_step())?;
         match (&self.config.input, b.tokens, b.x) {
             (InputConfig::Dense { features }, None, Some(x)) => {
                 check_len(
