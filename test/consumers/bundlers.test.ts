@@ -156,11 +156,17 @@ describe.each(viteMajors)('Vite %i', (major) => {
   it('dev server: trains on the page and in a worker, predicts, stores', async (ctx) => {
     if (!dir || !browser) return ctx.skip(skipReason ?? 'not installed');
     const port = 20000 + major * 100 + Math.floor(Math.random() * 100);
-    const child = spawn(join(dir, 'node_modules/.bin/vite'), ['--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: dir });
+    const child = spawn(join(dir, 'node_modules/.bin/vite'), ['--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
+      cwd: dir,
+      // Plain text: under CI=true Vite colours its banner, which splits "Local:" with escape codes.
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
     children.push(child);
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
+    // eslint-disable-next-line no-control-regex -- strips any ANSI escape the env above did not turn off
+    const plain = (d: Buffer) => String(d).replace(/\x1b\[[0-9;]*m/g, '');
+    child.stdout.on('data', (d: Buffer) => (out += plain(d)));
+    child.stderr.on('data', (d: Buffer) => (out += plain(d)));
     for (let i = 0; i < 100 && !/Local:/.test(out); i++) await new Promise((r) => setTimeout(r, 200));
     expect(out, 'vite dev server started').toMatch(/Local:/);
     try {
