@@ -231,6 +231,8 @@ export class SequenceModel {
         baseLr: this.#optimizer.lr ?? 1e-3,
         shuffleSeed: ((this.config.seed ?? 0) ^ 0x9e3779b9) + this.#epochsDone * 7919,
         onEpochDone: () => this.#epochsDone++,
+        maskToken: this.#core.maskToken,
+        perStep: perStep(this.#core),
       },
       options,
     );
