@@ -36,7 +36,34 @@ export interface TrainSettings {
   seed: number;
   /** Seed of the loader's shuffle (Keras: 113). */
   dataSeed: number;
+  /**
+   * Fraction of the training reviews (the last ones after the loader's shuffle) held out for validation: the
+   * kept epoch is the one with the best validation accuracy, and the test set is evaluated once, on it.
+   * 0 = none: the test set is evaluated after every epoch and the last epoch is kept (the notebook's way).
+   */
+  valSplit: number;
+  /** Length-bucketed batches, each cut to its longest review (needs `mask`, or 'post' padding). */
+  bucket: boolean;
+  optimizer: 'adam' | 'adamw';
+  /** L2 (Adam) or decoupled (AdamW) weight decay. */
+  weightDecay: number;
+  /** Learning rate over the run: constant, or cosine to 0 after a linear warm-up over `warmup` of the batches. */
+  schedule: 'constant' | 'cosine';
+  warmup: number;
+  /** Stop after this many epochs without a better validation accuracy; null = never. */
+  patience: number | null;
 }
+
+/** What the presets that predate validation and bucketing share: none of either, Adam at a constant lr. */
+const PLAIN = {
+  valSplit: 0,
+  bucket: false,
+  optimizer: 'adam',
+  weightDecay: 0,
+  schedule: 'constant',
+  warmup: 0,
+  patience: null,
+} as const;
 
 export const PRESETS: Record<string, TrainSettings> = {
   // The notebook: Keras' load_data(num_words=300), the first 15,000 / 10,000 reviews, pad_sequences(maxlen=100,
@@ -63,6 +90,7 @@ export const PRESETS: Record<string, TrainSettings> = {
     clipNorm: null,
     seed: 0,
     dataSeed: 113,
+    ...PLAIN,
   },
   // Embedding 64 + BiLSTM 64 over the true lengths, max-pooled over time: max pooling sees every position,
   // where h_n must carry the whole review; 'pre' truncation keeps a long review's ending (its verdict).
@@ -90,5 +118,6 @@ export const PRESETS: Record<string, TrainSettings> = {
     clipNorm: 1,
     seed: 0,
     dataSeed: 113,
+    ...PLAIN,
   },
 };
