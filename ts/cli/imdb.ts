@@ -576,11 +576,11 @@ async function fitAndTest(
     },
   });
   let final: Selection | null = null;
-  if (held && history.selectedEpoch !== null && history.stopReason !== 'aborted' && !io.signal.aborted) {
+  if (held && history.selectedEpoch !== undefined && history.stopReason !== 'aborted' && !io.signal.aborted) {
     const ev = await evaluateWithProgress(model, xTest, test.labels, 'testing', io, logEvery, cut);
     final = {
       selectedEpoch: history.selectedEpoch + 1,
-      selection: history.selection,
+      selection: history.selection!,
       testLoss: ev?.loss ?? null,
       testAccuracy: ev?.accuracy ?? null,
     };

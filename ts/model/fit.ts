@@ -269,7 +269,7 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
   if (keep && !val) throw new ValueError('keepBestEpoch needs validation data (validationData or validationSplit)');
   const plan = bucketsFor(run, options, train);
   const valPlan = val ? bucketsFor(run, options, val) : null;
-  const history: History = { epochs: [], stopReason: 'completed', selectedEpoch: null, selection: 'last epoch' };
+  const history: History = { epochs: [], stopReason: 'completed' };
   const random = mulberry32(run.shuffleSeed);
   const next = (bound: number) => Math.floor(random() * bound);
   // A stream of its own for the order of the buckets' batches, so the sample permutation draws exactly
@@ -309,6 +309,7 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
     run.onEpochDone();
     history.epochs.push(logs);
     history.selectedEpoch = epoch;
+    history.selection = 'last epoch';
     if (keep && bestEpoch(history.epochs, keep) === logs) {
       best = logs;
       bestWeights = call(() => raw.params());
@@ -330,7 +331,7 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
     history.selection = `best ${keep}`;
   } else if (stopped && history.stopReason === 'early-stopping') {
     call(() => raw.setParams(stopped));
-    history.selectedEpoch = stopper.bestEpoch;
+    history.selectedEpoch = stopper.bestEpoch ?? undefined;
     history.selection = `early stopping: best ${stopper.monitor}`;
   }
   return history;

@@ -161,10 +161,10 @@ export interface FitOptions {
 export interface History {
   epochs: EpochLogs[];
   stopReason: 'completed' | 'early-stopping' | 'callback' | 'aborted';
-  /** The epoch (0-based, as `EpochLogs.epoch`) whose weights the model holds after `fit`; null when none finished. */
-  selectedEpoch: number | null;
-  /** Why: 'last epoch', 'best valAccuracy' / 'best valLoss' (keepBestEpoch), or 'early stopping: best <metric>'. */
-  selection: string;
+  /** The epoch (0-based, as `EpochLogs.epoch`) whose weights the model holds after `fit`; absent when none finished. */
+  selectedEpoch?: number;
+  /** Why: 'last epoch', 'best valAccuracy' / 'best valLoss' (keepBestEpoch), or 'early stopping: best <metric>'; absent when none finished. */
+  selection?: string;
 }
 
 /** Loss and accuracy over a dataset. */
