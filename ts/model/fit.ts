@@ -1,6 +1,7 @@
 /**
- * The training and evaluation loops over the core: batches in a seeded shuffled order, learning-rate
- * schedules, validation, early stopping, callbacks and abort, yielding to the event loop between batches.
+ * The training and evaluation loops over the core: batches in a seeded shuffled order (or length-bucketed,
+ * ./batching.ts), learning-rate schedules, validation, early stopping and the choice of the epoch kept,
+ * callbacks and abort, yielding to the event loop between batches.
  * The model (./sequence-model.ts) checks the data and hands over its handle.
  */
 import { call } from '../backend';
