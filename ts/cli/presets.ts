@@ -135,7 +135,7 @@ export const PRESETS: Record<string, TrainSettings> = {
     patience: null,
   },
   // `fast` made wider (Embedding 128, BiLSTM 96) and one epoch longer: the best validation accuracy measured
-  // (90.16% and 90.52% on seeds 0 and 1, epoch 4 kept both times; train accuracy passes 97% by epoch 4, so
+  // (90.16%, 90.52%, 89.88% on seeds 0-2, epoch 4 kept each time; train accuracy passes 97% by epoch 4, so
   // more epochs would need more regularisation). ~7 minutes on 2 threads; misses the 90% test target (README).
   strong: {
     preset: 'strong',
