@@ -69,7 +69,7 @@ describe('cellstate', () => {
     expect(v.stdout.trim()).toBe(`cellstate ${pkg.version}`);
     const h = await cli(['imdb', 'train', '--help']);
     expect(h.code).toBe(0);
-    expect(h.stdout).toMatch(/--preset seed\|strong/);
+    expect(h.stdout).toMatch(/--preset seed\|fast\|strong/);
   });
 
   it("is the package's `cellstate` bin, runnable as a script", () => {
@@ -175,7 +175,11 @@ describe('cellstate', () => {
   describe('bad input: a clear message, a non-zero status, no stack trace', () => {
     it('unknown flag, preset, command or bad value', async () => {
       expectCleanError(await cli(['imdb', 'train', '--sample', '--bogus']), 2, /Unknown option '--bogus'/);
-      expectCleanError(await cli(['imdb', 'train', '--sample', '--preset', 'huge']), 2, /unknown preset 'huge'; presets: seed, strong/);
+      expectCleanError(
+        await cli(['imdb', 'train', '--sample', '--preset', 'huge']),
+        2,
+        /unknown preset 'huge'; presets: seed, fast, strong/,
+      );
       expectCleanError(await cli(['imdb', 'fly']), 2, /unknown imdb command 'fly'/);
       expectCleanError(await cli(['imdb', 'train', '--sample', '--epochs', 'ten']), 2, /--epochs must be an integer/);
       expectCleanError(await cli(['imdb', 'train', '--sample', '--backend', 'gpu']), 2, /--backend must be one of auto, native, wasm/);

@@ -8,6 +8,7 @@ import {
   type Backend,
   DataError,
   type EpochLogs,
+  type FitOptions,
   type Padded,
   type SequenceModel,
   type Split,
@@ -103,6 +104,38 @@ const TRAIN_FLAGS: FlagTable = {
   },
   'test-size': { type: 'string', value: 'N', default: presetValues('testSize', orAll), description: 'the first N test reviews; 0 = all' },
   'data-seed': { type: 'string', value: 'N', default: presetValues('dataSeed'), description: "seed of the loader's shuffle (Keras' 113)" },
+  'val-split': {
+    type: 'string',
+    value: 'X',
+    default: presetValues('valSplit'),
+    description: 'hold out this fraction of the training reviews; keep the best epoch on it, test once; 0 = test every epoch',
+  },
+  bucket: {
+    type: 'boolean',
+    negatable: true,
+    default: presetValues('bucket'),
+    description: 'batches of similar length, each cut to its longest review (needs --mask)',
+  },
+  optimizer: { type: 'string', value: 'adam|adamw', default: presetValues('optimizer'), description: 'the optimiser' },
+  'weight-decay': { type: 'string', value: 'X', default: presetValues('weightDecay'), description: 'weight decay (decoupled for adamw)' },
+  schedule: {
+    type: 'string',
+    value: 'constant|cosine',
+    default: presetValues('schedule'),
+    description: 'learning rate over the run (cosine: to 0 over all batches)',
+  },
+  warmup: {
+    type: 'string',
+    value: 'X',
+    default: presetValues('warmup'),
+    description: 'linear warm-up over this fraction of the batches (cosine)',
+  },
+  patience: {
+    type: 'string',
+    value: 'N',
+    default: presetValues('patience', orNone),
+    description: 'stop after N epochs without a better validation accuracy; 0 = never',
+  },
   save: { type: 'string', value: 'DIR', description: 'keep the model, vocabulary and metrics; saved after every finished epoch' },
   'checkpoint-every': { type: 'string', value: 'N', description: 'with --save: also checkpoint every N batches' },
   resume: {
@@ -128,15 +161,20 @@ const EVALUATE_OPTIONS: FlagTable = {
 // --log-every is accepted (and unused) as before the flags were tabled.
 const PREDICT_OPTIONS: FlagTable = { ...MODEL_FLAG, ...BACKEND_FLAGS, ...LOG_FLAG };
 
-export const TRAIN_HELP = `Usage: cellstate imdb train [--preset seed|strong] [options]
+export const TRAIN_HELP = `Usage: cellstate imdb train [--preset seed|fast|strong] [options]
 
-Trains a sentiment LSTM on IMDB and reports the test accuracy after every epoch.
+Trains a sentiment LSTM on IMDB. Without a validation split it reports the test accuracy after every
+epoch and keeps the last; with --val-split it validates every epoch on reviews held out of the training
+set, keeps the epoch with the best validation accuracy and tests once, on it.
 
 Presets:
   seed     the seed notebook: 300 words, first 15,000 train / 10,000 test reviews, maxlen 100 ('post'),
            one-hot → LSTM(16) → Linear(1), Adam 1e-3, batch 64, 10 epochs (default)
-  strong   20,000 words, all 25,000 + 25,000 reviews, maxlen 400, Embedding 64 → BiLSTM 64 with
-           masking and max pooling, dropout 0.3, Adam 2e-3, clip-norm 1, 3 epochs
+  fast     20,000 words, all 25,000 + 25,000 reviews, maxlen 400, Embedding 64 → BiLSTM 64 with
+           masking and max pooling, dropout 0.5, AdamW 3e-3 (weight decay 0.05), warm-up + cosine,
+           clip-norm 1, length-bucketed batches, 4 epochs; 10% of the training reviews held out, the
+           best epoch on them kept and tested
+  strong   as fast, with Embedding 128 → BiLSTM 96 and 5 epochs
 
 Options (each overrides the preset):
 ${helpOf(TRAIN_FLAGS)}
@@ -168,7 +206,7 @@ ${helpOf(PREDICT_OPTIONS)}`;
 export const IMDB_HELP = `Usage: cellstate imdb <command> [options]
 
 Commands:
-  train      train and evaluate a sentiment LSTM (presets: seed, strong)
+  train      train and evaluate a sentiment LSTM (presets: seed, fast, strong)
   evaluate   evaluate a saved model on the test reviews
   predict    probability that a text is a positive review
 
@@ -223,6 +261,19 @@ function settingsFrom(v: Values): TrainSettings {
   s.dataSeed = intFlag(v, 'data-seed', 0, 2 ** 32 - 1) ?? s.dataSeed;
   s.trainSize = size('train-size', s.trainSize);
   s.testSize = size('test-size', s.testSize);
+  s.valSplit = numFlag(v, 'val-split', 0, 0.9) ?? s.valSplit;
+  s.bucket = switchFlag(v, 'bucket') ?? s.bucket;
+  s.optimizer = choiceFlag(v, 'optimizer', ['adam', 'adamw'] as const) ?? s.optimizer;
+  s.weightDecay = numFlag(v, 'weight-decay', 0, 10) ?? s.weightDecay;
+  s.schedule = choiceFlag(v, 'schedule', ['constant', 'cosine'] as const) ?? s.schedule;
+  s.warmup = numFlag(v, 'warmup', 0, 0.99) ?? s.warmup;
+  const patience = intFlag(v, 'patience', 0, 10_000);
+  if (patience !== undefined) s.patience = patience === 0 ? null : patience;
+  if (s.bucket && !s.mask) {
+    throw new UsageError('--bucket needs --mask: without it the padding is fed through the LSTM, so it cannot be cut');
+  }
+  if (s.patience !== null && s.valSplit === 0)
+    throw new UsageError('--patience needs --val-split: early stopping watches validation accuracy');
   return s;
 }
 
@@ -249,10 +300,21 @@ function describeModel(s: TrainSettings, model: SequenceModel): string {
     `${s.pooling} pooling`,
     s.dropout ? `dropout ${s.dropout}` : '',
   ].filter(Boolean);
-  const opt = `Adam lr ${s.lr}, batch ${s.batchSize}, ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}${s.clipNorm ? `, clip-norm ${s.clipNorm}` : ''}`;
+  const opt = [
+    `${s.optimizer === 'adamw' ? 'AdamW' : 'Adam'} lr ${s.lr}${s.weightDecay ? ` (weight decay ${s.weightDecay})` : ''}`,
+    s.schedule === 'cosine' ? `cosine schedule${s.warmup ? ` after ${s.warmup} warm-up` : ''}` : '',
+    `batch ${s.batchSize}${s.bucket ? ' (length-bucketed)' : ''}`,
+    `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}`,
+    s.clipNorm ? `clip-norm ${s.clipNorm}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return (
     `model: ${input} → ${lstm} → Linear(1), ${extras.join(', ')}; ${fmtInt(model.numParameters)} parameters; ${opt}; seed ${s.seed}\n` +
-    `input: maxlen ${s.maxlen} (padding '${s.padding}', truncating '${s.truncating}'), ${fmtInt(s.numWords)} words`
+    `input: maxlen ${s.maxlen} (padding '${s.padding}', truncating '${s.truncating}'), ${fmtInt(s.numWords)} words` +
+    (s.valSplit > 0
+      ? `\nselection: ${s.valSplit} of the training reviews held out; the epoch with the best validation accuracy is kept${s.patience ? ` (stop after ${s.patience} without a better one)` : ''}, then tested once`
+      : '')
   );
 }
 
@@ -281,14 +343,33 @@ function stepProgress(out: Out, label: string, total: number, everySeconds: numb
 }
 
 /**
- * Rows `from..to` of a padded split as model input: token ids only, never padSequences' `lengths`. Explicit
- * lengths would make every model skip padding as packed sequences do; the model's own `mask` decides that
- * (the seed notebook feeds padding through).
+ * What the model reads: token ids only, never padSequences' `lengths`. Explicit lengths would make every model
+ * skip padding as packed sequences do; the model's own `mask` decides that (the seed notebook feeds padding
+ * through), for 'pre' and 'post' padding alike.
  */
-const slice = (x: Padded<Int32Array>, from: number, to: number) => ({
-  data: x.data.subarray(from * x.shape[1], to * x.shape[1]),
-  shape: [to - from, x.shape[1]] as [number, number],
-});
+function modelInput(x: Padded<Int32Array> | { data: Int32Array; shape: [number, number] }) {
+  return { data: x.data, shape: x.shape };
+}
+
+/**
+ * Reviews `order[from..to)` of a padded split; with `cut`, cut to the longest of them (its real tokens are
+ * the first columns with 'post' padding, the last with 'pre'), which a masked model reads identically.
+ */
+function rows(x: Padded<Int32Array>, order: Uint32Array, from: number, to: number, padding: 'pre' | 'post', cut: boolean) {
+  const t = x.shape[1];
+  let steps = t;
+  if (cut) {
+    steps = 1;
+    for (let i = from; i < to; i++) steps = Math.max(steps, x.lengths[order[i]]);
+  }
+  const data = new Int32Array((to - from) * steps);
+  const skip = padding === 'pre' ? t - steps : 0;
+  for (let i = from; i < to; i++) {
+    const r = order[i];
+    data.set(x.data.subarray(r * t + skip, r * t + skip + steps), (i - from) * steps);
+  }
+  return modelInput({ data, shape: [to - from, steps] });
+}
 
 /**
  * Loss and accuracy over a padded split in chunks, with progress, stopping early on abort.
@@ -301,16 +382,24 @@ async function evaluateWithProgress(
   label: string,
   io: Io,
   everySeconds: number,
+  { padding, cut }: { padding: 'pre' | 'post'; cut: boolean },
 ) {
   const n = x.shape[0];
   const chunk = 512;
+  // With `cut`, chunks of reviews of similar length (shortest first), each cut to its longest: the same
+  // per-review results as the padded split (test/model.bucketing.test.ts), fewer steps.
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  if (cut) order.sort((a, b) => x.lengths[a] - x.lengths[b] || a - b);
   const progress = stepProgress(io.out, label, n, everySeconds);
   let loss = 0;
   let correct = 0;
   for (let from = 0; from < n; from += chunk) {
     if (io.signal.aborted) return null;
     const to = Math.min(n, from + chunk);
-    const e = await model.evaluate(slice(x, from, to), y.subarray(from, to));
+    const e = await model.evaluate(
+      rows(x, order, from, to, padding, cut),
+      Uint8Array.from(order.subarray(from, to), (r) => y[r]),
+    );
     loss += e.loss * (to - from);
     correct += (e.accuracy ?? 0) * (to - from);
     progress.update(to, `loss ${(loss / to).toFixed(4)} acc ${(correct / to).toFixed(4)}`);
@@ -324,15 +413,31 @@ interface EpochRecord {
   epoch: number;
   loss: number;
   accuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
   testLoss: number | null;
   testAccuracy: number | null;
   seconds: number;
   samplesPerSecond: number;
 }
 
-/** Epochs from the third on whose test accuracy is below 60%. */
+/** The epoch kept at the end and its test figures (with a validation split, tested once, after training). */
+interface Selection {
+  /** 1-based, as EpochRecord.epoch. */
+  selectedEpoch: number | null;
+  selection: string;
+  testLoss: number | null;
+  testAccuracy: number | null;
+}
+
+/** Epochs from the third on whose test (or, with a validation split, validation) accuracy is below 60%. */
 function stalledEpochs(epochs: EpochRecord[]): number[] {
-  return epochs.filter((e) => e.epoch >= 3 && e.testAccuracy !== null && e.testAccuracy < 0.6).map((e) => e.epoch);
+  return epochs
+    .filter((e) => {
+      const acc = e.testAccuracy ?? e.valAccuracy;
+      return e.epoch >= 3 && acc !== null && acc < 0.6;
+    })
+    .map((e) => e.epoch);
 }
 
 /** The data and flags of one `train` run. */
@@ -367,9 +472,11 @@ async function prepareData(v: Values, s: TrainSettings, io: Io): Promise<Pick<Tr
 }
 
 /** What the `--json` line and `metrics.json` hold, at any point of the run. */
-function runSummary(run: TrainRun, epochs: EpochRecord[], t0: number, backend: Backend, threads: number, io: Io) {
+function runSummary(run: TrainRun, epochs: EpochRecord[], final: Selection | null, t0: number, backend: Backend, threads: number, io: Io) {
   const { s, d, train, test } = run;
   const last = epochs[epochs.length - 1];
+  const valReviews = Math.floor(train.labels.length * s.valSplit);
+  const kept = final?.selectedEpoch ? epochs[final.selectedEpoch - 1] : last;
   return {
     command: 'imdb train',
     version: io.version,
@@ -380,13 +487,18 @@ function runSummary(run: TrainRun, epochs: EpochRecord[], t0: number, backend: B
       sample: d.sample,
       trainTotal: d.train.labels.length,
       testTotal: d.test.labels.length,
-      train: train.labels.length,
+      train: train.labels.length - valReviews,
+      validation: valReviews,
       test: test.labels.length,
     },
     epochs,
     epochsCompleted: epochs.length,
-    testAccuracy: last?.testAccuracy ?? null,
-    testLoss: last?.testLoss ?? null,
+    selectedEpoch: final ? final.selectedEpoch : (last?.epoch ?? null),
+    selection: final ? final.selection : 'last epoch',
+    valAccuracy: kept?.valAccuracy ?? null,
+    valLoss: kept?.valLoss ?? null,
+    testAccuracy: final ? final.testAccuracy : (last?.testAccuracy ?? null),
+    testLoss: final ? final.testLoss : (last?.testLoss ?? null),
     stalledEpochs: stalledEpochs(epochs),
     seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
     backend: { name: backend.name, kernels: backend.kernels },
@@ -394,9 +506,28 @@ function runSummary(run: TrainRun, epochs: EpochRecord[], t0: number, backend: B
   };
 }
 
+/** The fit options of a run's settings. */
+function fitOptionsOf(s: TrainSettings): FitOptions {
+  const held = s.valSplit > 0;
+  return {
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    shuffle: true,
+    optimizer: { type: s.optimizer, lr: s.lr, ...(s.weightDecay ? { weightDecay: s.weightDecay } : {}) },
+    clipNorm: s.clipNorm ?? undefined,
+    lrSchedule: s.schedule === 'cosine' ? { type: 'cosine', warmup: s.warmup } : undefined,
+    bucketByLength: s.bucket,
+    validationSplit: held ? s.valSplit : undefined,
+    keepBestEpoch: held ? 'valAccuracy' : undefined,
+    earlyStopping: held && s.patience ? { monitor: 'valAccuracy', patience: s.patience } : undefined,
+  };
+}
+
 /**
- * Step 2: trains with a progress bar per epoch, tests after each epoch and, with `--save`, saves then
- * (so Ctrl-C keeps the last finished epoch). A test pass cut short by Ctrl-C stops training.
+ * Step 2: trains with a progress bar per epoch and, with `--save`, saves after each (so Ctrl-C keeps the
+ * last finished epoch). Without a validation split the test set is evaluated after every epoch and the
+ * last epoch is kept; with one, each epoch is validated, the best on validation is kept and the test set
+ * is evaluated once, on it. A test pass cut short by Ctrl-C stops training.
  */
 async function fitAndTest(
   model: SequenceModel,
@@ -404,55 +535,57 @@ async function fitAndTest(
   vocab: VocabFile | null,
   io: Io,
   epochs: EpochRecord[],
-  summary: () => unknown,
+  summary: (final: Selection | null) => unknown,
 ) {
   const { s, xTrain, xTest, train, test, save, logEvery } = run;
   const out = io.out;
-  const batches = Math.ceil(train.labels.length / s.batchSize);
+  const held = s.valSplit > 0;
+  const batches = Math.ceil((train.labels.length - Math.floor(train.labels.length * s.valSplit)) / s.batchSize);
+  const cut = { padding: s.padding, cut: s.bucket };
   let progress: ReturnType<typeof stepProgress> | null = null;
   let savedEpochs = 0;
   const onEpochEnd = async (l: EpochLogs): Promise<'stop' | undefined> => {
     progress?.clear();
-    const ev = await evaluateWithProgress(model, xTest, test.labels, '  testing', io, logEvery);
+    const ev = held ? null : await evaluateWithProgress(model, xTest, test.labels, '  testing', io, logEvery, cut);
     const rec: EpochRecord = {
       epoch: l.epoch + 1,
       loss: l.loss,
       accuracy: l.accuracy ?? null,
+      valLoss: l.valLoss ?? null,
+      valAccuracy: l.valAccuracy ?? null,
       testLoss: ev?.loss ?? null,
       testAccuracy: ev?.accuracy ?? null,
       seconds: Number(l.seconds.toFixed(2)),
       samplesPerSecond: Math.round(l.samplesPerSecond),
     };
     epochs.push(rec);
-    const testPart = ev
-      ? `test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}%`
-      : 'test skipped (interrupted)';
+    const evalPart = held
+      ? `val loss ${(l.valLoss ?? 0).toFixed(4)}, val accuracy ${(100 * (l.valAccuracy ?? 0)).toFixed(2)}%`
+      : ev
+        ? `test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}%`
+        : 'test skipped (interrupted)';
     out.write(
-      `epoch ${rec.epoch}/${s.epochs}: train loss ${l.loss.toFixed(4)}, train accuracy ${(100 * (l.accuracy ?? 0)).toFixed(2)}%, ${testPart} ` +
+      `epoch ${rec.epoch}/${s.epochs}: train loss ${l.loss.toFixed(4)}, train accuracy ${(100 * (l.accuracy ?? 0)).toFixed(2)}%, ${evalPart} ` +
         `(${fmtSeconds(l.seconds)}, ${fmtInt(l.samplesPerSecond)} samples/s)\n`,
     );
     if (save) {
       // Every finished epoch, so Ctrl-C keeps the last one.
-      await saveRun(save, model, vocab!, summary());
+      await saveRun(save, model, vocab!, summary(null));
       savedEpochs = rec.epoch;
     }
-    return ev ? undefined : 'stop';
+    return held || ev ? undefined : 'stop';
   };
-  const history = await model.fit(slice(xTrain, 0, xTrain.shape[0]), train.labels, {
+  const history = await model.fit(modelInput(xTrain), train.labels, {
+    ...fitOptionsOf(s),
     initialEpoch: run.resume?.at.epoch,
     initialBatch: run.resume?.at.batch,
     checkpointEvery: run.resume?.checkpointEvery,
     // Mid-epoch checkpoints (epoch ends are saved by onEpochEnd, with their metrics).
     onCheckpoint: save
       ? async (c) => {
-          if (c.batch > 0) await saveRun(save, model, vocab!, summary(), { [RESUME_KEY]: JSON.stringify(c) });
+          if (c.batch > 0) await saveRun(save, model, vocab!, summary(null), { [RESUME_KEY]: JSON.stringify(c) });
         }
       : undefined,
-    epochs: s.epochs,
-    batchSize: s.batchSize,
-    shuffle: true,
-    optimizer: { type: 'adam', lr: s.lr },
-    clipNorm: s.clipNorm ?? undefined,
     signal: io.signal,
     callbacks: {
       onEpochBegin: (epoch) => {
@@ -467,14 +600,29 @@ async function fitAndTest(
       onEpochEnd,
     },
   });
-  return { history, savedEpochs };
+  let final: Selection | null = null;
+  if (held && history.selectedEpoch !== undefined && history.stopReason !== 'aborted' && !io.signal.aborted) {
+    const ev = await evaluateWithProgress(model, xTest, test.labels, 'testing', io, logEvery, cut);
+    final = {
+      selectedEpoch: history.selectedEpoch + 1,
+      selection: history.selection!,
+      testLoss: ev?.loss ?? null,
+      testAccuracy: ev?.accuracy ?? null,
+    };
+    if (save && ev) {
+      await saveRun(save, model, vocab!, summary(final));
+      savedEpochs = final.selectedEpoch!;
+    }
+  }
+  return { history, savedEpochs, final };
 }
 
-/** Step 3: the closing lines (test accuracy, stalls, time, what was saved, an interruption). */
+/** Step 3: the closing lines (selection, test accuracy, stalls, time, what was saved, an interruption). */
 function reportRun(
   out: Out,
   run: TrainRun,
   epochs: EpochRecord[],
+  final: Selection | null,
   savedEpochs: number,
   interrupted: boolean,
   seconds: number,
@@ -483,17 +631,25 @@ function reportRun(
 ): void {
   const { save, test } = run;
   const last = epochs[epochs.length - 1];
-  if (last?.testAccuracy != null) {
+  if (final?.selectedEpoch) {
+    const kept = epochs[final.selectedEpoch - 1];
     out.write(
-      `test accuracy: ${(100 * last.testAccuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews after ${epochs.length} epoch${plural(epochs.length)}\n`,
+      `kept epoch ${final.selectedEpoch} of ${epochs.length} (${final.selection}: ${(100 * (kept.valAccuracy ?? 0)).toFixed(2)}% on ${fmtInt(Math.floor(run.train.labels.length * run.s.valSplit))} held-out training reviews)\n`,
     );
+  }
+  const testAccuracy = final ? final.testAccuracy : last?.testAccuracy;
+  if (testAccuracy != null) {
+    const after = final?.selectedEpoch
+      ? `with epoch ${final.selectedEpoch}'s weights`
+      : `after ${epochs.length} epoch${plural(epochs.length)}`;
+    out.write(`test accuracy: ${(100 * testAccuracy).toFixed(2)}% on ${fmtInt(test.labels.length)} reviews ${after}\n`);
   }
   // The seed configuration sometimes sits near chance for several epochs (PyTorch too, once in 6 runs):
   // say so, never hide it. Most runs are near chance in epochs 1-2, so those do not count.
   const stalled = stalledEpochs(epochs);
   if (stalled.length) {
     out.write(
-      `note: test accuracy was near chance (< 60%) after epoch${plural(stalled.length)} ${stalled.join(', ')}: this run stalled for a while; another --seed or more epochs usually gets past it\n`,
+      `note: accuracy was near chance (< 60%) after epoch${plural(stalled.length)} ${stalled.join(', ')}: this run stalled for a while; another --seed or more epochs usually gets past it\n`,
     );
   }
   out.write(`time: ${fmtSeconds(seconds)}, backend: ${backend.name} (${backend.kernels}), threads: ${threads}\n`);
@@ -543,12 +699,12 @@ export async function train(argv: string[], io: Io): Promise<number> {
   }
   const vocab = save ? vocabOf(run.d.wordIndex!, s) : null;
   const epochs: EpochRecord[] = [];
-  const summary = () => runSummary(run, epochs, t0, backend, threads, io);
-  const { history, savedEpochs } = await fitAndTest(model, run, vocab, io, epochs, summary);
+  const summary = (final: Selection | null) => runSummary(run, epochs, final, t0, backend, threads, io);
+  const { history, savedEpochs, final } = await fitAndTest(model, run, vocab, io, epochs, summary);
 
-  const result = summary();
+  const result = summary(final);
   const interrupted = history.stopReason === 'aborted' || io.signal.aborted;
-  reportRun(io.out, run, epochs, savedEpochs, interrupted, result.seconds, backend, threads);
+  reportRun(io.out, run, epochs, final, savedEpochs, interrupted, result.seconds, backend, threads);
   if (v.json === true) io.out.write(`${JSON.stringify({ ...result, stopReason: interrupted ? 'interrupted' : history.stopReason })}\n`);
   model.dispose();
   return interrupted ? 130 : 0;
@@ -587,7 +743,10 @@ export async function evaluate(argv: string[], io: Io): Promise<number> {
   io.out.write(
     `model: ${dir} (${fmtInt(run.model.numParameters)} parameters, ${run.model.epochsTrained} epoch${plural(run.model.epochsTrained)} trained)\n`,
   );
-  const ev = await evaluateWithProgress(run.model, x, test.labels, 'testing', io, numFlag(v, 'log-every', 0.01, 3600) ?? 3);
+  const ev = await evaluateWithProgress(run.model, x, test.labels, 'testing', io, numFlag(v, 'log-every', 0.01, 3600) ?? 3, {
+    padding: vocab.padding,
+    cut: false,
+  });
   run.model.dispose();
   if (!ev) {
     io.out.write('interrupted\n');
@@ -641,7 +800,7 @@ export async function predict(argv: string[], io: Io): Promise<number> {
     texts.map((t) => run.wordIndex.encode(t)),
     { maxlen: vocab.maxlen, padding: vocab.padding, truncating: vocab.truncating },
   );
-  const p = run.model.predict(slice(x, 0, x.shape[0])).data;
+  const p = run.model.predict(modelInput(x)).data;
   run.model.dispose();
   const rows = texts.map((text, i) => ({ text, probability: Number(p[i].toFixed(6)) }));
   for (const r of rows) io.out.write(`${r.probability.toFixed(4)}\t${r.text}\n`);

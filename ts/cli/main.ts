@@ -13,7 +13,7 @@ import { IMDB_HELP, type Io, evaluate, packageVersion, predict, train } from './
 const HELP = `Usage: cellstate <command> [options]
 
 Commands:
-  imdb train       train and evaluate a sentiment LSTM on IMDB (presets: seed, strong)
+  imdb train       train and evaluate a sentiment LSTM on IMDB (presets: seed, fast, strong)
   imdb evaluate    evaluate a saved model
   imdb predict     probability that a text is a positive review
   export           write a saved model as ONNX (cellstate export --model DIR --onnx out.onnx)

@@ -2,8 +2,10 @@
  * Training settings of `cellstate imdb train` and its presets. Every field can be overridden by a flag.
  *
  * `seed` is the seed notebook's model (PyTorch: 73.1% ± 0.8% over 5 seeds, one further run stalled at 59.7%).
- * `strong` is chosen to beat PyTorch's 85.8% reference (Embedding 128 + BiLSTM 128 over true lengths,
- * vocabulary 20,000, maxlen 400, 5 epochs): the measured run is in the README.
+ * `fast` and `strong` were chosen on validation accuracy (10% of the training reviews held out; the test
+ * set is read once per run, after training); every measured run is in the README. PyTorch's reference
+ * configuration for this project (Embedding 128 + BiLSTM 128 over true lengths, 20,000 words, maxlen 400,
+ * 5 epochs) reached 85.8%.
  */
 
 export interface TrainSettings {
@@ -36,7 +38,34 @@ export interface TrainSettings {
   seed: number;
   /** Seed of the loader's shuffle (Keras: 113). */
   dataSeed: number;
+  /**
+   * Fraction of the training reviews (the last ones after the loader's shuffle) held out for validation: the
+   * kept epoch is the one with the best validation accuracy, and the test set is evaluated once, on it.
+   * 0 = none: the test set is evaluated after every epoch and the last epoch is kept (the notebook's way).
+   */
+  valSplit: number;
+  /** Length-bucketed batches, each cut to its longest review (needs `mask`). */
+  bucket: boolean;
+  optimizer: 'adam' | 'adamw';
+  /** L2 (Adam) or decoupled (AdamW) weight decay. */
+  weightDecay: number;
+  /** Learning rate over the run: constant, or cosine to 0 after a linear warm-up over `warmup` of the batches. */
+  schedule: 'constant' | 'cosine';
+  warmup: number;
+  /** Stop after this many epochs without a better validation accuracy; null = never. */
+  patience: number | null;
 }
+
+/** What the presets that predate validation and bucketing share: none of either, Adam at a constant lr. */
+const PLAIN = {
+  valSplit: 0,
+  bucket: false,
+  optimizer: 'adam',
+  weightDecay: 0,
+  schedule: 'constant',
+  warmup: 0,
+  patience: null,
+} as const;
 
 export const PRESETS: Record<string, TrainSettings> = {
   // The notebook: Keras' load_data(num_words=300), the first 15,000 / 10,000 reviews, pad_sequences(maxlen=100,
@@ -63,14 +92,21 @@ export const PRESETS: Record<string, TrainSettings> = {
     clipNorm: null,
     seed: 0,
     dataSeed: 113,
+    ...PLAIN,
   },
   // Embedding 64 + BiLSTM 64 over the true lengths, max-pooled over time: max pooling sees every position,
   // where h_n must carry the whole review; 'pre' truncation keeps a long review's ending (its verdict).
   // Chosen on a first run (seed 0, native): test accuracy 84.1%, 87.8%, 88.4% after epochs 1-3 and train
   // accuracy 92% by epoch 3, so 3 epochs (seed 1: 88.3%). On 2 quiet cores an epoch of 25,000 reviews takes
   // ~90 s and a test pass ~35 s: 6.5 min in all.
-  strong: {
-    preset: 'strong',
+  // Chosen on validation accuracy (README, "Measured accuracy": mean over seeds 0-2 of the 2,500 held-out
+  // training reviews, 89.23% against 89.01% for the same model at dropout 0.3, Adam, constant lr, 3 epochs,
+  // the `strong` of 2026-11-26): Embedding 64 → BiLSTM 64 over the true lengths, max-pooled; 'pre'
+  // truncation keeps a long review's ending (its verdict). Length-bucketed batches (1.49× the samples/s at
+  // maxlen 400); 4 epochs under warm-up + cosine, dropout 0.5 and AdamW's decoupled weight decay, because
+  // train accuracy passed 92% by epoch 3 at dropout 0.3; the best epoch on validation is kept.
+  fast: {
+    preset: 'fast',
     numWords: 20_000,
     maxlen: 400,
     padding: 'post',
@@ -83,12 +119,51 @@ export const PRESETS: Record<string, TrainSettings> = {
     bidirectional: true,
     pooling: 'max',
     mask: true,
-    dropout: 0.3,
-    lr: 2e-3,
+    dropout: 0.5,
+    lr: 3e-3,
     batchSize: 64,
-    epochs: 3,
+    epochs: 4,
     clipNorm: 1,
     seed: 0,
     dataSeed: 113,
+    valSplit: 0.1,
+    bucket: true,
+    optimizer: 'adamw',
+    weightDecay: 0.05,
+    schedule: 'cosine',
+    warmup: 0.05,
+    patience: null,
+  },
+  // `fast` made wider (Embedding 128, BiLSTM 96) and one epoch longer: the best validation accuracy measured
+  // (90.16%, 90.52%, 89.88% on seeds 0-2, epoch 4 kept each time; train accuracy passes 97% by epoch 4, so
+  // more epochs would need more regularisation). ~7 minutes on 2 threads; misses the 90% test target (README).
+  strong: {
+    preset: 'strong',
+    numWords: 20_000,
+    maxlen: 400,
+    padding: 'post',
+    truncating: 'pre',
+    trainSize: null,
+    testSize: null,
+    embedding: 128,
+    hidden: 96,
+    layers: 1,
+    bidirectional: true,
+    pooling: 'max',
+    mask: true,
+    dropout: 0.5,
+    lr: 3e-3,
+    batchSize: 64,
+    epochs: 5,
+    clipNorm: 1,
+    seed: 0,
+    dataSeed: 113,
+    valSplit: 0.1,
+    bucket: true,
+    optimizer: 'adamw',
+    weightDecay: 0.05,
+    schedule: 'cosine',
+    warmup: 0.05,
+    patience: null,
   },
 };

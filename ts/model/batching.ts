@@ -168,3 +168,175 @@ export function gather(b: Block, t: TargetBlock | null, idx: Uint32Array | null,
   };
   return { block, targets };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Length-bucketed batches (FitOptions.bucketByLength): batches of similar real length, each cut to its
+// longest sequence. Exact for masked inputs: with `lengths` the core reads each row's first `lengths[i]`
+// steps (the rest is skipped), and with a mask token it moves the real tokens to the front itself, so a
+// batch cut to its longest real sequence is the same computation with fewer padding steps.
+
+/** Bucket assignment of a block's samples, fixed for a whole fit. */
+export interface BucketPlan {
+  /** Real steps of each sample (≥ 1, as the core counts them). */
+  lengths: Uint32Array;
+  /** Bucket of each sample, 0 = shortest. */
+  bucketOf: Uint32Array;
+  buckets: number;
+  /** True when the rows' real tokens must be moved to the front (mask token, no explicit lengths). */
+  compact: boolean;
+  maskToken: number | null;
+}
+
+/**
+ * Each sample's real length as the core sees it: `lengths[i]` when given, else the count of non-mask tokens
+ * (at least 1). Null when the block has neither, so padding is fed through and cutting it would change results.
+ * @throws never.
+ */
+export function realLengths(b: Block, maskToken: number | null): Uint32Array | null {
+  if (b.lengths) return b.lengths;
+  if (maskToken === null || !b.tokens) return null;
+  const out = new Uint32Array(b.n);
+  for (let i = 0; i < b.n; i++) {
+    let len = 0;
+    const row = b.tokens.subarray(i * b.steps, (i + 1) * b.steps);
+    for (let s = 0; s < row.length; s++) if (row[s] !== maskToken) len++;
+    out[i] = Math.max(1, len);
+  }
+  return out;
+}
+
+/**
+ * Buckets at quantiles of the real lengths: boundary k is the length at rank ⌊k·n/buckets⌋ of the sorted
+ * lengths, duplicates dropped, so samples of equal length always share a bucket (equal lengths everywhere →
+ * one bucket, and the batches are exactly those of unbucketed training).
+ * @throws {ValueError} when the block has neither lengths nor a mask token, or `buckets` is not an integer ≥ 1.
+ */
+export function bucketPlan(b: Block, maskToken: number | null, buckets: number): BucketPlan {
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1 << 16) {
+    throw new ValueError(`bucketByLength.buckets must be an integer in 1..65536, got ${String(buckets)}`);
+  }
+  const lengths = realLengths(b, maskToken);
+  if (!lengths) {
+    throw new ValueError(
+      'bucketByLength needs masked input: pass lengths (e.g. from padSequences with padding "post") or build the model with mask',
+    );
+  }
+  const sorted = Uint32Array.from(lengths).sort();
+  const bounds: number[] = [];
+  for (let k = 1; k < buckets; k++) {
+    const v = sorted[Math.floor((k * b.n) / buckets)];
+    if (v > sorted[0] && (bounds.length === 0 || v > bounds[bounds.length - 1])) bounds.push(v);
+  }
+  const bucketOf = new Uint32Array(b.n);
+  for (let i = 0; i < b.n; i++) {
+    // The number of boundaries ≤ lengths[i] (binary search over the increasing bounds).
+    let lo = 0;
+    let hi = bounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (bounds[mid] <= lengths[i]) lo = mid + 1;
+      else hi = mid;
+    }
+    bucketOf[i] = lo;
+  }
+  return { lengths, bucketOf, buckets: bounds.length + 1, compact: !b.lengths, maskToken };
+}
+
+/**
+ * One epoch's batches under a plan: `order` (the epoch's sample permutation) stably grouped by bucket and
+ * cut into consecutive batches of `batchSize` (a bucket's remainder rides with the start of the next, so
+ * there are ⌈n / batchSize⌉ batches as without buckets), then the buckets' runs of batches interleaved at
+ * random (`next(bound)`, uniform over interleavings; in bucket order when `next` is null). Returns the
+ * reordered samples and each batch's start in it; batch j is `samples[starts[j] .. starts[j] + size)`.
+ * @throws never.
+ */
+export function bucketedEpoch(
+  plan: BucketPlan,
+  order: Uint32Array,
+  batchSize: number,
+  next: ((bound: number) => number) | null,
+): { samples: Uint32Array; starts: Uint32Array } {
+  const n = order.length;
+  const counts = new Uint32Array(plan.buckets + 1);
+  for (let i = 0; i < n; i++) counts[plan.bucketOf[order[i]] + 1]++;
+  for (let k = 0; k < plan.buckets; k++) counts[k + 1] += counts[k];
+  const grouped = new Uint32Array(n);
+  const fill = counts.slice(0, plan.buckets);
+  for (let i = 0; i < n; i++) grouped[fill[plan.bucketOf[order[i]]]++] = order[i];
+  const batches = Math.ceil(n / batchSize);
+  // Runs: consecutive batches whose first sample is in the same bucket.
+  const runOf = new Uint32Array(batches);
+  for (let j = 0; j < batches; j++) runOf[j] = plan.bucketOf[grouped[j * batchSize]];
+  const runStart = new Uint32Array(plan.buckets + 1);
+  for (let j = 0; j < batches; j++) runStart[runOf[j] + 1]++;
+  for (let k = 0; k < plan.buckets; k++) runStart[k + 1] += runStart[k];
+  const left = new Uint32Array(plan.buckets);
+  for (let k = 0; k < plan.buckets; k++) left[k] = runStart[k + 1] - runStart[k];
+  const taken = new Uint32Array(plan.buckets);
+  const starts = new Uint32Array(batches);
+  let remaining = batches;
+  for (let j = 0; j < batches; j++) {
+    // Next run with probability proportional to the batches it has left.
+    let u = next ? next(remaining) : 0;
+    let k = 0;
+    while (left[k] === 0 || u >= left[k]) {
+      u -= left[k];
+      k++;
+    }
+    starts[j] = (runStart[k] + taken[k]++) * batchSize;
+    left[k]--;
+    remaining--;
+  }
+  return { samples: grouped, starts };
+}
+
+/**
+ * Rows `samples[from..to)` of a block cut to the longest real length among them, with their targets. With
+ * `plan.compact`, each row's real tokens are moved to the front first (as the core's mask does) and the
+ * rest filled with the mask token.
+ * @throws never.
+ */
+export function gatherBucketed(b: Block, t: TargetBlock | null, plan: BucketPlan, samples: Uint32Array, from: number, to: number): Batch {
+  const count = to - from;
+  let steps = 1;
+  for (let i = from; i < to; i++) steps = Math.max(steps, plan.lengths[samples[i]]);
+  steps = Math.min(steps, b.steps);
+  const w = b.width;
+  const src = (b.tokens ?? b.x)!;
+  const data = b.tokens ? new Int32Array(count * steps * w) : new Float32Array(count * steps * w);
+  let lengths: Uint32Array | null = null;
+  if (plan.compact) {
+    const tokens = b.tokens!;
+    const pad = plan.maskToken!;
+    data.fill(pad);
+    for (let i = 0; i < count; i++) {
+      const row = samples[from + i] * b.steps;
+      let s = i * steps;
+      for (let k = 0; k < b.steps; k++) if (tokens[row + k] !== pad) data[s++] = tokens[row + k];
+    }
+  } else {
+    lengths = new Uint32Array(count);
+    for (let i = 0; i < count; i++) {
+      const r = samples[from + i];
+      data.set(src.subarray(r * b.steps * w, (r * b.steps + steps) * w), i * steps * w);
+      lengths[i] = b.lengths![r];
+    }
+  }
+  let targets: Float32Array | null = null;
+  if (t) {
+    targets = new Float32Array(count * t.perSample);
+    for (let i = 0; i < count; i++) {
+      const r = samples[from + i];
+      targets.set(t.data.subarray(r * t.perSample, (r + 1) * t.perSample), i * t.perSample);
+    }
+  }
+  const block: Block = {
+    tokens: b.tokens ? (data as Int32Array) : null,
+    x: b.tokens ? null : (data as Float32Array),
+    n: count,
+    steps,
+    width: w,
+    lengths,
+  };
+  return { block, targets };
+}

@@ -1,13 +1,14 @@
 /**
- * The training and evaluation loops over the core: batches in a seeded shuffled order, learning-rate
- * schedules, validation, early stopping, callbacks and abort, yielding to the event loop between batches.
+ * The training and evaluation loops over the core: batches in a seeded shuffled order (or length-bucketed,
+ * ./batching.ts), learning-rate schedules, validation, early stopping and the choice of the epoch kept,
+ * callbacks and abort, yielding to the event loop between batches.
  * The model (./sequence-model.ts) checks the data and hands over its handle.
  */
 import { call } from '../backend';
 import { CellstateError, ValueError, describe } from '../errors';
 import { mulberry32 } from '../data/rng';
 import { type BatchStats, type Block, type RawModel, isInt, runBatch } from './core';
-import { type TargetBlock, gather } from './batching';
+import { type Batch, type BucketPlan, type TargetBlock, bucketPlan, bucketedEpoch, gather, gatherBucketed } from './batching';
 import type { EpochLogs, Evaluation, FitOptions, History, LrSchedule } from './types';
 
 /** Inputs with their targets. */
@@ -34,6 +35,9 @@ export interface FitRun {
    * its workers); `raw` still holds the weights, the optimiser and the lr a schedule sets.
    */
   trainStep?: (b: Block, targets: Float32Array) => Promise<BatchStats>;
+  /** The model's mask token (null without `mask`) and whether its head runs per step: what bucketing needs. */
+  maskToken: number | null;
+  perStep: boolean;
 }
 
 /**
@@ -160,27 +164,36 @@ function learningRate(schedule: LrSchedule | undefined, baseLr: number, totalSte
   if (schedule && !(schedule.type === 'step' ? isInt(schedule.stepSize, 1, 1e9) : schedule.type === 'cosine')) {
     throw new ValueError(`lrSchedule must be { type: 'step', stepSize } or { type: 'cosine' }, got ${JSON.stringify(schedule)}`);
   }
+  const warmupFraction = schedule?.type === 'cosine' ? (schedule.warmup ?? 0) : 0;
+  if (!(typeof warmupFraction === 'number' && warmupFraction >= 0 && warmupFraction < 1)) {
+    throw new ValueError(`lrSchedule.warmup must be a fraction in [0, 1), got ${String(warmupFraction)}`);
+  }
+  const warmup = Math.round(warmupFraction * totalSteps);
   return (epoch, step) => {
     if (!schedule) return baseLr;
     if (schedule.type === 'step') return baseLr * (schedule.gamma ?? 0.1) ** Math.floor(epoch / schedule.stepSize);
+    // Linear warm-up over the first `warmup` batches, then cosine over the rest.
+    if (step < warmup) return (baseLr * (step + 1)) / warmup;
     const min = schedule.minLr ?? 0;
-    return min + ((baseLr - min) * (1 + Math.cos((Math.PI * step) / totalSteps))) / 2;
+    return min + ((baseLr - min) * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, totalSteps - warmup)))) / 2;
   };
 }
 
 /** Early stopping: watches one metric per epoch and keeps the best weights when asked to. */
 class EarlyStopping {
   readonly #spec: NonNullable<FitOptions['earlyStopping']>;
-  readonly #monitor: 'valLoss' | 'valAccuracy' | 'loss' | 'accuracy';
+  readonly monitor: 'valLoss' | 'valAccuracy' | 'loss' | 'accuracy';
   readonly #higherBetter: boolean;
   #best: number;
   #waited = 0;
   bestWeights: Float32Array | null = null;
+  /** The epoch of `bestWeights`. */
+  bestEpoch: number | null = null;
 
   constructor(spec: NonNullable<FitOptions['earlyStopping']>, hasValidation: boolean) {
     this.#spec = spec;
-    this.#monitor = spec.monitor ?? (hasValidation ? 'valLoss' : 'loss');
-    this.#higherBetter = this.#monitor.endsWith('ccuracy');
+    this.monitor = spec.monitor ?? (hasValidation ? 'valLoss' : 'loss');
+    this.#higherBetter = this.monitor.endsWith('ccuracy');
     this.#best = this.#higherBetter ? -Infinity : Infinity;
   }
 
@@ -189,14 +202,17 @@ class EarlyStopping {
    * @throws {ValueError} when the monitored metric is not computed by this run.
    */
   observe(logs: EpochLogs, weights: () => Float32Array): boolean {
-    const value = logs[this.#monitor];
-    if (value === undefined) throw new ValueError(`earlyStopping monitors ${this.#monitor}, which this run does not compute`);
+    const value = logs[this.monitor];
+    if (value === undefined) throw new ValueError(`earlyStopping monitors ${this.monitor}, which this run does not compute`);
     const delta = this.#spec.minDelta ?? 0;
     const improved = this.#higherBetter ? value > this.#best + delta : value < this.#best - delta;
     if (improved) {
       this.#best = value;
       this.#waited = 0;
-      if (this.#spec.restoreBestWeights) this.bestWeights = weights();
+      if (this.#spec.restoreBestWeights) {
+        this.bestWeights = weights();
+        this.bestEpoch = logs.epoch;
+      }
       return false;
     }
     return ++this.#waited >= (this.#spec.patience ?? 0);
@@ -223,22 +239,20 @@ async function trainEpoch(
   run: FitRun,
   options: FitOptions,
   epoch: number,
-  idx: Uint32Array,
+  batchAt: (bi: number) => Batch,
   lrAt: (epoch: number, step: number) => number,
   pause: () => Promise<void>,
   firstBatch = 0,
 ): Promise<EpochLogs | null> {
-  const { raw, train, batchSize } = run;
-  const batches = Math.ceil(train.b.n / batchSize);
+  const batches = Math.ceil(run.train.b.n / run.batchSize);
+  const { raw } = run;
   const start = performance.now();
   let lossSum = 0;
   let correct = 0;
   let counted = 0;
   let seen = 0;
   for (let bi = firstBatch; bi < batches; bi++) {
-    const from = bi * batchSize;
-    const to = Math.min(train.b.n, from + batchSize);
-    const g = gather(train.b, train.t, idx, from, to);
+    const g = batchAt(bi);
     const lr = lrAt(epoch, epoch * batches + bi);
     if (options.lrSchedule) call(() => raw.setLr(lr));
     const s = run.trainStep ? await run.trainStep(g.block, g.targets!) : runBatch(raw, 'trainBatch', g.block, g.targets!);
@@ -274,43 +288,102 @@ async function trainEpoch(
 }
 
 /**
- * The training loop: epochs of shuffled batches, validation after each, then early stopping and the
- * `onEpochEnd` verdict.
- * @throws {ValueError} on a bad lrSchedule (before any update), or an early-stopping metric this run lacks.
+ * The plan of `bucketByLength` for `data`, or null when the option is off.
+ * @throws {ValueError} for a per-step model, input without lengths or mask, or a bad bucket count.
+ */
+function bucketsFor(run: FitRun, options: FitOptions, data: Labeled): BucketPlan | null {
+  const opt = options.bucketByLength;
+  if (opt === undefined || opt === false) return null;
+  if (opt !== true && (typeof opt !== 'object' || opt === null)) {
+    throw new ValueError(`bucketByLength must be true, false or { buckets }, got ${String(opt)}`);
+  }
+  if (run.perStep) throw new ValueError("bucketByLength does not apply to per-step models (pooling 'sequence')");
+  // 20 quantile buckets by default (bucket width ~5% of the samples), never more than batches.
+  const buckets = (opt === true ? undefined : opt.buckets) ?? Math.max(1, Math.min(20, Math.floor(data.b.n / run.batchSize)));
+  return bucketPlan(data.b, run.maskToken, buckets);
+}
+
+/** The epoch whose weights `keepBestEpoch` restores: the first with the best monitored value. */
+function bestEpoch(epochs: EpochLogs[], monitor: 'valAccuracy' | 'valLoss'): EpochLogs | null {
+  let best: EpochLogs | null = null;
+  for (const e of epochs) {
+    const v = e[monitor];
+    if (v === undefined) continue;
+    const b = best?.[monitor];
+    if (b === undefined || (monitor === 'valAccuracy' ? v > b : v < b)) best = e;
+  }
+  return best;
+}
+
+/**
+ * The training loop: epochs of shuffled batches (length-bucketed with `bucketByLength`), validation after
+ * each, then early stopping and the `onEpochEnd` verdict; at the end the selected epoch's weights.
+ * @throws {ValueError} on a bad lrSchedule, bucketing or keepBestEpoch (before any update), or an
+ * early-stopping metric this run lacks.
  */
 export async function runFit(run: FitRun, options: FitOptions): Promise<History> {
   const { raw, train, val, epochs, batchSize } = run;
   const batches = Math.ceil(train.b.n / batchSize);
   const lrAt = learningRate(options.lrSchedule, run.baseLr, Math.max(1, epochs * batches));
   const stopper = options.earlyStopping ? new EarlyStopping(options.earlyStopping, val !== null) : null;
+  const keep = options.keepBestEpoch;
+  if (keep !== undefined && keep !== 'valAccuracy' && keep !== 'valLoss') {
+    throw new ValueError(`keepBestEpoch must be 'valAccuracy' or 'valLoss', got ${String(keep)}`);
+  }
+  if (keep && !val) throw new ValueError('keepBestEpoch needs validation data (validationData or validationSplit)');
+  const plan = bucketsFor(run, options, train);
+  const valPlan = val ? bucketsFor(run, options, val) : null;
   const history: History = { epochs: [], stopReason: 'completed' };
   const random = mulberry32(run.shuffleSeed);
   const next = (bound: number) => Math.floor(random() * bound);
+  // A stream of its own for the order of the buckets' batches, so the sample permutation draws exactly
+  // what unbucketed training draws (one bucket → the same batches).
+  const bucketRandom = mulberry32((run.shuffleSeed ^ 0x85ebca6b) >>> 0);
+  const nextBatch = (bound: number) => Math.floor(bucketRandom() * bound);
   const idx = new Uint32Array(train.b.n);
+  let bestWeights: Float32Array | null = null;
+  let best: EpochLogs | null = null;
   // One clock for the whole run, so many short epochs still yield (and a worker sees its abort message).
   const pause = yielder();
   // A resumed run replays the shuffles of the epochs it skips, so its data order is the uninterrupted run's.
   const initialEpoch = options.initialEpoch ?? 0;
-  for (let e = 0; e < initialEpoch; e++) epochOrder(idx, options.shuffle ?? true, next);
+  for (let e = 0; e < initialEpoch; e++) {
+    epochOrder(idx, options.shuffle ?? true, next);
+    if (plan && (options.shuffle ?? true)) bucketedEpoch(plan, idx, batchSize, nextBatch);
+  }
   for (let epoch = initialEpoch; epoch < epochs; epoch++) {
     if (options.signal?.aborted) {
       history.stopReason = 'aborted';
       break;
     }
     await options.callbacks?.onEpochBegin?.(epoch);
-    epochOrder(idx, options.shuffle ?? true, next);
-    const logs = await trainEpoch(run, options, epoch, idx, lrAt, pause, epoch === initialEpoch ? (options.initialBatch ?? 0) : 0);
+    const shuffle = options.shuffle ?? true;
+    epochOrder(idx, shuffle, next);
+    let batchAt: (bi: number) => Batch;
+    if (plan) {
+      const { samples, starts } = bucketedEpoch(plan, idx, batchSize, shuffle ? nextBatch : null);
+      batchAt = (bi) => gatherBucketed(train.b, train.t, plan, samples, starts[bi], Math.min(train.b.n, starts[bi] + batchSize));
+    } else {
+      batchAt = (bi) => gather(train.b, train.t, idx, bi * batchSize, Math.min(train.b.n, (bi + 1) * batchSize));
+    }
+    const logs = await trainEpoch(run, options, epoch, batchAt, lrAt, pause, epoch === initialEpoch ? (options.initialBatch ?? 0) : 0);
     if (!logs) {
       history.stopReason = 'aborted';
       break;
     }
     if (val) {
-      const e = await evaluateBlock(raw, val, batchSize, pause);
+      const e = await evaluateBlock(raw, val, batchSize, pause, valPlan);
       logs.valLoss = e.loss;
       logs.valAccuracy = e.accuracy;
     }
     run.onEpochDone();
     history.epochs.push(logs);
+    history.selectedEpoch = epoch;
+    history.selection = 'last epoch';
+    if (keep && bestEpoch(history.epochs, keep) === logs) {
+      best = logs;
+      bestWeights = call(() => raw.params());
+    }
     await options.onCheckpoint?.({ epoch: epoch + 1, batch: 0 });
     const verdict = await options.callbacks?.onEpochEnd?.(logs);
     if (stopper?.observe(logs, () => raw.params())) {
@@ -322,23 +395,46 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
       break;
     }
   }
-  const best = stopper?.bestWeights;
-  if (best && history.stopReason === 'early-stopping') call(() => raw.setParams(best));
+  const stopped = stopper?.bestWeights;
+  if (keep && best && bestWeights) {
+    if (best !== history.epochs[history.epochs.length - 1]) call(() => raw.setParams(bestWeights));
+    history.selectedEpoch = best.epoch;
+    history.selection = `best ${keep}`;
+  } else if (stopped && history.stopReason === 'early-stopping') {
+    call(() => raw.setParams(stopped));
+    history.selectedEpoch = stopper.bestEpoch ?? undefined;
+    history.selection = `early stopping: best ${stopper.monitor}`;
+  }
   return history;
 }
 
 /**
- * Mean loss and accuracy over labelled data, in batches, without dropout.
+ * Mean loss and accuracy over labelled data, in batches, without dropout. With a bucket plan the batches
+ * go through the samples grouped by length, each cut to its longest (the same results up to summation order).
  * @throws {ShapeError} / {ValueError} as the core reports bad data.
  */
-export async function evaluateBlock(raw: RawModel, data: Labeled, batchSize: number, pause = yielder()): Promise<Evaluation> {
+export async function evaluateBlock(
+  raw: RawModel,
+  data: Labeled,
+  batchSize: number,
+  pause = yielder(),
+  plan: BucketPlan | null = null,
+): Promise<Evaluation> {
   const { b, t } = data;
   let loss = 0;
   let correct = 0;
   let counted = 0;
+  const grouped = plan
+    ? bucketedEpoch(
+        plan,
+        Uint32Array.from({ length: b.n }, (_, i) => i),
+        batchSize,
+        null,
+      ).samples
+    : null;
   for (let from = 0; from < b.n; from += batchSize) {
     const to = Math.min(b.n, from + batchSize);
-    const g = gather(b, t, null, from, to);
+    const g = plan ? gatherBucketed(b, t, plan, grouped!, from, to) : gather(b, t, null, from, to);
     const s = runBatch(raw, 'evaluateBatch', g.block, g.targets!);
     loss += s.loss * g.block.n;
     correct += s.correct;

@@ -269,6 +269,8 @@ export class SequenceModel {
         shuffleSeed: ((this.config.seed ?? 0) ^ 0x9e3779b9) + (this.#epochsDone - (options.initialEpoch ?? 0)) * 7919,
         onEpochDone: () => this.#epochsDone++,
         trainStep,
+        maskToken: this.#core.maskToken,
+        perStep: perStep(this.#core),
       },
       options,
     );

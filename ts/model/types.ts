@@ -68,8 +68,11 @@ export type OptimizerSpec =
 export type LrSchedule =
   /** lr · gamma^floor(epoch / stepSize). */
   | { type: 'step'; stepSize: number; gamma?: number }
-  /** Cosine from lr to `minLr` over all the run's batches. */
-  | { type: 'cosine'; minLr?: number };
+  /**
+   * Cosine from lr to `minLr` over all the run's batches; with `warmup` (a fraction in [0, 1) of those
+   * batches) the lr first rises linearly from lr / warmupBatches to lr (warm-up + cosine, one-cycle-like).
+   */
+  | { type: 'cosine'; minLr?: number; warmup?: number };
 
 /** Model input: token ids (B, T) as Int32Array or float features (B, T, F); `lengths` optional. */
 export interface SequenceBatchInput {
@@ -135,6 +138,20 @@ export interface FitOptions {
     minDelta?: number;
     restoreBestWeights?: boolean;
   };
+  /**
+   * Length-bucketed batches for masked input (`lengths`, or a model built with `mask`): each epoch's
+   * batches hold samples of similar real length and are cut to their longest, so padding costs little.
+   * Buckets (default 20, at most one per batch) split the samples at quantiles of their lengths; the order
+   * within buckets and the order of the buckets' batches are shuffled from the seed. Results per sample
+   * are those of unpadded input; the batches differ from unbucketed training's unless all lengths are
+   * equal. The validation pass is cut the same way. Not for per-step models.
+   */
+  bucketByLength?: boolean | { buckets?: number };
+  /**
+   * After training, restore the weights of the epoch with the best value of this validation metric
+   * (ties: the earlier epoch); needs validation data. `History.selectedEpoch` says which was kept.
+   */
+  keepBestEpoch?: 'valAccuracy' | 'valLoss';
   callbacks?: Callbacks;
   /** Aborting stops training between batches; `fit` then resolves with `stopReason: 'aborted'`. */
   signal?: AbortSignalLike;
@@ -163,6 +180,10 @@ export interface Checkpoint {
 export interface History {
   epochs: EpochLogs[];
   stopReason: 'completed' | 'early-stopping' | 'callback' | 'aborted';
+  /** The epoch (0-based, as `EpochLogs.epoch`) whose weights the model holds after `fit`; absent when none finished. */
+  selectedEpoch?: number;
+  /** Why: 'last epoch', 'best valAccuracy' / 'best valLoss' (keepBestEpoch), or 'early stopping: best <metric>'; absent when none finished. */
+  selection?: string;
 }
 
 /** Loss and accuracy over a dataset. */

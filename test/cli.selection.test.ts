@@ -1,0 +1,101 @@
+/**
+ * `cellstate imdb train` with a validation split and length-bucketed batches, as a user runs it (`node
+ * dist/cli.js`, needs `bash scripts/build`), on the shipped sample: the epoch kept is the best on the
+ * held-out training reviews, the test set is evaluated once, on it, and the cut test pass gives what the
+ * saved model gives on the padded test reviews.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from './helpers';
+
+const cliPath = join(repoRoot, 'dist/cli.js');
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'cellstate-cli-selection-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the CLI on the shipped sample; resolves with the status, stdout and stderr. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CELLSTATE_DATA_DIR: join(tmp, 'empty-cache') };
+  delete env.CELLSTATE_IMDB;
+  try {
+    const r = await promisify(execFile)(process.execPath, [cliPath, ...args], { env, encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+interface Run {
+  data: { train: number; validation: number; test: number };
+  epochs: { epoch: number; valAccuracy: number | null; testAccuracy: number | null }[];
+  selectedEpoch: number | null;
+  selection: string;
+  valAccuracy: number | null;
+  testAccuracy: number | null;
+}
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Run;
+
+// A small masked model that learns something on 800 sample reviews within a few epochs.
+const small = ['--sample', '--train-size', '800', '--test-size', '400', '--embedding', '16', '--hidden', '16', '--mask', '--lr', '0.01'];
+
+describe('imdb train --val-split --bucket', () => {
+  it.each(['pre', 'post'])(
+    "keeps the best epoch on validation, tests once on it, and the cut test pass equals the saved model's ('%s' padding)",
+    async (padding) => {
+      const dir = join(tmp, `model-${padding}`);
+      const r = await cli([
+        'imdb',
+        'train',
+        ...small,
+        '--padding',
+        padding,
+        '--maxlen',
+        '300',
+        '--epochs',
+        '4',
+        '--val-split',
+        '0.25',
+        '--bucket',
+        '--save',
+        dir,
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const j = lastJson(r.stdout);
+      expect(j.data).toMatchObject({ train: 600, validation: 200, test: 400 });
+      expect(j.epochs).toHaveLength(4);
+      // Validation every epoch, the test set never during training.
+      for (const e of j.epochs) {
+        expect(e.valAccuracy).not.toBeNull();
+        expect(e.testAccuracy).toBeNull();
+      }
+      const accs = j.epochs.map((e) => e.valAccuracy!);
+      expect(j.selectedEpoch).toBe(accs.indexOf(Math.max(...accs)) + 1);
+      expect(j.selection).toBe('best valAccuracy');
+      expect(j.valAccuracy).toBe(Math.max(...accs));
+      expect(r.stdout).toMatch(new RegExp(`^kept epoch ${j.selectedEpoch} of 4 \\(best valAccuracy: `, 'm'));
+      expect(r.stdout).toMatch(/^epoch 4\/4: .*val accuracy [\d.]+%/m);
+      // The saved model is the kept epoch: evaluating it on the padded (uncut) test reviews gives the
+      // accuracy the cut, length-sorted test pass of training reported.
+      const e = await cli(['imdb', 'evaluate', '--model', dir, '--sample', '--test-size', '400', '--json']);
+      expect(e.code, e.stderr).toBe(0);
+      expect(lastJson(e.stdout).testAccuracy).toBeCloseTo(j.testAccuracy!, 10);
+    },
+  );
+
+  it('refuses bucketing where padding is fed through, and patience without a validation split', async () => {
+    const a = await cli(['imdb', 'train', '--sample', '--padding', 'pre', '--no-mask', '--bucket']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/^error: --bucket needs --mask/m);
+    const b = await cli(['imdb', 'train', '--sample', '--patience', '2']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^error: --patience needs --val-split/m);
+  });
+});
