@@ -17,7 +17,8 @@ const cliPath = join(repoRoot, 'dist/cli.js');
 const tmp = mkdtempSync(join(tmpdir(), 'cellstate-kill-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-// A small model on the shipped sample: 13 batches of 16 per epoch, 3 epochs, dropout on.
+// A small model on the shipped sample: 13 batches of 16 per epoch, 6 epochs, dropout on: about 30 checkpoints,
+// so three kills after 1-3 checkpoints plus up to 60 ms each still land before the run ends on a quiet machine.
 const FLAGS = [
   '--sample',
   '--backend',
@@ -33,7 +34,7 @@ const FLAGS = [
   '--num-words',
   '400',
 ];
-const MODEL = ['--hidden', '8', '--embedding', '8', '--epochs', '3', '--batch-size', '16', '--dropout', '0.2', '--checkpoint-every', '3'];
+const MODEL = ['--hidden', '8', '--embedding', '8', '--epochs', '6', '--batch-size', '16', '--dropout', '0.2', '--checkpoint-every', '3'];
 
 /**
  * Runs the CLI; with `kill`, sends SIGKILL `jitterMs` after the run has written `checkpoints` new checkpoints
