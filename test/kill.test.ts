@@ -9,7 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeSafetensors } from '../ts/index';
+import { DataError, decodeSafetensors } from '../ts/index';
+import { train } from '../ts/cli/imdb';
+import { io } from './catalogue/cases';
 import { mulberry32 } from '../ts/data/rng';
 import { repoRoot } from './helpers';
 
@@ -34,7 +36,7 @@ const FLAGS = [
   '--num-words',
   '400',
 ];
-const MODEL = ['--hidden', '8', '--embedding', '8', '--epochs', '6', '--batch-size', '16', '--dropout', '0.2', '--checkpoint-every', '3'];
+const BASE = ['--hidden', '8', '--embedding', '8', '--epochs', '6', '--batch-size', '16', '--dropout', '0.2', '--checkpoint-every', '3'];
 
 /**
  * Runs the CLI; with `kill`, sends SIGKILL `jitterMs` after the run has written `checkpoints` new checkpoints
@@ -78,12 +80,24 @@ function saved(dir: string): Record<string, number[]> {
   );
 }
 
-describe('imdb train killed with SIGKILL and resumed', () => {
-  it('ends bitwise identical to the uninterrupted run', { timeout: 300_000 }, async () => {
-    const whole = join(tmp, 'whole');
+/** metrics.json without its timings: what a resumed run must report as the uninterrupted one did. */
+function metrics(dir: string): unknown {
+  const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown> & { epochs: Record<string, unknown>[] };
+  return { ...m, seconds: null, epochs: m.epochs.map((e) => ({ ...e, seconds: null, samplesPerSecond: null })) };
+}
+
+describe.each([
+  ['the test set every epoch, the last kept', []],
+  // A validation split: the kept epoch is the best on it over the whole run, across the kills.
+  ['a validation split, the best epoch kept', ['--val-split', '0.25']],
+])('imdb train killed with SIGKILL and resumed (%s)', (label, extra) => {
+  it('ends bitwise identical to the uninterrupted run, with the same metrics', { timeout: 300_000 }, async () => {
+    const name = extra.length ? 'val' : 'test';
+    const whole = join(tmp, `whole-${name}`);
+    const MODEL = [...BASE, ...extra];
     const ref = await run([...FLAGS, ...MODEL, '--save', whole], whole);
     expect(ref.code).toBe(0);
-    const dir = join(tmp, 'killed');
+    const dir = join(tmp, `killed-${name}`);
     const r = mulberry32(21);
     let kills = 0;
     let resumes = 0;
@@ -105,5 +119,22 @@ describe('imdb train killed with SIGKILL and resumed', () => {
     expect(kills).toBe(3);
     expect(resumes).toBeGreaterThanOrEqual(1);
     expect(saved(dir)).toEqual(saved(whole));
+    expect(metrics(dir), label).toEqual(metrics(whole));
+  });
+});
+
+describe('imdb train --resume with a validation split', () => {
+  it("is refused with a DataError naming the file when the best epoch's weights are gone, and changes nothing", async () => {
+    const dir = join(tmp, 'no-best');
+    const small = [...FLAGS, '--hidden', '4', '--embedding', '4', '--batch-size', '16', '--val-split', '0.25'];
+    expect(await train([...small, '--epochs', '1', '--save', dir], io())).toBe(0);
+    rmSync(join(dir, 'best-epoch-1.safetensors'));
+    const before = saved(dir);
+    const resumed = train([...small, '--epochs', '2', '--resume', dir], io());
+    await expect(resumed).rejects.toThrow(DataError);
+    await expect(resumed).rejects.toThrow(
+      /best-epoch-1\.safetensors \(the weights of epoch 1, the best on validation so far\) cannot be read/,
+    );
+    expect(saved(dir)).toEqual(before);
   });
 });

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Checkpoint, SequenceModel, loadModel, modelFromArrayBuffer, saveModel } from '../ts/index';
+import { type Checkpoint, type EpochLogs, SequenceModel, ValueError, loadModel, modelFromArrayBuffer, saveModel } from '../ts/index';
 import { mulberry32 } from '../ts/data/rng';
 import { backend, backendNames } from './helpers';
 
@@ -67,6 +67,77 @@ describe.each(backendNames)('resume on %s', (name) => {
       const resumed = modelFromArrayBuffer(bytes, { backend: b });
       await resumed.fit(x, y, { ...options, initialEpoch: at.epoch, initialBatch: at.batch });
       expect(weights(resumed), `killed at checkpoint ${k} ${JSON.stringify(at)}`).toEqual(weights(whole));
+      resumed.dispose();
+    }
+    whole.dispose();
+  });
+
+  it('with keepBestEpoch, a run resumed with its history and best weights selects over every epoch, as the uninterrupted run', async () => {
+    const b = await backend(name);
+    // Random labels and a high learning rate: the model overfits, validation loss is best early, so the kept
+    // epoch lies before the checkpoints a run is resumed from (asserted, or the test would prove nothing).
+    const opts = {
+      ...options,
+      epochs: 6,
+      validationSplit: 0.25,
+      keepBestEpoch: 'valLoss' as const,
+      optimizer: { type: 'adam' as const, lr: 0.05 },
+    };
+    const flat = (m: SequenceModel) => Float32Array.from(Object.values(m.stateDict()).flatMap((t) => Array.from(t.data)));
+    const whole = new SequenceModel(config, { backend: b });
+    const full = await whole.fit(x, y, opts);
+    expect(full.selectedEpoch).toBe(1);
+    for (const stopAt of [9, 10]) {
+      // 5 batches an epoch: checkpoint 9 is the end of epoch 3 (epoch 3, batch 0, 0-based), 10 is inside epoch 4.
+      let count = 0;
+      let saved: { bytes: ArrayBuffer; at: Checkpoint; logs: EpochLogs[]; best: Float32Array | undefined } | null = null;
+      const logs: EpochLogs[] = [];
+      let best: { loss: number; weights: Float32Array } | undefined;
+      const first = new SequenceModel(config, { backend: b });
+      const stopped = await first
+        .fit(x, y, {
+          ...opts,
+          onCheckpoint: (at) => {
+            if (++count !== stopAt) return;
+            saved = { bytes: first.toArrayBuffer(), at, logs: [...logs], best: best?.weights };
+            throw new Killed();
+          },
+          callbacks: {
+            // Called before the epoch's checkpoint, so the checkpoint above holds every finished epoch's logs.
+            onEpochEnd: (l) => {
+              logs.push(l);
+              if (!best || l.valLoss! < best.loss) best = { loss: l.valLoss!, weights: flat(first) };
+            },
+          },
+        })
+        .catch((e: unknown) => e);
+      expect(stopped).toBeInstanceOf(Killed);
+      first.dispose();
+      const { bytes, at, logs: past, best: bestWeights } = saved!;
+      expect(past.length).toBe(at.epoch);
+      expect(at.epoch).toBeGreaterThan(full.selectedEpoch!);
+      // Without its history the resumed run can only pick among the epochs it ran: another model.
+      const blind = modelFromArrayBuffer(bytes, { backend: b });
+      const blindHistory = await blind.fit(x, y, { ...opts, initialEpoch: at.epoch, initialBatch: at.batch });
+      expect(blindHistory.selectedEpoch).toBeGreaterThanOrEqual(at.epoch);
+      expect(weights(blind)).not.toEqual(weights(whole));
+      blind.dispose();
+      // Bad resume options are refused before any step, the model unchanged.
+      const resumed = modelFromArrayBuffer(bytes, { backend: b });
+      const before = weights(resumed);
+      const resume = { ...opts, initialEpoch: at.epoch, initialBatch: at.batch };
+      await expect(resumed.fit(x, y, { ...resume, initialHistory: past.slice(1), initialBestWeights: bestWeights })).rejects.toThrow(
+        /initialHistory must be an array of the \d+ epochs before initialEpoch, got \d+ entries/,
+      );
+      await expect(resumed.fit(x, y, { ...resume, initialHistory: past })).rejects.toThrow(/initialBestWeights is needed/);
+      await expect(resumed.fit(x, y, { ...resume, initialHistory: past, initialBestWeights: new Float32Array(3) })).rejects.toThrow(
+        ValueError,
+      );
+      expect(weights(resumed)).toEqual(before);
+      const history = await resumed.fit(x, y, { ...resume, initialHistory: past, initialBestWeights: bestWeights });
+      expect(history.selectedEpoch).toBe(full.selectedEpoch);
+      expect(history.epochs.map((l) => l.valLoss)).toEqual(full.epochs.map((l) => l.valLoss));
+      expect(weights(resumed), `stopped at checkpoint ${stopAt} ${JSON.stringify(at)}`).toEqual(weights(whole));
       resumed.dispose();
     }
     whole.dispose();

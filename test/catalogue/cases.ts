@@ -512,6 +512,67 @@ const fitCalls: ModelCall[] = [
     /callbacks\.onBatchEnd must be a function/,
     (m) => m.fit(ids(4, 2), y(4), { callbacks: { onBatchEnd: 3 as never } }),
   ],
+  [
+    'fit initialHistory of the wrong length',
+    'ValueError',
+    /initialHistory must be an array of the 1 epochs before initialEpoch, got 0 entries/,
+    (m) => m.fit(ids(4, 2), y(4), { epochs: 2, initialEpoch: 1, initialHistory: [] }),
+  ],
+  [
+    'fit initialHistory with a non-numeric loss',
+    'ValueError',
+    /initialHistory\[0\] must be the EpochLogs of epoch 0/,
+    (m) =>
+      m.fit(ids(4, 2), y(4), {
+        epochs: 2,
+        initialEpoch: 1,
+        initialHistory: [{ epoch: 0, loss: 'x' as never, seconds: 1, samplesPerSecond: 1, lr: 1 }],
+      }),
+  ],
+  [
+    'fit initialBestWeights without initialHistory',
+    'ValueError',
+    /initialBestWeights needs initialHistory/,
+    (m) => m.fit(ids(4, 2), y(4), { epochs: 2, initialBestWeights: new Float32Array(1) }),
+  ],
+  [
+    'fit keepBestEpoch resumed without initialBestWeights',
+    'ValueError',
+    /initialBestWeights is needed to resume with keepBestEpoch/,
+    (m) =>
+      m.fit(ids(8, 2), y(8), {
+        epochs: 2,
+        initialEpoch: 1,
+        validationSplit: 0.5,
+        keepBestEpoch: 'valLoss',
+        initialHistory: [{ epoch: 0, loss: 0.7, valLoss: 0.7, seconds: 1, samplesPerSecond: 1, lr: 1 }],
+      }),
+  ],
+  [
+    'fit initialBestWeights of the wrong size',
+    'ValueError',
+    /initialBestWeights must be a Float32Array of the model's \d+ parameters/,
+    (m) =>
+      m.fit(ids(4, 2), y(4), {
+        epochs: 2,
+        initialEpoch: 1,
+        initialHistory: [{ epoch: 0, loss: 0.7, seconds: 1, samplesPerSecond: 1, lr: 1 }],
+        initialBestWeights: new Float32Array(2),
+      }),
+  ],
+  [
+    'fit initialTotals with a negative count',
+    'ValueError',
+    /initialTotals must be the totals a checkpoint reported/,
+    (m) =>
+      m.fit(ids(8, 2), y(8), { epochs: 1, batchSize: 4, initialBatch: 1, initialTotals: { lossSum: 1, correct: 0, counted: -1, seen: 4 } }),
+  ],
+  [
+    'fit initialTotals at the start of an epoch',
+    'ValueError',
+    /initialTotals belongs to a checkpoint inside an epoch/,
+    (m) => m.fit(ids(8, 2), y(8), { epochs: 1, batchSize: 4, initialTotals: { lossSum: 1, correct: 0, counted: 4, seen: 4 } }),
+  ],
   ['fit shuffle "yes"', 'ValueError', /shuffle must be a boolean/, (m) => m.fit(ids(4, 2), y(4), { shuffle: 'yes' as never })],
   [
     'fit a bad id in the last batch',

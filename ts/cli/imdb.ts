@@ -1,11 +1,13 @@
 /** `cellstate imdb train | evaluate | predict`. */
 import { readFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { readRegularFile } from '../io/atomic';
+import { readRegularFile, replaceFiles } from '../io/atomic';
 import { firstReviews } from '../data/pad';
 import {
   type Backend,
+  type Checkpoint,
   DataError,
   type EpochLogs,
   type FitOptions,
@@ -13,6 +15,7 @@ import {
   type SequenceModel,
   type Split,
   decodeSafetensors,
+  encodeSafetensors,
   init,
   loadModel,
   padSequences,
@@ -147,6 +150,24 @@ const TRAIN_FLAGS: FlagTable = {
 
 /** Metadata key of a mid-epoch checkpoint's position; an epoch-end save has none (it resumes at batch 0). */
 const RESUME_KEY = 'cellstate.resume';
+/**
+ * Metadata key of every checkpoint's run so far ({@link PastRun}), saved in the same file as the weights so
+ * the two cannot disagree: a resumed run reports, selects and counts patience over all its epochs.
+ */
+const HISTORY_KEY = 'cellstate.history';
+/**
+ * The weights after the best epoch on validation so far, kept beside the checkpoint (a resumed run restores
+ * them if no later epoch beats it). Written before the checkpoint that names it; older ones removed after.
+ */
+const bestFile = (dir: string, epoch: number) => join(dir, `best-epoch-${epoch}.safetensors`);
+const BEST_FILE = /^best-epoch-\d+\.safetensors$/;
+
+/** What a checkpoint says about the epochs before it: their records (as metrics.json), logs (as fit's) and time. */
+interface PastRun {
+  records: EpochRecord[];
+  logs: EpochLogs[];
+  seconds: number;
+}
 
 const TRAIN_OPTIONS: FlagTable = { ...TRAIN_FLAGS, ...DATA_FLAGS, ...BACKEND_FLAGS, ...LOG_FLAG };
 
@@ -445,8 +466,13 @@ interface TrainRun {
   s: TrainSettings;
   save: string | undefined;
   logEvery: number;
-  /** Where a resumed run starts, and how often it checkpoints inside an epoch. */
-  resume?: { at: { epoch: number; batch: number }; checkpointEvery: number | undefined };
+  /** Where a resumed run starts, how often it checkpoints inside an epoch, and what came before. */
+  resume?: {
+    at: Checkpoint;
+    checkpointEvery: number | undefined;
+    past: PastRun | null;
+    bestWeights: Float32Array | undefined;
+  };
   d: LoadedData;
   train: Split;
   test: Split;
@@ -500,10 +526,88 @@ function runSummary(run: TrainRun, epochs: EpochRecord[], final: Selection | nul
     testAccuracy: final ? final.testAccuracy : (last?.testAccuracy ?? null),
     testLoss: final ? final.testLoss : (last?.testLoss ?? null),
     stalledEpochs: stalledEpochs(epochs),
-    seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    // A resumed run counts the time its checkpoint had taken too (not the time it lay stopped).
+    seconds: Number(((run.resume?.past?.seconds ?? 0) + (performance.now() - t0) / 1000).toFixed(2)),
     backend: { name: backend.name, kernels: backend.kernels },
     threads,
   };
+}
+
+/** The record `keepBestEpoch: 'valAccuracy'` keeps: the first with the best validation accuracy. */
+function bestRecord(epochs: EpochRecord[]): EpochRecord | null {
+  let best: EpochRecord | null = null;
+  for (const e of epochs) if (e.valAccuracy !== null && (best === null || e.valAccuracy > best.valAccuracy!)) best = e;
+  return best;
+}
+
+/** Writes the model's weights as epoch `epoch`'s best-epoch file in `dir` (created if missing). @throws {DataError} */
+async function writeBest(dir: string, model: SequenceModel, epoch: number): Promise<void> {
+  const path = bestFile(dir, epoch);
+  await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+    throw new DataError(`cannot create ${dir}: ${(e as Error).message}`, { cause: e });
+  });
+  await replaceFiles([{ path, data: encodeSafetensors(model.stateDict(), { epoch: String(epoch) }) }], `cannot write ${path}`);
+}
+
+/** Removes the best-epoch files in `dir` other than epoch `keep`'s (older bests a newer checkpoint no longer names). */
+async function removeOtherBest(dir: string, keep: number): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names.filter((n) => BEST_FILE.test(n) && n !== `best-epoch-${keep}.safetensors`).map((n) => rm(join(dir, n), { force: true })),
+  );
+}
+
+/**
+ * The run before a checkpoint taken after `epochs` finished epochs, from its metadata; null for a checkpoint
+ * of a version that did not record it (it resumes as before, reporting only the epochs it runs).
+ * @throws {DataError} when the record is not JSON of that many epochs.
+ */
+function pastRun(text: string | undefined, epochs: number, dir: string): PastRun | null {
+  if (text === undefined) return null;
+  let p: PastRun;
+  try {
+    p = JSON.parse(text) as PastRun;
+  } catch (e) {
+    throw new DataError(`${dir}: the checkpoint's ${HISTORY_KEY} is not JSON (${(e as Error).message})`, { cause: e });
+  }
+  const ok =
+    typeof p === 'object' &&
+    p !== null &&
+    Array.isArray(p.records) &&
+    Array.isArray(p.logs) &&
+    p.records.length === epochs &&
+    p.logs.length === epochs &&
+    typeof p.seconds === 'number';
+  if (!ok) throw new DataError(`${dir}: the checkpoint's ${HISTORY_KEY} does not list the ${epochs} epochs it was taken after`);
+  return p;
+}
+
+/**
+ * The weights after the best epoch of `past` on validation, flat in the model's parameter order.
+ * @throws {DataError} when its file is missing or does not fit the model.
+ */
+async function readBest(dir: string, past: PastRun, model: SequenceModel): Promise<Float32Array | undefined> {
+  const best = bestRecord(past.records);
+  if (!best) return undefined;
+  const path = bestFile(dir, best.epoch);
+  try {
+    const { tensors } = decodeSafetensors(await readRegularFile(path, 2 ** 32, path));
+    const flat = new Float32Array(model.numParameters);
+    let at = 0;
+    for (const name of model.parameterNames) {
+      const t = tensors[name];
+      if (!t) throw new Error(`it has no ${name}`);
+      flat.set(t.data, at);
+      at += t.data.length;
+    }
+    if (at !== flat.length) throw new Error(`it holds ${at} parameters, the model ${flat.length}`);
+    return flat;
+  } catch (e) {
+    throw new DataError(
+      `cannot resume from ${dir}: ${path} (the weights of epoch ${best.epoch}, the best on validation so far) cannot be read: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
 }
 
 /** The fit options of a run's settings. */
@@ -544,6 +648,11 @@ async function fitAndTest(
   const cut = { padding: s.padding, cut: s.bucket };
   let progress: ReturnType<typeof stepProgress> | null = null;
   let savedEpochs = 0;
+  const logs: EpochLogs[] = [...(run.resume?.past?.logs ?? [])];
+  const meta = (extra: Record<string, string> = {}) => {
+    const seconds = (summary(null) as { seconds: number }).seconds;
+    return { ...extra, [HISTORY_KEY]: JSON.stringify({ records: epochs, logs, seconds } satisfies PastRun) };
+  };
   const onEpochEnd = async (l: EpochLogs): Promise<'stop' | undefined> => {
     progress?.clear();
     const ev = held ? null : await evaluateWithProgress(model, xTest, test.labels, '  testing', io, logEvery, cut);
@@ -559,6 +668,7 @@ async function fitAndTest(
       samplesPerSecond: Math.round(l.samplesPerSecond),
     };
     epochs.push(rec);
+    logs.push(l);
     const evalPart = held
       ? `val loss ${(l.valLoss ?? 0).toFixed(4)}, val accuracy ${(100 * (l.valAccuracy ?? 0)).toFixed(2)}%`
       : ev
@@ -569,8 +679,12 @@ async function fitAndTest(
         `(${fmtSeconds(l.seconds)}, ${fmtInt(l.samplesPerSecond)} samples/s)\n`,
     );
     if (save) {
-      // Every finished epoch, so Ctrl-C keeps the last one.
-      await saveRun(save, model, vocab!, summary(null));
+      // Every finished epoch, so Ctrl-C keeps the last one; a new best on validation first, so the checkpoint
+      // that names it never exists without it.
+      const newBest = held && bestRecord(epochs) === rec;
+      if (newBest) await writeBest(save, model, rec.epoch);
+      await saveRun(save, model, vocab!, summary(null), meta());
+      if (newBest) await removeOtherBest(save, rec.epoch);
       savedEpochs = rec.epoch;
     }
     return held || ev ? undefined : 'stop';
@@ -579,11 +693,14 @@ async function fitAndTest(
     ...fitOptionsOf(s),
     initialEpoch: run.resume?.at.epoch,
     initialBatch: run.resume?.at.batch,
+    initialTotals: run.resume?.at.totals,
+    initialHistory: run.resume?.past?.logs,
+    initialBestWeights: run.resume?.bestWeights,
     checkpointEvery: run.resume?.checkpointEvery,
     // Mid-epoch checkpoints (epoch ends are saved by onEpochEnd, with their metrics).
     onCheckpoint: save
       ? async (c) => {
-          if (c.batch > 0) await saveRun(save, model, vocab!, summary(null), { [RESUME_KEY]: JSON.stringify(c) });
+          if (c.batch > 0) await saveRun(save, model, vocab!, summary(null), meta({ [RESUME_KEY]: JSON.stringify(c) }));
         }
       : undefined,
     signal: io.signal,
@@ -610,7 +727,7 @@ async function fitAndTest(
       testAccuracy: ev?.accuracy ?? null,
     };
     if (save && ev) {
-      await saveRun(save, model, vocab!, summary(final));
+      await saveRun(save, model, vocab!, summary(final), meta());
       savedEpochs = final.selectedEpoch!;
     }
   }
@@ -682,15 +799,19 @@ export async function train(argv: string[], io: Io): Promise<number> {
   const run: TrainRun = { s, save, logEvery, ...(await prepareData(v, s, io)) };
 
   let model: SequenceModel;
-  let at = { epoch: 0, batch: 0 };
+  let at: Checkpoint = { epoch: 0, batch: 0 };
+  let past: PastRun | null = null;
+  let bestWeights: Float32Array | undefined;
   if (resume) {
     // The model (weights, optimiser, dropout stream, epochs done) and, mid-epoch, the batch to go on from.
     model = await loadModel(resume, { backend });
     const meta = decodeSafetensors(await readRegularFile(join(resume, 'model.safetensors'), 2 ** 32, 'the checkpoint')).metadata;
-    at = meta[RESUME_KEY] ? (JSON.parse(meta[RESUME_KEY]) as typeof at) : { epoch: model.epochsTrained, batch: 0 };
+    at = meta[RESUME_KEY] ? (JSON.parse(meta[RESUME_KEY]) as Checkpoint) : { epoch: model.epochsTrained, batch: 0 };
+    past = pastRun(meta[HISTORY_KEY], at.epoch, resume);
+    if (past && s.valSplit > 0) bestWeights = await readBest(resume, past, model);
     io.out.write(`resuming ${resume} at epoch ${at.epoch + 1}, batch ${at.batch + 1}\n`);
   } else model = buildModel(s, backend);
-  run.resume = { at, checkpointEvery };
+  run.resume = { at, checkpointEvery, past, bestWeights };
   io.out.write(`${describeModel(s, model)}\n`);
   if (save && !run.d.wordIndex) {
     throw new DataError(
@@ -698,7 +819,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
     );
   }
   const vocab = save ? vocabOf(run.d.wordIndex!, s) : null;
-  const epochs: EpochRecord[] = [];
+  const epochs: EpochRecord[] = [...(past?.records ?? [])];
   const summary = (final: Selection | null) => runSummary(run, epochs, final, t0, backend, threads, io);
   const { history, savedEpochs, final } = await fitAndTest(model, run, vocab, io, epochs, summary);
 

@@ -9,7 +9,7 @@ import { CellstateError, ValueError, describe } from '../errors';
 import { mulberry32 } from '../data/rng';
 import { type BatchStats, type Block, type RawModel, isInt, runBatch } from './core';
 import { type Batch, type BucketPlan, type TargetBlock, bucketPlan, bucketedEpoch, gather, gatherBucketed } from './batching';
-import type { EpochLogs, Evaluation, FitOptions, History, LrSchedule } from './types';
+import type { EpochTotals, EpochLogs, Evaluation, FitOptions, History, LrSchedule } from './types';
 
 /** Inputs with their targets. */
 export interface Labeled {
@@ -133,6 +133,17 @@ export function checkFit(raw: RawModel, train: Labeled, val: Labeled | null, bat
     throw new ValueError(
       `initialBatch must be an integer in 0..${batches - 1} (batches per epoch − 1), got ${String(options.initialBatch)}`,
     );
+  checkResume(raw, options);
+  const t = options.initialTotals;
+  if (t !== undefined) {
+    const fields = ['lossSum', 'correct', 'counted', 'seen'] as const;
+    if (typeof t !== 'object' || t === null || fields.some((f) => typeof t[f] !== 'number' || !Number.isFinite(t[f]) || t[f] < 0)) {
+      throw new ValueError(
+        `initialTotals must be the totals a checkpoint reported ({ ${fields.join(', ')} }, finite, ≥ 0), got ${describe(t)}`,
+      );
+    }
+    if (!options.initialBatch) throw new ValueError('initialTotals belongs to a checkpoint inside an epoch: give its initialBatch too');
+  }
   if (options.checkpointEvery !== undefined && !isInt(options.checkpointEvery, 1, 1e9))
     throw new ValueError(`checkpointEvery must be a positive integer, got ${String(options.checkpointEvery)}`);
   if (options.onCheckpoint !== undefined && typeof options.onCheckpoint !== 'function')
@@ -177,6 +188,52 @@ function learningRate(schedule: LrSchedule | undefined, baseLr: number, totalSte
     const min = schedule.minLr ?? 0;
     return min + ((baseLr - min) * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, totalSteps - warmup)))) / 2;
   };
+}
+
+/** @throws {ValueError} when `initialHistory` / `initialBestWeights` do not describe the epochs before `initialEpoch`. */
+function checkResume(raw: RawModel, options: FitOptions): void {
+  const past = options.initialHistory;
+  const weights = options.initialBestWeights;
+  if (past === undefined) {
+    if (weights !== undefined) throw new ValueError('initialBestWeights needs initialHistory (the epochs it was chosen from)');
+    return;
+  }
+  const initialEpoch = options.initialEpoch ?? 0;
+  if (!Array.isArray(past) || past.length !== initialEpoch) {
+    throw new ValueError(
+      `initialHistory must be an array of the ${initialEpoch} epochs before initialEpoch, got ${Array.isArray(past) ? `${past.length} entries` : describe(past)}`,
+    );
+  }
+  past.forEach((l, i) => {
+    const metrics = ['loss', 'accuracy', 'valLoss', 'valAccuracy'] as const;
+    if (
+      typeof l !== 'object' ||
+      l === null ||
+      l.epoch !== i ||
+      typeof l.loss !== 'number' ||
+      metrics.some((m) => l[m] !== undefined && typeof l[m] !== 'number')
+    ) {
+      throw new ValueError(
+        `initialHistory[${i}] must be the EpochLogs of epoch ${i} (epoch, loss and numeric metrics), got ${describe(l)}`,
+      );
+    }
+  });
+  const keep = options.keepBestEpoch;
+  if (keep !== undefined && past.length > 0 && past.some((l) => l[keep] === undefined)) {
+    throw new ValueError(`initialHistory lacks ${keep} for some epoch, which this run selects on`);
+  }
+  const needsWeights = past.length > 0 && (options.keepBestEpoch !== undefined || options.earlyStopping?.restoreBestWeights === true);
+  if (needsWeights && weights === undefined) {
+    throw new ValueError(
+      'initialBestWeights is needed to resume with keepBestEpoch or restoreBestWeights: the weights after the best epoch of initialHistory',
+    );
+  }
+  if (weights !== undefined) {
+    const n = raw.params().length;
+    if (!(weights instanceof Float32Array) || weights.length !== n) {
+      throw new ValueError(`initialBestWeights must be a Float32Array of the model's ${n} parameters, got ${describe(weights)}`);
+    }
+  }
 }
 
 /** Early stopping: watches one metric per epoch and keeps the best weights when asked to. */
@@ -243,14 +300,14 @@ async function trainEpoch(
   lrAt: (epoch: number, step: number) => number,
   pause: () => Promise<void>,
   firstBatch = 0,
+  totals: EpochTotals = { lossSum: 0, correct: 0, counted: 0, seen: 0 },
 ): Promise<EpochLogs | null> {
   const batches = Math.ceil(run.train.b.n / run.batchSize);
   const { raw } = run;
   const start = performance.now();
-  let lossSum = 0;
-  let correct = 0;
-  let counted = 0;
-  let seen = 0;
+  // A resumed epoch goes on from the totals of the batches before its checkpoint.
+  let { lossSum, correct, counted, seen } = totals;
+  const seenBefore = seen;
   for (let bi = firstBatch; bi < batches; bi++) {
     const g = batchAt(bi);
     const lr = lrAt(epoch, epoch * batches + bi);
@@ -267,11 +324,11 @@ async function trainEpoch(
       batches,
       loss: lossSum / seen,
       accuracy: counted > 0 ? correct / counted : undefined,
-      samplesPerSecond: seen / Math.max(elapsed, 1e-9),
+      samplesPerSecond: (seen - seenBefore) / Math.max(elapsed, 1e-9),
       lr,
     });
     if (options.onCheckpoint && options.checkpointEvery && (bi + 1) % options.checkpointEvery === 0 && bi + 1 < batches) {
-      await options.onCheckpoint({ epoch, batch: bi + 1 });
+      await options.onCheckpoint({ epoch, batch: bi + 1, totals: { lossSum, correct, counted, seen } });
     }
     await pause();
     if (options.signal?.aborted) return null;
@@ -282,7 +339,7 @@ async function trainEpoch(
     loss: lossSum / Math.max(seen, 1),
     accuracy: counted > 0 ? correct / counted : undefined,
     seconds,
-    samplesPerSecond: seen / Math.max(seconds, 1e-9),
+    samplesPerSecond: (seen - seenBefore) / Math.max(seconds, 1e-9),
     lr: lrAt(epoch, (epoch + 1) * batches - 1),
   };
 }
@@ -333,7 +390,8 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
   if (keep && !val) throw new ValueError('keepBestEpoch needs validation data (validationData or validationSplit)');
   const plan = bucketsFor(run, options, train);
   const valPlan = val ? bucketsFor(run, options, val) : null;
-  const history: History = { epochs: [], stopReason: 'completed' };
+  // A resumed run starts from the epochs already trained: selection and patience cover the whole run.
+  const history: History = { epochs: [...(options.initialHistory ?? [])], stopReason: 'completed' };
   const random = mulberry32(run.shuffleSeed);
   const next = (bound: number) => Math.floor(random() * bound);
   // A stream of its own for the order of the buckets' batches, so the sample permutation draws exactly
@@ -341,8 +399,13 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
   const bucketRandom = mulberry32((run.shuffleSeed ^ 0x85ebca6b) >>> 0);
   const nextBatch = (bound: number) => Math.floor(bucketRandom() * bound);
   const idx = new Uint32Array(train.b.n);
-  let bestWeights: Float32Array | null = null;
-  let best: EpochLogs | null = null;
+  let best: EpochLogs | null = keep ? bestEpoch(history.epochs, keep) : null;
+  let bestWeights: Float32Array | null = best ? (options.initialBestWeights ?? null) : null;
+  for (const logs of history.epochs) stopper?.observe(logs, () => options.initialBestWeights!);
+  if (history.epochs.length > 0) {
+    history.selectedEpoch = history.epochs.length - 1;
+    history.selection = 'last epoch';
+  }
   // One clock for the whole run, so many short epochs still yield (and a worker sees its abort message).
   const pause = yielder();
   // A resumed run replays the shuffles of the epochs it skips, so its data order is the uninterrupted run's.
@@ -366,7 +429,16 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
     } else {
       batchAt = (bi) => gather(train.b, train.t, idx, bi * batchSize, Math.min(train.b.n, (bi + 1) * batchSize));
     }
-    const logs = await trainEpoch(run, options, epoch, batchAt, lrAt, pause, epoch === initialEpoch ? (options.initialBatch ?? 0) : 0);
+    const logs = await trainEpoch(
+      run,
+      options,
+      epoch,
+      batchAt,
+      lrAt,
+      pause,
+      epoch === initialEpoch ? (options.initialBatch ?? 0) : 0,
+      epoch === initialEpoch ? options.initialTotals : undefined,
+    );
     if (!logs) {
       history.stopReason = 'aborted';
       break;
@@ -384,8 +456,10 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
       best = logs;
       bestWeights = call(() => raw.params());
     }
-    await options.onCheckpoint?.({ epoch: epoch + 1, batch: 0 });
+    // onEpochEnd first: what it records about the epoch (its logs, a best-weights copy) is then part of the
+    // state the epoch's checkpoint saves.
     const verdict = await options.callbacks?.onEpochEnd?.(logs);
+    await options.onCheckpoint?.({ epoch: epoch + 1, batch: 0 });
     if (stopper?.observe(logs, () => raw.params())) {
       history.stopReason = 'early-stopping';
       break;

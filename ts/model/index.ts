@@ -28,6 +28,7 @@ export type {
   Callbacks,
   FitOptions,
   Checkpoint,
+  EpochTotals,
   History,
   Evaluation,
   GradientStats,

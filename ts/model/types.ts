@@ -164,16 +164,46 @@ export interface FitOptions {
   initialEpoch?: number;
   /** Resume inside `initialEpoch`: the first batch to run (default 0). */
   initialBatch?: number;
+  /** Resume inside `initialEpoch`: the checkpoint's `totals`, so the epoch's loss and accuracy cover its earlier batches. */
+  initialTotals?: EpochTotals;
+  /**
+   * Resume: the logs of the `initialEpoch` epochs already trained, as the earlier run's `onEpochEnd` received
+   * them (`epoch` 0, 1, …). With them a resumed run chooses its epoch (`keepBestEpoch`) and counts its
+   * patience (`earlyStopping`) over the whole run, and `History.epochs` lists every epoch.
+   */
+  initialHistory?: EpochLogs[];
+  /**
+   * Resume with `keepBestEpoch` (or `earlyStopping.restoreBestWeights`) and an `initialHistory`: the flat
+   * weights (`parameterNames` order, as `onEpochEnd` could read them with `stateDict()`) after the best epoch
+   * of `initialHistory`, to be restored if no later epoch beats it.
+   */
+  initialBestWeights?: Float32Array;
   /** Call `onCheckpoint` every this many batches, as well as after every epoch. */
   checkpointEvery?: number;
-  /** Called (and awaited) at each checkpoint with the position to resume from: save the model there. */
+  /**
+   * Called (and awaited) at each checkpoint with the position to resume from: save the model there. At an
+   * epoch's end it comes after `onEpochEnd` (so the epoch's logs are known to what saves it).
+   */
   onCheckpoint?: (at: Checkpoint) => void | Promise<void>;
 }
 
-/** Where a resumed `fit` starts: pass these as `initialEpoch` and `initialBatch`. */
+/**
+ * Where a resumed `fit` starts: pass these as `initialEpoch`, `initialBatch` and (inside an epoch)
+ * `initialTotals`.
+ */
 export interface Checkpoint {
   epoch: number;
   batch: number;
+  /** Inside an epoch: the running totals of its batches so far, so the resumed epoch's loss covers them all. */
+  totals?: EpochTotals;
+}
+
+/** The running totals of an epoch's training batches (the loss summed per sample, correct of counted). */
+export interface EpochTotals {
+  lossSum: number;
+  correct: number;
+  counted: number;
+  seen: number;
 }
 
 /** What `fit` resolves to. */
