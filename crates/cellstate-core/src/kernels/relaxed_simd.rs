@@ -7,7 +7,7 @@
 
 use super::pack;
 use super::poly;
-use super::simd128::{MulAdd, Tile, V};
+use super::simd128::{cell_backward, cell_forward, MulAdd, Tile, V};
 use core::arch::wasm32::*;
 use std::ops::Range;
 
@@ -48,5 +48,6 @@ simd_kernels!(
     "relaxed_simd",
     RelaxedTile,
     block_relaxed,
-    activation
+    activation,
+    cell = (cell_forward::<Relaxed>, cell_backward::<Relaxed>)
 );

@@ -188,5 +188,37 @@ unsafe fn activation(x: &mut [f32], f: poly::Activation) {
     poly::apply::<V<Separate>>(x, f)
 }
 
+/// The fused LSTM cell forward on four lanes (the shared `poly::cell_forward`).
+pub(super) unsafe fn cell_forward<M: MulAdd>(
+    gates: &mut [f32],
+    c: &mut [f32],
+    h: &mut [f32],
+    tanh_c: Option<&mut [f32]>,
+) {
+    poly::cell_forward::<V<M>>(gates, c, h, tanh_c)
+}
+
+/// The fused LSTM cell backward on four lanes (the shared `poly::cell_backward`).
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn cell_backward<M: MulAdd>(
+    d_gates: &mut [f32],
+    d_c: &mut [f32],
+    acts: &[f32],
+    tanh_c: &[f32],
+    c_prev: &[f32],
+    d_y: &[f32],
+    d_h: &[f32],
+    tiny: f32,
+) {
+    poly::cell_backward::<V<M>>(d_gates, d_c, acts, tanh_c, c_prev, d_y, d_h, tiny)
+}
+
 // This module is compiled only with `+simd128`, so every engine that loads it runs these instructions.
-simd_kernels!(Simd128, "simd128", Simd128Tile, block_simd128, activation);
+simd_kernels!(
+    Simd128,
+    "simd128",
+    Simd128Tile,
+    block_simd128,
+    activation,
+    cell = (cell_forward::<Separate>, cell_backward::<Separate>)
+);
