@@ -188,6 +188,7 @@ unsafe fn activation(x: &mut [f32], f: poly::Activation) {
     poly::apply::<V<Separate>>(x, f)
 }
 
+// Deliberate repeat: the Kernels cell signatures (mod.rs), as every set's entry points spell them.
 /// The fused LSTM cell forward on four lanes (the shared `poly::cell_forward`).
 pub(super) unsafe fn cell_forward<M: MulAdd>(
     gates: &mut [f32],
