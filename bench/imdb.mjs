@@ -2,7 +2,8 @@
 // cellstate's cache, else the 2,000-review sample shipped in data/, cycled to the wanted count), keep 300
 // words, pad to 100 steps, one-hot, batches of 64 through cellstate's train adapter. Timed from the load
 // to the last batch. With CELLSTATE_IMDB naming the tarball, that is the full dataset (loadImdb reads it).
-// Usage: node bench/imdb.mjs '{"variant":"native"|"wasm","threads":1,"reviews":15000}'
+// Usage: node bench/imdb.mjs '{"variant":"native"|"wasm"|"wasm-relaxed"|"wasm-2w"|"wasm-relaxed-2w","threads":1,"reviews":15000}'
+// (wasm-<N>w: N wasm workers, createParallelModel; wasm-relaxed* needs --experimental-wasm-relaxed-simd in Node 20)
 import { CONFIGS } from './lib/configs.mjs';
 import { makeWeights } from './lib/data.mjs';
 import { TRAIN_LABEL, imdbTrainer } from './engines/cellstate.mjs';
@@ -39,12 +40,12 @@ async function main() {
       ids.set(padded.data.subarray(src * cfg.T, (src + 1) * cfg.T), r * cfg.T);
       y[r] = imdb.train.labels[src];
     }
-    trainer.step(ids.subarray(0, b * cfg.T), y.subarray(0, b), b);
+    await trainer.step(ids.subarray(0, b * cfg.T), y.subarray(0, b), b);
     done += b;
     batches++;
   }
   const t1 = performance.now();
-  trainer.dispose();
+  await trainer.dispose();
   process.stdout.write(
     `@@RESULT ${JSON.stringify({
       engine: 'cellstate',

@@ -231,12 +231,22 @@ async function runConfig(name) {
 async function runImdb() {
   const reviews = quick ? 640 : 15000;
   log(`\nimdb: one epoch of the seed job, ${reviews} reviews`);
-  for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ['wasm', 1]]) {
+  // wasm: SIMD128 and relaxed SIMD on the main thread, and over one wasm worker per core (createParallelModel).
+  const wasm = [
+    ['wasm', 1],
+    ...(relaxedBuild ? [['wasm-relaxed', 1]] : []),
+    ...(cores > 1 ? [[`wasm-${cores}w`, cores], ...(relaxedBuild ? [[`wasm-relaxed-${cores}w`, cores]] : [])] : []),
+  ];
+  for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ...wasm]) {
     const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, threads, reviews };
-    const [r] = await runChild(process.execPath, [join(here, 'imdb.mjs'), JSON.stringify(spec)], {
-      describe: spec,
-      timeoutS: quick ? 60 : 600,
-    });
+    const [r] = await runChild(
+      process.execPath,
+      [...(variant.includes('relaxed') ? ['--experimental-wasm-relaxed-simd'] : []), join(here, 'imdb.mjs'), JSON.stringify(spec)],
+      {
+        describe: spec,
+        timeoutS: quick ? 60 : 600,
+      },
+    );
     log(
       `  imdb cellstate/${variant} ${threads}t: ${r.status === 'ok' ? `${r.seconds.toFixed(1)} s (${r.samplesPerSecond.toFixed(0)} reviews/s)` : `FAILED ${r.error}`}`,
     );

@@ -130,9 +130,25 @@ export async function prepare({ job, cfg, data, weights }) {
 
 /** The IMDB job's trainer: the same model as the timed train mode, on padded token ids. */
 export async function imdbTrainer(cs, variant, cfg, weights, threads = 1) {
-  const backend = await cs.loadBackend({ backend: variant });
-  if (threads !== backend.threads) backend.setThreads(threads);
+  // 'native' / 'wasm' (the build init picks) / 'wasm-relaxed', or 'wasm[-relaxed]-<N>w': N wasm workers.
+  const m = /^wasm(-relaxed)?(?:-(\d+)w)?$/.exec(variant);
+  const wasmFeatures = m ? (m[1] ? 'relaxed_simd' : m[2] ? 'simd128' : 'auto') : undefined;
+  const backend = await cs.loadBackend(m ? { backend: 'wasm', wasmFeatures } : { backend: variant });
+  if (!m && threads !== backend.threads) backend.setThreads(threads);
   const model = newModel(cs, backend, cfg, weights);
+  if (m?.[2]) {
+    const parallel = await cs.createParallelModel(model, { workers: Number(m[2]), wasmFeatures });
+    return {
+      backend: backend.name,
+      kernels: parallel.kernels,
+      threads: Number(m[2]),
+      step: (ids, y, b) => parallel.trainBatch({ data: ids, shape: [b, cfg.T] }, y),
+      dispose: async () => {
+        await parallel.dispose();
+        model.dispose();
+      },
+    };
+  }
   return {
     backend: backend.name,
     kernels: backend.kernels,
