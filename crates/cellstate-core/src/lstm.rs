@@ -921,15 +921,18 @@ impl<T: Float> LstmLayer<T> {
 
         // acts = X · W_ihᵀ + (b_ih + b_hh): one (T·B, I) × (I, G) product for all steps, or for token
         // input a gather of W_ih's columns (the product with a one-hot row picks one column).
-        for row in acts.chunks_exact_mut(g) {
-            for ((a, bi), bh) in row
-                .iter_mut()
-                .zip(&p[off.b_ih..off.b_ih + g])
-                .zip(&p[off.b_hh..off.b_hh + g])
-            {
-                *a = *bi + *bh;
+        // The fill is split over rows: 13 MB at the medium tier, a serial pass worth 3% of a step.
+        let (b_ih, b_hh) = (&p[off.b_ih..off.b_ih + g], &p[off.b_hh..off.b_hh + g]);
+        let rows = Shared::new(acts);
+        kernels::for_ranges(t * b, t * b * g, &|r| {
+            // SAFETY: the ranges of for_ranges are disjoint.
+            let part = unsafe { rows.rows(r.start * g, r.len() * g) };
+            for row in part.chunks_exact_mut(g) {
+                for ((a, bi), bh) in row.iter_mut().zip(b_ih).zip(b_hh) {
+                    *a = *bi + *bh;
+                }
             }
-        }
+        });
         let w_ih = &p[off.w_ih..off.w_ih + g * off.input];
         if k == 0 && !cache.tokens.is_empty() {
             // W_ihᵀ (V, G) once per call: each step's gather then reads one contiguous row.
@@ -1271,13 +1274,31 @@ impl<T: Float> LstmLayer<T> {
             h,
             true,
         );
-        // Both biases enter the gates the same way, so both receive the column sums of dG.
-        for row in d_g.chunks_exact(g) {
-            for (u, v) in row.iter().enumerate() {
-                grads[off.b_ih + u] += *v;
-                grads[off.b_hh + u] += *v;
+        // Both biases enter the gates the same way, so both receive the column sums of dG. Split
+        // over columns (each still summed over the rows in order, so the bits do not depend on the
+        // split): 13 MB of dG at the medium tier, a serial pass worth 2% of a step.
+        debug_assert_eq!(
+            off.b_hh,
+            off.b_ih + g,
+            "bias_hh follows bias_ih in the table"
+        );
+        let (d_b_ih, d_b_hh) = grads[off.b_ih..off.b_hh + g].split_at_mut(g);
+        let (d_b_ih, d_b_hh) = (Shared::new(d_b_ih), Shared::new(d_b_hh));
+        kernels::for_ranges(g, tb * g, &|cols| {
+            // SAFETY: the column ranges of for_ranges are disjoint.
+            let (bi, bh) = unsafe {
+                (
+                    d_b_ih.rows(cols.start, cols.len()),
+                    d_b_hh.rows(cols.start, cols.len()),
+                )
+            };
+            for row in d_g.chunks_exact(g) {
+                for ((a, c), v) in bi.iter_mut().zip(bh.iter_mut()).zip(&row[cols.clone()]) {
+                    *a += *v;
+                    *c += *v;
+                }
             }
-        }
+        });
         if !tokens && (k > 0 || *input_gradient) {
             let w_ih = &params[off.w_ih..off.w_ih + g * n_in];
             T::gemm(

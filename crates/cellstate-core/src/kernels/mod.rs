@@ -256,7 +256,7 @@ pub use scalar::{cell_backward_reference, cell_forward_reference, gemm_reference
 pub use selftest::self_test;
 #[cfg(test)]
 pub(crate) use threads::with_forced_tasks;
-pub(crate) use threads::{for_each, row_parts, serial};
+pub(crate) use threads::{for_each, for_ranges, row_parts, serial};
 pub use threads::{set_threads, threads};
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -160,6 +160,23 @@ pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
     with_forced_tasks(1, f)
 }
 
+/// Below this many elements a pointwise pass (bias fill, bias sums) runs on the calling thread.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
+/// Calls `f` on consecutive ranges covering `0..len`, one per thread (or as forced), side by side:
+/// for the memory-bound passes around the products (bias fills, bias sums) that would otherwise
+/// run on one thread while the others wait. `elements` is the work of the whole pass; below
+/// [`PARALLEL_MIN_ELEMENTS`] it is one range.
+pub(crate) fn for_ranges(len: usize, elements: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+    let parts = match FORCED_TASKS.with(Cell::get) {
+        Some(t) => t.clamp(1, len.max(1)),
+        None if elements < PARALLEL_MIN_ELEMENTS => 1,
+        None => threads().min(len).max(1),
+    };
+    let per = len.div_ceil(parts).max(1);
+    for_each(len.div_ceil(per), &|i| f(i * per..len.min((i + 1) * per)));
+}
+
 /// Calls `f(0..tasks)` once each, spread over the pool and the calling thread.
 pub(crate) fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     if tasks <= 1 || threads() == 1 {
