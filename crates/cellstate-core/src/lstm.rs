@@ -239,6 +239,14 @@ pub struct LstmLayer<T: Float = f32> {
     /// W_hh of the direction being run, packed once for its T recurrent products (`op = W_hhᵀ`,
     /// H × G, forward; `W_hh`, G × H, backward). Packing per step re-read 4 MB per step at H = 512.
     packed_w_hh: PackedB<T>,
+    /// A recurrence on a team ([`kernels::Split::Team`]): each member's share of W_hh packed once
+    /// per call (forward: its rows of all four gates, transposed, H × 4·n_u; backward: its columns,
+    /// G × n_u), the rows gathered for it, and the members' scratch (see [`TeamScratch`]).
+    team_packed: Vec<PackedB<T>>,
+    team_rows: Vec<T>,
+    team_scratch: Vec<T>,
+    /// The second buffer of the running h (`[B][H]`) a team publishes each step into.
+    team_h: Vec<T>,
     /// One-hot input only: `weight_ih_l0` transposed, (V, G), so the gather of a token's column reads
     /// one contiguous row instead of G floats V apart; in the backward pass, dW_ihᵀ likewise.
     w_ih_t: Vec<T>,
@@ -262,7 +270,7 @@ fn transpose<T: Float>(input: &[T], out: &mut Vec<T>, rows: usize, cols: usize) 
     }
 }
 
-/// A buffer that the parts of a split recurrence ([`kernels::row_parts`]) write in disjoint ranges
+/// A buffer that the parts of a split recurrence ([`kernels::recurrence_split`]) write in disjoint ranges
 /// of rows: each part takes its own rows of every step, so no two parts ever touch one element.
 #[derive(Clone, Copy)]
 struct Shared<T>(*mut T, usize);
@@ -275,6 +283,16 @@ unsafe impl<T: Send> Send for Shared<T> {}
 impl<T> Shared<T> {
     fn new(v: &mut [T]) -> Self {
         Self(v.as_mut_ptr(), v.len())
+    }
+
+    /// The whole buffer, read-only.
+    ///
+    /// # Safety
+    /// No part writes the buffer while the slice lives (a team reads the h all members published
+    /// only between the barriers that bracket the writes).
+    unsafe fn all(&self) -> &[T] {
+        // SAFETY: the buffer itself; no writer while it lives, by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.0, self.1) }
     }
 
     /// `len` elements from `start`.
@@ -306,6 +324,61 @@ struct Recurrence<'a, T: Float> {
     /// Backward only: dL/d(layer output) `[T][B][D·H]`, and the running (d_h, d_h_next, d_c), `[B][H]`.
     d_y: &'a [T],
     d_state: [Shared<T>; 3],
+    /// Set when the recurrence runs on a team.
+    team: Option<Team<'a, T>>,
+}
+
+/// What the members of a team share: their unit ranges, their packed shares of W_hh, their scratch,
+/// the second h buffer and the barrier.
+struct Team<'a, T: Float> {
+    units: &'a [std::ops::Range<usize>],
+    packed: &'a [PackedB<T>],
+    scratch: Shared<T>,
+    h_alt: Shared<T>,
+    barrier: &'a kernels::Barrier,
+}
+
+/// Floats of one member's scratch for `b` rows and `nu` units: two `[B][4·n_u]` gate buffers and
+/// three `[B][n_u]` states (c or d_c, d_h, d_h_next).
+fn team_scratch_len(b: usize, nu: usize) -> usize {
+    b * (8 * nu + 3 * nu)
+}
+
+impl<T: Copy> Shared<T> {
+    /// Copies the four gate columns `u0..u0 + n_u` of the `[G]` row starting at `row` into a compact
+    /// `[4][n_u]` row (`compact.len() = 4·n_u`).
+    ///
+    /// # Safety
+    /// No part writes those columns meanwhile (a team member owns its columns).
+    unsafe fn gather_gates(&self, row: usize, h: usize, u0: usize, compact: &mut [T]) {
+        let nu = compact.len() / 4;
+        for (q, dst) in compact.chunks_exact_mut(nu).enumerate() {
+            // SAFETY: the caller's columns, not written by another part.
+            dst.copy_from_slice(unsafe { self.rows(row + q * h + u0, nu) });
+        }
+    }
+
+    /// The reverse of [`gather_gates`](Self::gather_gates).
+    ///
+    /// # Safety
+    /// No other part reads or writes those columns meanwhile.
+    unsafe fn scatter_gates(&self, row: usize, h: usize, u0: usize, compact: &[T]) {
+        let nu = compact.len() / 4;
+        for (q, src) in compact.chunks_exact(nu).enumerate() {
+            // SAFETY: the caller's columns, exclusive by its contract.
+            unsafe { self.rows(row + q * h + u0, nu) }.copy_from_slice(src);
+        }
+    }
+
+    /// `len` elements from `start`, read-only.
+    ///
+    /// # Safety
+    /// No part writes them while the slice lives.
+    unsafe fn read(&self, start: usize, len: usize) -> &[T] {
+        assert!(start + len <= self.1, "Shared::read out of bounds");
+        // SAFETY: inside the buffer (checked), no writer by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.0.add(start), len) }
+    }
 }
 
 impl<T: Float> Recurrence<'_, T> {
@@ -387,6 +460,204 @@ impl<T: Float> Recurrence<'_, T> {
                 );
                 out.copy_from_slice(hr);
             }
+        }
+    }
+
+    /// The forward recurrence of team member `me`, which owns hidden units `units[me]` (n_u of them)
+    /// of every batch row: per step its gate columns `[B][4·n_u]` += h · (its rows of W_hh)ᵀ, its cell
+    /// update, then its units of the new h published into the other h buffer and a barrier. Each
+    /// element is summed as in the one-part product (only output columns are divided), so the
+    /// result is bitwise that of one thread.
+    ///
+    /// # Safety
+    /// Every member of the team runs this at the same time with its own `me`.
+    unsafe fn forward_team(
+        &self,
+        me: usize,
+        keep_cache: bool,
+        y: Shared<T>,
+        h_n: Shared<T>,
+        c_n: Shared<T>,
+    ) {
+        let team = self.team.as_ref().expect("forward_team without a team");
+        let (b, t, h, d, dh) = self.dims;
+        let g = 4 * h;
+        let u = team.units[me].clone();
+        let (u0, nu) = (u.start, u.len());
+        let stride = team_scratch_len(b, team.units[0].len());
+        // SAFETY: each member's scratch region is its own.
+        let mine = unsafe { team.scratch.rows(me * stride, team_scratch_len(b, nu)) };
+        let (gates, rest) = mine.split_at_mut(b * 4 * nu);
+        let c = &mut rest[4 * b * nu..5 * b * nu];
+        for (j, cr) in c.chunks_exact_mut(nu).enumerate() {
+            // SAFETY: this member's units of row j.
+            cr.copy_from_slice(unsafe { c_n.rows(j * h + u0, nu) });
+        }
+        let packed = &team.packed[me];
+        for s in 0..t {
+            let step = self.step(s, true);
+            let at = step * b;
+            // h of the previous step is read whole; this step's goes into the other buffer.
+            let (cur, next) = if s % 2 == 0 {
+                (h_n, team.h_alt)
+            } else {
+                (team.h_alt, h_n)
+            };
+            for (j, compact) in gates.chunks_exact_mut(4 * nu).enumerate() {
+                // SAFETY: this member's gate columns of the step's rows.
+                unsafe { self.acts.gather_gates((at + j) * g, h, u0, compact) };
+            }
+            // SAFETY: no member writes `cur` during this step (writes go to `next`, and the
+            // barrier ending the previous step ordered the writes to `cur` before this read).
+            let h_cur = unsafe { cur.all() };
+            T::gemm_packed_b(
+                self.ks,
+                Trans::N,
+                b,
+                4 * nu,
+                h,
+                h_cur,
+                h,
+                packed,
+                gates,
+                4 * nu,
+                true,
+            );
+            for j in 0..b {
+                let hc = &h_cur[j * h + u0..j * h + u0 + nu];
+                let cr = &mut c[j * nu..(j + 1) * nu];
+                if keep_cache {
+                    // SAFETY: this member's units of row j of the step.
+                    unsafe { self.h_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(hc);
+                    // SAFETY: as above.
+                    unsafe { self.c_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(cr);
+                }
+                // SAFETY: this member's units of row j.
+                let hr = unsafe { next.rows(j * h + u0, nu) };
+                // SAFETY: as above.
+                let out = unsafe { y.rows((at + j) * dh + d * h + u0, nu) };
+                if self.padding(step, j) {
+                    // Padding: the state passes through unchanged and the output is zero.
+                    hr.copy_from_slice(hc);
+                    out.fill(T::ZERO);
+                    continue;
+                }
+                let compact = &mut gates[j * 4 * nu..(j + 1) * 4 * nu];
+                // SAFETY: as above.
+                let tc = keep_cache.then(|| unsafe { self.tanh_c.rows((at + j) * h + u0, nu) });
+                T::cell_forward(self.ks, compact, cr, hr, tc);
+                out.copy_from_slice(hr);
+                if keep_cache {
+                    // SAFETY: this member's gate columns of the step's rows.
+                    unsafe { self.acts.scatter_gates((at + j) * g, h, u0, compact) };
+                }
+            }
+            team.barrier.wait();
+        }
+        for (j, cr) in c.chunks_exact(nu).enumerate() {
+            // SAFETY: this member's units of row j.
+            unsafe { c_n.rows(j * h + u0, nu) }.copy_from_slice(cr);
+            if t % 2 == 1 {
+                // The last step wrote the other buffer: the final h goes back into h_n.
+                // SAFETY: as above; every member is past the last barrier.
+                let last = unsafe { team.h_alt.rows(j * h + u0, nu) };
+                unsafe { h_n.rows(j * h + u0, nu) }.copy_from_slice(last);
+            }
+        }
+    }
+
+    /// The backward recurrence of team member `me` (units `units[me]`), steps in the reverse of the
+    /// forward order: its units' cell backward into its columns of `d_gates`, a barrier, then its
+    /// units of `d_h = dG · W_hh` from the whole dG row. Leaves dL/dh0 and dL/dc0 of its units in
+    /// `d_state[0]` and `d_state[2]`.
+    ///
+    /// # Safety
+    /// As for [`forward_team`](Self::forward_team).
+    unsafe fn backward_team(&self, me: usize, d_gates: Shared<T>) {
+        let team = self.team.as_ref().expect("backward_team without a team");
+        let (b, t, h, d, dh) = self.dims;
+        let g = 4 * h;
+        let u = team.units[me].clone();
+        let (u0, nu) = (u.start, u.len());
+        let stride = team_scratch_len(b, team.units[0].len());
+        // SAFETY: each member's scratch region is its own.
+        let mine = unsafe { team.scratch.rows(me * stride, team_scratch_len(b, nu)) };
+        let (a_buf, rest) = mine.split_at_mut(b * 4 * nu);
+        let (dg_buf, rest) = rest.split_at_mut(b * 4 * nu);
+        let (d_c, rest) = rest.split_at_mut(b * nu);
+        let (mut d_h, mut d_h_next) = rest.split_at_mut(b * nu);
+        for j in 0..b {
+            // SAFETY: this member's units of row j.
+            d_c[j * nu..(j + 1) * nu].copy_from_slice(unsafe { self.d_state[2].rows(j * h + u0, nu) });
+            // SAFETY: as above.
+            d_h[j * nu..(j + 1) * nu].copy_from_slice(unsafe { self.d_state[0].rows(j * h + u0, nu) });
+        }
+        let packed = &team.packed[me];
+        for s in 0..t {
+            let step = self.step(s, false);
+            let at = step * b;
+            for j in 0..b {
+                let row = (at + j) * g;
+                let compact = &mut dg_buf[j * 4 * nu..(j + 1) * 4 * nu];
+                if self.padding(step, j) {
+                    compact.fill(T::ZERO);
+                    // SAFETY: this member's gate columns of the step's rows (the barrier below
+                    // orders these writes before any member reads the whole rows).
+                    unsafe { d_gates.scatter_gates(row, h, u0, compact) };
+                    continue;
+                }
+                let a = &mut a_buf[j * 4 * nu..(j + 1) * 4 * nu];
+                // SAFETY: the cache is read-only in the backward pass.
+                unsafe { self.acts.gather_gates(row, h, u0, a) };
+                let cell = (at + j) * h + u0;
+                // SAFETY: as above.
+                let (tanh_c, c_prev) = unsafe { (self.tanh_c.read(cell, nu), self.c_prev.read(cell, nu)) };
+                T::cell_backward(
+                    self.ks,
+                    compact,
+                    &mut d_c[j * nu..(j + 1) * nu],
+                    a,
+                    tanh_c,
+                    c_prev,
+                    &self.d_y[(at + j) * dh + d * h + u0..][..nu],
+                    &d_h[j * nu..(j + 1) * nu],
+                    TINY,
+                );
+                // SAFETY: as for the padding rows above.
+                unsafe { d_gates.scatter_gates(row, h, u0, compact) };
+            }
+            team.barrier.wait();
+            // SAFETY: every member's columns of this step's dG are written (the barrier), and no
+            // member writes these rows again (later steps write other rows).
+            let dg_all = unsafe { d_gates.read(at * g, b * g) };
+            T::gemm_packed_b(
+                self.ks,
+                Trans::N,
+                b,
+                nu,
+                g,
+                dg_all,
+                g,
+                packed,
+                d_h_next,
+                nu,
+                false,
+            );
+            d_h_next.iter_mut().for_each(|v| *v = flush_tiny(*v));
+            if self.mask.0 {
+                for j in 0..b {
+                    if self.padding(step, j) {
+                        d_h_next[j * nu..(j + 1) * nu].copy_from_slice(&d_h[j * nu..(j + 1) * nu]);
+                    }
+                }
+            }
+            std::mem::swap(&mut d_h, &mut d_h_next);
+        }
+        for j in 0..b {
+            // SAFETY: this member's units of row j.
+            unsafe { self.d_state[0].rows(j * h + u0, nu) }.copy_from_slice(&d_h[j * nu..(j + 1) * nu]);
+            // SAFETY: as above.
+            unsafe { self.d_state[2].rows(j * h + u0, nu) }.copy_from_slice(&d_c[j * nu..(j + 1) * nu]);
         }
     }
 
@@ -593,6 +864,48 @@ pub fn table_json(table: &[ParamEntry]) -> String {
     serde_json::to_string(table).unwrap_or_default()
 }
 
+/// The buffers a team recurrence needs, borrowed from the layer.
+struct TeamBuffers<'a, T> {
+    packed: &'a mut Vec<PackedB<T>>,
+    rows: &'a mut Vec<T>,
+    scratch: &'a mut Vec<T>,
+    h_alt: &'a mut Vec<T>,
+}
+
+impl<T: Float> TeamBuffers<'_, T> {
+    /// Packs each member's share of `w_hh` (G × H) for the products of its units: forward, its rows
+    /// of the four gates, gathered and transposed (H × 4·n_u); backward, its columns (G × n_u). Sizes
+    /// the scratch and the second h buffer for `b` rows. Once per call, not per step.
+    fn prepare(
+        &mut self,
+        ks: &dyn Kernels,
+        w_hh: &[T],
+        (b, h): (usize, usize),
+        units: &[std::ops::Range<usize>],
+        forward: bool,
+    ) {
+        self.packed.resize_with(units.len(), PackedB::new);
+        for (u, packed) in units.iter().zip(self.packed.iter_mut()) {
+            let nu = u.len();
+            if forward {
+                self.rows.clear();
+                for q in 0..4 {
+                    self.rows
+                        .extend_from_slice(&w_hh[(q * h + u.start) * h..(q * h + u.end) * h]);
+                }
+                T::pack_b(ks, Trans::T, h, 4 * nu, self.rows, h, packed);
+            } else {
+                T::pack_b(ks, Trans::N, 4 * h, nu, &w_hh[u.start..], h, packed);
+            }
+        }
+        let need = units.len() * team_scratch_len(b, units[0].len());
+        if self.scratch.len() < need {
+            self.scratch.resize(need, T::ZERO);
+        }
+        self.h_alt.resize(b * h, T::ZERO);
+    }
+}
+
 impl<T: Float> LstmLayer<T> {
     /// The computation for `config`, with empty caches.
     ///
@@ -606,6 +919,10 @@ impl<T: Float> LstmLayer<T> {
             cache: Cache::default(),
             scratch: BackwardScratch::default(),
             packed_w_hh: PackedB::new(),
+            team_packed: Vec::new(),
+            team_rows: Vec::new(),
+            team_scratch: Vec::new(),
+            team_h: Vec::new(),
             w_ih_t: Vec::new(),
             batch_first: true,
             dropout: 0.0,
@@ -960,12 +1277,36 @@ impl<T: Float> LstmLayer<T> {
             );
         }
         let w_hh = &p[off.w_hh..off.w_hh + g * h];
+        let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
+        let mut team_buffers = TeamBuffers {
+            packed: &mut self.team_packed,
+            rows: &mut self.team_rows,
+            scratch: &mut self.team_scratch,
+            h_alt: &mut self.team_h,
+        };
         let packed = &mut self.packed_w_hh;
-        T::pack_b(ks, Trans::T, h, g, w_hh, h, packed);
+        match &split {
+            kernels::Split::Team(units) => team_buffers.prepare(ks, w_hh, (b, h), units, true),
+            kernels::Split::Rows(_) => T::pack_b(ks, Trans::T, h, g, w_hh, h, packed),
+        }
         let state = layer_dir * b * h..(layer_dir + 1) * b * h;
         // h_n / c_n hold the running state during the loop and the final state after it.
         cache.h_n[state.clone()].copy_from_slice(&cache.h0[state.clone()]);
         cache.c_n[state.clone()].copy_from_slice(&cache.c0[state.clone()]);
+        let barrier;
+        let team = match &split {
+            kernels::Split::Team(units) => {
+                barrier = kernels::Barrier::new(units.len());
+                Some(Team {
+                    units,
+                    packed: team_buffers.packed,
+                    scratch: Shared::new(team_buffers.scratch),
+                    h_alt: Shared::new(team_buffers.h_alt),
+                    barrier: &barrier,
+                })
+            }
+            kernels::Split::Rows(_) => None,
+        };
         let run = Recurrence {
             ks,
             packed,
@@ -981,27 +1322,35 @@ impl<T: Float> LstmLayer<T> {
                 Shared::new(&mut []),
                 Shared::new(&mut []),
             ],
+            team,
         };
         let (y, h_n, c_n) = (
             Shared::new(y),
             Shared::new(&mut cache.h_n[state.clone()]),
             Shared::new(&mut cache.c_n[state]),
         );
-        // Every batch row is independent through the recurrence: each part runs its rows through
-        // all T steps (product and cell), with no join between steps. A row's numbers do not depend
-        // on which part ran it, so the result is the same for every thread count.
-        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
-        kernels::for_each(parts.len(), &|i| {
-            let rows = parts[i].clone();
-            // SAFETY: the parts' row ranges are disjoint.
-            let go = || unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) };
-            // One part: its per-step products may still split over output columns.
-            if parts.len() > 1 {
-                kernels::serial(go)
-            } else {
-                go()
-            }
-        });
+        match &split {
+            // W_hh too large for every core to stream it whole each step: a team whose members
+            // each own some hidden units (see forward_team).
+            kernels::Split::Team(units) => kernels::team(units.len(), &|me| {
+                // SAFETY: every member runs at once (kernels::team), each with its own `me`.
+                kernels::serial(|| unsafe { run.forward_team(me, keep_cache, y, h_n, c_n) })
+            }),
+            // Every batch row is independent through the recurrence: each part runs its rows
+            // through all T steps (product and cell), with no join between steps. A row's numbers
+            // do not depend on which part ran it, so the result is the same for every thread count.
+            kernels::Split::Rows(parts) => kernels::for_each(parts.len(), &|i| {
+                let rows = parts[i].clone();
+                // SAFETY: the parts' row ranges are disjoint.
+                let go = || unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) };
+                // One part: its per-step products may still split over output columns.
+                if parts.len() > 1 {
+                    kernels::serial(go)
+                } else {
+                    go()
+                }
+            }),
+        }
     }
 
     /// Number of elements of the output: B·T·D·H.
@@ -1175,6 +1524,10 @@ impl<T: Float> LstmLayer<T> {
             cache,
             scratch: s,
             packed_w_hh: packed,
+            team_packed,
+            team_rows,
+            team_scratch,
+            team_h,
             input_gradient,
             w_ih_t,
             ..
@@ -1188,8 +1541,32 @@ impl<T: Float> LstmLayer<T> {
             None => s.d_c.fill(T::ZERO),
         }
         let w_hh = &params[off.w_hh..off.w_hh + g * h];
-        T::pack_b(ks, Trans::N, g, h, w_hh, h, packed);
+        let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
+        let mut team_buffers = TeamBuffers {
+            packed: team_packed,
+            rows: team_rows,
+            scratch: team_scratch,
+            h_alt: team_h,
+        };
+        match &split {
+            kernels::Split::Team(units) => team_buffers.prepare(ks, w_hh, (b, h), units, false),
+            kernels::Split::Rows(_) => T::pack_b(ks, Trans::N, g, h, w_hh, h, packed),
+        }
         let packed = &*packed;
+        let barrier;
+        let team = match &split {
+            kernels::Split::Team(units) => {
+                barrier = kernels::Barrier::new(units.len());
+                Some(Team {
+                    units,
+                    packed: team_buffers.packed,
+                    scratch: Shared::new(team_buffers.scratch),
+                    h_alt: Shared::new(team_buffers.h_alt),
+                    barrier: &barrier,
+                })
+            }
+            kernels::Split::Rows(_) => None,
+        };
         let run = Recurrence {
             ks,
             packed,
@@ -1205,20 +1582,27 @@ impl<T: Float> LstmLayer<T> {
                 Shared::new(&mut s.d_h_next),
                 Shared::new(&mut s.d_c),
             ],
+            team,
         };
         let d_gates = Shared::new(&mut s.d_gates);
-        // Batch rows are independent through the recurrence (see direction_forward).
-        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
-        kernels::for_each(parts.len(), &|i| {
-            let rows = parts[i].clone();
-            // SAFETY: the parts' row ranges are disjoint.
-            let go = || unsafe { run.backward_rows(rows, d_gates) };
-            if parts.len() > 1 {
-                kernels::serial(go)
-            } else {
-                go()
-            }
-        });
+        match &split {
+            // See direction_forward: a team over hidden units when W_hh is large.
+            kernels::Split::Team(units) => kernels::team(units.len(), &|me| {
+                // SAFETY: every member runs at once (kernels::team), each with its own `me`.
+                kernels::serial(|| unsafe { run.backward_team(me, d_gates) })
+            }),
+            // Batch rows are independent through the recurrence (see direction_forward).
+            kernels::Split::Rows(parts) => kernels::for_each(parts.len(), &|i| {
+                let rows = parts[i].clone();
+                // SAFETY: the parts' row ranges are disjoint.
+                let go = || unsafe { run.backward_rows(rows, d_gates) };
+                if parts.len() > 1 {
+                    kernels::serial(go)
+                } else {
+                    go()
+                }
+            }),
+        }
         s.d_h0[state.clone()].copy_from_slice(&s.d_h);
         s.d_c0[state].copy_from_slice(&s.d_c);
 
@@ -1543,8 +1927,9 @@ mod tests {
 
     /// The recurrence split over batch rows (1, 2, 3 and 5 parts, forced whatever the size, on a pool
     /// of two threads) gives bitwise the single-part result: every row runs the same operations
-    /// whichever part holds it. Also: the inference forward gives bitwise the training forward's
-    /// outputs, and refuses a backward pass after it.
+    /// whichever part holds it. So does a team of two over hidden units (16 and 3 of the 19: a
+    /// vector tail in the second member), training and inference. Also: the inference forward gives
+    /// bitwise the training forward's outputs, and refuses a backward pass after it.
     #[test]
     fn row_split_and_inference_forward_change_no_bit() {
         let config = LstmConfig {
@@ -1560,8 +1945,17 @@ mod tests {
             .iter()
             .map(|&v| v as f32)
             .collect();
+        // parts 0: a team of two instead of a row split.
         let run = |parts: usize, inference: bool| {
-            kernels::with_forced_tasks(parts, || {
+            type Run = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+            let forced = |f: &dyn Fn() -> Run| {
+                if parts == 0 {
+                    kernels::with_forced_team(2, f)
+                } else {
+                    kernels::with_forced_tasks(parts, f)
+                }
+            };
+            forced(&|| {
                 let mut lstm = Lstm::<f32>::new(config, 5).unwrap();
                 let input = ForwardInput {
                     x: &x,
@@ -1601,15 +1995,21 @@ mod tests {
         let before = kernels::threads();
         kernels::set_threads(2).unwrap();
         let one = run(1, false);
-        let mut others: Vec<_> = [2, 3, 5].iter().map(|&p| (p, run(p, false))).collect();
-        others.push((0, run(3, true)));
+        let mut others: Vec<_> = [2, 3, 5, 0]
+            .iter()
+            .map(|&p| (format!("{p} parts"), run(p, false)))
+            .collect();
+        let inference = [("inference, 3 parts", run(3, true)), ("inference, team", run(0, true))];
         kernels::set_threads(before).unwrap();
-        for (parts, other) in others {
-            assert_eq!(bits(&one.0), bits(&other.0), "output, {parts} parts");
-            assert_eq!(bits(&one.1), bits(&other.1), "h_n, {parts} parts");
-            if parts > 0 {
-                assert_eq!(bits(&one.2), bits(&other.2), "grads, {parts} parts");
-                assert_eq!(bits(&one.3), bits(&other.3), "dx, {parts} parts");
+        for (what, other) in inference {
+            others.push((what.to_string(), other));
+        }
+        for (what, other) in others {
+            assert_eq!(bits(&one.0), bits(&other.0), "output, {what}");
+            assert_eq!(bits(&one.1), bits(&other.1), "h_n, {what}");
+            if !what.starts_with("inference") {
+                assert_eq!(bits(&one.2), bits(&other.2), "grads, {what}");
+                assert_eq!(bits(&one.3), bits(&other.3), "dx, {what}");
             }
         }
     }

@@ -255,8 +255,8 @@ mod threads;
 pub use scalar::{cell_backward_reference, cell_forward_reference, gemm_reference, Scalar};
 pub use selftest::self_test;
 #[cfg(test)]
-pub(crate) use threads::with_forced_tasks;
-pub(crate) use threads::{for_each, for_ranges, row_parts, serial};
+pub(crate) use threads::{with_forced_tasks, with_forced_team};
+pub(crate) use threads::{for_each, for_ranges, recurrence_split, serial, team, Barrier, Split};
 pub use threads::{set_threads, threads};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
