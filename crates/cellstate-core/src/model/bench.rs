@@ -48,17 +48,22 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Wall-time median, min and max, and the median CPU time of the calling thread, in seconds, of
-/// `samples` timed calls after two warm-up calls.
+/// Wall-time median, min and max, and the median CPU time of the calling thread, in seconds per
+/// call, of `samples` samples after two warm-up calls. Each sample repeats the call for at least
+/// 100 ms: the CPU time advances in scheduler ticks (4 ms here), longer than one seed-tier call.
 fn time(samples: usize, mut f: impl FnMut()) -> (f64, f64, f64, f64) {
     f();
+    let start = Instant::now();
     f();
+    let calls = ((0.1 / start.elapsed().as_secs_f64().max(1e-9)) as usize).clamp(1, 10_000);
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..samples {
         let (s, c) = (Instant::now(), thread_cpu());
-        f();
-        cpu.push(thread_cpu() - c);
-        wall.push(s.elapsed().as_secs_f64());
+        for _ in 0..calls {
+            f();
+        }
+        cpu.push((thread_cpu() - c) / calls as f64);
+        wall.push(s.elapsed().as_secs_f64() / calls as f64);
     }
     let med = median(&mut wall);
     (med, wall[0], wall[samples - 1], median(&mut cpu))
