@@ -410,7 +410,10 @@ mod pool {
     }
 
     pub(super) fn team(members: usize, f: &(dyn Fn(usize) + Sync)) {
-        assert!(members <= 1, "wasm32 has no threads for a team of {members}");
+        assert!(
+            members <= 1,
+            "wasm32 has no threads for a team of {members}"
+        );
         (0..members).for_each(f);
     }
 }
