@@ -564,6 +564,7 @@ impl<T: Float> Recurrence<'_, T> {
                 // The last step wrote the other buffer: the final h goes back into h_n.
                 // SAFETY: as above; every member is past the last barrier.
                 let last = unsafe { team.h_alt.rows(j * h + u0, nu) };
+                // SAFETY: as above.
                 unsafe { h_n.rows(j * h + u0, nu) }.copy_from_slice(last);
             }
         }
