@@ -331,20 +331,55 @@ struct Recurrence<'a, T: Float> {
     team: Option<Team<'a, T>>,
 }
 
-/// What the members of a team share: their unit ranges, their packed shares of W_hh, their scratch,
-/// the second h buffer and the barrier.
+/// What the members of a team share: the chunks of hidden units (each member owns a run of them),
+/// their packed shares of W_hh, the claim counters, the members' scratch, the second h buffer and
+/// the barrier.
 struct Team<'a, T: Float> {
-    units: &'a [std::ops::Range<usize>],
+    /// Every chunk's units, in order; member m owns chunks `owned[m]`.
+    chunks: &'a [std::ops::Range<usize>],
+    owned: &'a [std::ops::Range<usize>],
     packed: &'a [PackedB<T>],
+    /// Per member: how many of its chunks have been claimed since the call began (see `claim`).
+    claimed: &'a [std::sync::atomic::AtomicUsize],
     scratch: Shared<T>,
     h_alt: Shared<T>,
     barrier: &'a kernels::Barrier,
 }
 
-/// Floats of one member's scratch for `b` rows and `nu` units: two `[B][4·n_u]` gate buffers and
-/// three `[B][n_u]` states (c or d_c, d_h, d_h_next).
+/// Hidden units per chunk of a team: 64 keeps each chunk's product at 4·64 = 256 columns (8 AVX-512
+/// panels), and gives a member several chunks, so one whose core another process holds can be
+/// relieved of some.
+const TEAM_CHUNK: usize = 64;
+
+impl<T: Float> Team<'_, T> {
+    /// The next unclaimed chunk of phase `round` (a step, or a step's half in the backward pass),
+    /// taking member `me`'s own chunks first, then any other member's: a member whose core is taken
+    /// by another process would otherwise hold every step up at the barrier. Who computes a chunk
+    /// does not change its numbers, so the result is the same either way. Every chunk of a round is
+    /// claimed before its barrier, so member m's counter is `(round + 1)·|owned[m]|` after it.
+    fn claim(&self, me: usize, round: usize) -> Option<usize> {
+        use std::sync::atomic::Ordering;
+        let members = self.owned.len();
+        for o in (0..members).map(|i| (me + i) % members) {
+            let (own, counter) = (&self.owned[o], &self.claimed[o]);
+            let end = (round + 1) * own.len();
+            let mut v = counter.load(Ordering::Relaxed);
+            while v < end {
+                match counter.compare_exchange_weak(v, v + 1, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => return Some(own.start + v - round * own.len()),
+                    Err(now) => v = now,
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Floats of one member's scratch for `b` rows and chunks of up to `nu` units: two `[B][4·n_u]` gate
+/// buffers and one `[B][n_u]` state.
 fn team_scratch_len(b: usize, nu: usize) -> usize {
-    b * (8 * nu + 3 * nu)
+    b * (8 * nu + nu)
 }
 
 impl<T: Copy> Shared<T> {
@@ -466,9 +501,9 @@ impl<T: Float> Recurrence<'_, T> {
         }
     }
 
-    /// The forward recurrence of team member `me`, which owns hidden units `units[me]` (n_u of them)
-    /// of every batch row: per step its gate columns `[B][4·n_u]` += h · (its rows of W_hh)ᵀ, its cell
-    /// update, then its units of the new h published into the other h buffer and a barrier. Each
+    /// The forward recurrence on a team, as member `me`: per step, for each chunk it claims (its own
+    /// first), the chunk's gate columns `[B][4·n_u]` += h · (its rows of W_hh)ᵀ, then its cell
+    /// update, publishing its units of the new h into the other h buffer; then a barrier. Each
     /// element is summed as in the one-part product (only output columns are divided), so the
     /// result is bitwise that of one thread.
     ///
@@ -485,18 +520,9 @@ impl<T: Float> Recurrence<'_, T> {
         let team = self.team.as_ref().expect("forward_team without a team");
         let (b, t, h, d, dh) = self.dims;
         let g = 4 * h;
-        let u = team.units[me].clone();
-        let (u0, nu) = (u.start, u.len());
-        let stride = team_scratch_len(b, team.units[0].len());
+        let stride = team_scratch_len(b, TEAM_CHUNK);
         // SAFETY: each member's scratch region is its own.
-        let mine = unsafe { team.scratch.rows(me * stride, team_scratch_len(b, nu)) };
-        let (gates, rest) = mine.split_at_mut(b * 4 * nu);
-        let c = &mut rest[4 * b * nu..5 * b * nu];
-        for (j, cr) in c.chunks_exact_mut(nu).enumerate() {
-            // SAFETY: this member's units of row j.
-            cr.copy_from_slice(unsafe { c_n.rows(j * h + u0, nu) });
-        }
-        let packed = &team.packed[me];
+        let mine = unsafe { team.scratch.rows(me * stride, stride) };
         for s in 0..t {
             let step = self.step(s, true);
             let at = step * b;
@@ -506,74 +532,84 @@ impl<T: Float> Recurrence<'_, T> {
             } else {
                 (team.h_alt, h_n)
             };
-            for (j, compact) in gates.chunks_exact_mut(4 * nu).enumerate() {
-                // SAFETY: this member's gate columns of the step's rows.
-                unsafe { self.acts.gather_gates((at + j) * g, h, u0, compact) };
-            }
             // SAFETY: no member writes `cur` during this step (writes go to `next`, and the
             // barrier ending the previous step ordered the writes to `cur` before this read).
             let h_cur = unsafe { cur.all() };
-            T::gemm_packed_b(
-                self.ks,
-                Trans::N,
-                b,
-                4 * nu,
-                h,
-                h_cur,
-                h,
-                packed,
-                gates,
-                4 * nu,
-                true,
-            );
-            for j in 0..b {
-                let hc = &h_cur[j * h + u0..j * h + u0 + nu];
-                let cr = &mut c[j * nu..(j + 1) * nu];
-                if keep_cache {
-                    // SAFETY: this member's units of row j of the step.
-                    unsafe { self.h_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(hc);
+            while let Some(chunk) = team.claim(me, s) {
+                let u = team.chunks[chunk].clone();
+                let (u0, nu) = (u.start, u.len());
+                let gates = &mut mine[..b * 4 * nu];
+                for (j, compact) in gates.chunks_exact_mut(4 * nu).enumerate() {
+                    // SAFETY: the claimed chunk's gate columns of the step's rows.
+                    unsafe { self.acts.gather_gates((at + j) * g, h, u0, compact) };
+                }
+                T::gemm_packed_b(
+                    self.ks,
+                    Trans::N,
+                    b,
+                    4 * nu,
+                    h,
+                    h_cur,
+                    h,
+                    &team.packed[chunk],
+                    gates,
+                    4 * nu,
+                    true,
+                );
+                for j in 0..b {
+                    let hc = &h_cur[j * h + u0..j * h + u0 + nu];
+                    // SAFETY: the claimed chunk's units of row j (of the state, the step's cache
+                    // rows, the output, the next h).
+                    let cr = unsafe { c_n.rows(j * h + u0, nu) };
+                    if keep_cache {
+                        // SAFETY: as above.
+                        unsafe { self.h_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(hc);
+                        // SAFETY: as above.
+                        unsafe { self.c_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(cr);
+                    }
                     // SAFETY: as above.
-                    unsafe { self.c_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(cr);
-                }
-                // SAFETY: this member's units of row j.
-                let hr = unsafe { next.rows(j * h + u0, nu) };
-                // SAFETY: as above.
-                let out = unsafe { y.rows((at + j) * dh + d * h + u0, nu) };
-                if self.padding(step, j) {
-                    // Padding: the state passes through unchanged and the output is zero.
-                    hr.copy_from_slice(hc);
-                    out.fill(T::ZERO);
-                    continue;
-                }
-                let compact = &mut gates[j * 4 * nu..(j + 1) * 4 * nu];
-                // SAFETY: as above.
-                let tc = keep_cache.then(|| unsafe { self.tanh_c.rows((at + j) * h + u0, nu) });
-                T::cell_forward(self.ks, compact, cr, hr, tc);
-                out.copy_from_slice(hr);
-                if keep_cache {
-                    // SAFETY: this member's gate columns of the step's rows.
-                    unsafe { self.acts.scatter_gates((at + j) * g, h, u0, compact) };
+                    let hr = unsafe { next.rows(j * h + u0, nu) };
+                    // SAFETY: as above.
+                    let out = unsafe { y.rows((at + j) * dh + d * h + u0, nu) };
+                    if self.padding(step, j) {
+                        // Padding: the state passes through unchanged and the output is zero.
+                        hr.copy_from_slice(hc);
+                        out.fill(T::ZERO);
+                        continue;
+                    }
+                    let compact = &mut gates[j * 4 * nu..(j + 1) * 4 * nu];
+                    // SAFETY: as above.
+                    let tc = keep_cache.then(|| unsafe { self.tanh_c.rows((at + j) * h + u0, nu) });
+                    T::cell_forward(self.ks, compact, cr, hr, tc);
+                    out.copy_from_slice(hr);
+                    if keep_cache {
+                        // SAFETY: as above.
+                        unsafe { self.acts.scatter_gates((at + j) * g, h, u0, compact) };
+                    }
                 }
             }
             team.barrier.wait();
         }
-        for (j, cr) in c.chunks_exact(nu).enumerate() {
-            // SAFETY: this member's units of row j.
-            unsafe { c_n.rows(j * h + u0, nu) }.copy_from_slice(cr);
-            if t % 2 == 1 {
-                // The last step wrote the other buffer: the final h goes back into h_n.
-                // SAFETY: as above; every member is past the last barrier.
-                let last = unsafe { team.h_alt.rows(j * h + u0, nu) };
-                // SAFETY: as above.
-                unsafe { h_n.rows(j * h + u0, nu) }.copy_from_slice(last);
+        if t % 2 == 1 {
+            // The last step wrote the other buffer: the final h goes back into h_n, each member
+            // copying the units it owns (every member is past the last barrier).
+            for chunk in team.owned[me].clone() {
+                let u = team.chunks[chunk].clone();
+                for j in 0..b {
+                    // SAFETY: this member's own units of row j; no one else touches them now.
+                    let last = unsafe { team.h_alt.read(j * h + u.start, u.len()) };
+                    // SAFETY: as above.
+                    unsafe { h_n.rows(j * h + u.start, u.len()) }.copy_from_slice(last);
+                }
             }
         }
     }
 
-    /// The backward recurrence of team member `me` (units `units[me]`), steps in the reverse of the
-    /// forward order: its units' cell backward into its columns of `d_gates`, a barrier, then its
-    /// units of `d_h = dG · W_hh` from the whole dG row. Leaves dL/dh0 and dL/dc0 of its units in
-    /// `d_state[0]` and `d_state[2]`.
+    /// The backward recurrence on a team, as member `me`, steps in the reverse of the forward order.
+    /// Each step has two rounds, each ending at the barrier: the cell backward of the chunks it
+    /// claims, into their columns of `d_gates` and units of d_c; then their units of
+    /// `d_h = dG · W_hh` from the whole dG rows. d_h alternates between `d_state[0]` and
+    /// `d_state[1]`; dL/dh0 and dL/dc0 are left in `d_state[0]` and `d_state[2]`.
     ///
     /// # Safety
     /// As for [`forward_team`](Self::forward_team).
@@ -581,92 +617,107 @@ impl<T: Float> Recurrence<'_, T> {
         let team = self.team.as_ref().expect("backward_team without a team");
         let (b, t, h, d, dh) = self.dims;
         let g = 4 * h;
-        let u = team.units[me].clone();
-        let (u0, nu) = (u.start, u.len());
-        let stride = team_scratch_len(b, team.units[0].len());
+        let stride = team_scratch_len(b, TEAM_CHUNK);
         // SAFETY: each member's scratch region is its own.
-        let mine = unsafe { team.scratch.rows(me * stride, team_scratch_len(b, nu)) };
-        let (a_buf, rest) = mine.split_at_mut(b * 4 * nu);
-        let (dg_buf, rest) = rest.split_at_mut(b * 4 * nu);
-        let (d_c, rest) = rest.split_at_mut(b * nu);
-        let (mut d_h, mut d_h_next) = rest.split_at_mut(b * nu);
-        for j in 0..b {
-            // SAFETY: this member's units of row j.
-            d_c[j * nu..(j + 1) * nu]
-                .copy_from_slice(unsafe { self.d_state[2].rows(j * h + u0, nu) });
-            // SAFETY: as above.
-            d_h[j * nu..(j + 1) * nu]
-                .copy_from_slice(unsafe { self.d_state[0].rows(j * h + u0, nu) });
-        }
-        let packed = &team.packed[me];
+        let mine = unsafe { team.scratch.rows(me * stride, stride) };
+        let (a_buf, rest) = mine.split_at_mut(b * 4 * TEAM_CHUNK);
+        let (dg_buf, d_h_buf) = rest.split_at_mut(b * 4 * TEAM_CHUNK);
+        let d_c = self.d_state[2];
         for s in 0..t {
             let step = self.step(s, false);
             let at = step * b;
-            for j in 0..b {
-                let row = (at + j) * g;
-                let compact = &mut dg_buf[j * 4 * nu..(j + 1) * 4 * nu];
-                if self.padding(step, j) {
-                    compact.fill(T::ZERO);
-                    // SAFETY: this member's gate columns of the step's rows (the barrier below
-                    // orders these writes before any member reads the whole rows).
+            let (cur, next) = if s % 2 == 0 {
+                (self.d_state[0], self.d_state[1])
+            } else {
+                (self.d_state[1], self.d_state[0])
+            };
+            while let Some(chunk) = team.claim(me, 2 * s) {
+                let u = team.chunks[chunk].clone();
+                let (u0, nu) = (u.start, u.len());
+                for j in 0..b {
+                    let row = (at + j) * g;
+                    let compact = &mut dg_buf[j * 4 * nu..(j + 1) * 4 * nu];
+                    if self.padding(step, j) {
+                        compact.fill(T::ZERO);
+                        // SAFETY: the claimed chunk's gate columns of the step's rows (the barrier
+                        // below orders these writes before any member reads the whole rows).
+                        unsafe { d_gates.scatter_gates(row, h, u0, compact) };
+                        continue;
+                    }
+                    let a = &mut a_buf[j * 4 * nu..(j + 1) * 4 * nu];
+                    // SAFETY: the cache is read-only in the backward pass.
+                    unsafe { self.acts.gather_gates(row, h, u0, a) };
+                    let cell = (at + j) * h + u0;
+                    // SAFETY: as above.
+                    let (tanh_c, c_prev) =
+                        unsafe { (self.tanh_c.read(cell, nu), self.c_prev.read(cell, nu)) };
+                    // SAFETY: the claimed chunk's units of row j; d_h was last written before the
+                    // previous barrier.
+                    let (dc, dhr) = unsafe { (d_c.rows(j * h + u0, nu), cur.read(j * h + u0, nu)) };
+                    T::cell_backward(
+                        self.ks,
+                        compact,
+                        dc,
+                        a,
+                        tanh_c,
+                        c_prev,
+                        &self.d_y[(at + j) * dh + d * h + u0..][..nu],
+                        dhr,
+                        TINY,
+                    );
+                    // SAFETY: as for the padding rows above.
                     unsafe { d_gates.scatter_gates(row, h, u0, compact) };
-                    continue;
                 }
-                let a = &mut a_buf[j * 4 * nu..(j + 1) * 4 * nu];
-                // SAFETY: the cache is read-only in the backward pass.
-                unsafe { self.acts.gather_gates(row, h, u0, a) };
-                let cell = (at + j) * h + u0;
-                // SAFETY: as above.
-                let (tanh_c, c_prev) =
-                    unsafe { (self.tanh_c.read(cell, nu), self.c_prev.read(cell, nu)) };
-                T::cell_backward(
-                    self.ks,
-                    compact,
-                    &mut d_c[j * nu..(j + 1) * nu],
-                    a,
-                    tanh_c,
-                    c_prev,
-                    &self.d_y[(at + j) * dh + d * h + u0..][..nu],
-                    &d_h[j * nu..(j + 1) * nu],
-                    TINY,
-                );
-                // SAFETY: as for the padding rows above.
-                unsafe { d_gates.scatter_gates(row, h, u0, compact) };
             }
             team.barrier.wait();
-            // SAFETY: every member's columns of this step's dG are written (the barrier), and no
+            // SAFETY: every chunk's columns of this step's dG are written (the barrier), and no
             // member writes these rows again (later steps write other rows).
             let dg_all = unsafe { d_gates.read(at * g, b * g) };
-            T::gemm_packed_b(
-                self.ks,
-                Trans::N,
-                b,
-                nu,
-                g,
-                dg_all,
-                g,
-                packed,
-                d_h_next,
-                nu,
-                false,
-            );
-            d_h_next.iter_mut().for_each(|v| *v = flush_tiny(*v));
-            if self.mask.0 {
-                for j in 0..b {
+            while let Some(chunk) = team.claim(me, 2 * s + 1) {
+                let u = team.chunks[chunk].clone();
+                let (u0, nu) = (u.start, u.len());
+                let out = &mut d_h_buf[..b * nu];
+                T::gemm_packed_b(
+                    self.ks,
+                    Trans::N,
+                    b,
+                    nu,
+                    g,
+                    dg_all,
+                    g,
+                    &team.packed[chunk],
+                    out,
+                    nu,
+                    false,
+                );
+                for (j, src) in out.chunks_exact_mut(nu).enumerate() {
+                    // SAFETY: the claimed chunk's units of row j of both d_h buffers.
+                    let (dst, prev) =
+                        unsafe { (next.rows(j * h + u0, nu), cur.read(j * h + u0, nu)) };
                     if self.padding(step, j) {
-                        d_h_next[j * nu..(j + 1) * nu].copy_from_slice(&d_h[j * nu..(j + 1) * nu]);
+                        // Padding rows pass their gradient through.
+                        dst.copy_from_slice(prev);
+                    } else {
+                        for (o, v) in dst.iter_mut().zip(src.iter()) {
+                            *o = flush_tiny(*v);
+                        }
                     }
                 }
             }
-            std::mem::swap(&mut d_h, &mut d_h_next);
+            team.barrier.wait();
         }
-        for j in 0..b {
-            // SAFETY: this member's units of row j.
-            unsafe { self.d_state[0].rows(j * h + u0, nu) }
-                .copy_from_slice(&d_h[j * nu..(j + 1) * nu]);
-            // SAFETY: as above.
-            unsafe { self.d_state[2].rows(j * h + u0, nu) }
-                .copy_from_slice(&d_c[j * nu..(j + 1) * nu]);
+        if t % 2 == 1 {
+            // The last round wrote d_state[1]: dL/dh0 goes back into d_state[0], each member
+            // copying the units it owns.
+            for chunk in team.owned[me].clone() {
+                let u = team.chunks[chunk].clone();
+                for j in 0..b {
+                    // SAFETY: this member's own units of row j; no one else touches them now.
+                    let last = unsafe { self.d_state[1].read(j * h + u.start, u.len()) };
+                    // SAFETY: as above.
+                    unsafe { self.d_state[0].rows(j * h + u.start, u.len()) }.copy_from_slice(last);
+                }
+            }
         }
     }
 
@@ -881,20 +932,38 @@ struct TeamBuffers<'a, T> {
     h_alt: &'a mut Vec<T>,
 }
 
+/// The chunks of [`TEAM_CHUNK`] units of each member's range, in order, and each member's run of
+/// chunk indices.
+type TeamChunks = (Vec<std::ops::Range<usize>>, Vec<std::ops::Range<usize>>);
+
+fn team_chunks(units: &[std::ops::Range<usize>]) -> TeamChunks {
+    let (mut chunks, mut owned) = (Vec::new(), Vec::new());
+    for u in units {
+        let first = chunks.len();
+        chunks.extend(
+            (u.start..u.end)
+                .step_by(TEAM_CHUNK)
+                .map(|c| c..u.end.min(c + TEAM_CHUNK)),
+        );
+        owned.push(first..chunks.len());
+    }
+    (chunks, owned)
+}
+
 impl<T: Float> TeamBuffers<'_, T> {
-    /// Packs each member's share of `w_hh` (G × H) for the products of its units: forward, its rows
+    /// Packs each chunk's share of `w_hh` (G × H) for the products of its units: forward, its rows
     /// of the four gates, gathered and transposed (H × 4·n_u); backward, its columns (G × n_u). Sizes
-    /// the scratch and the second h buffer for `b` rows. Once per call, not per step.
+    /// the scratch for `members` and the second h buffer for `b` rows. Once per call, not per step.
     fn prepare(
         &mut self,
         ks: &dyn Kernels,
         w_hh: &[T],
         (b, h): (usize, usize),
-        units: &[std::ops::Range<usize>],
+        (chunks, members): (&[std::ops::Range<usize>], usize),
         forward: bool,
     ) {
-        self.packed.resize_with(units.len(), PackedB::new);
-        for (u, packed) in units.iter().zip(self.packed.iter_mut()) {
+        self.packed.resize_with(chunks.len(), PackedB::new);
+        for (u, packed) in chunks.iter().zip(self.packed.iter_mut()) {
             let nu = u.len();
             if forward {
                 self.rows.clear();
@@ -907,7 +976,7 @@ impl<T: Float> TeamBuffers<'_, T> {
                 T::pack_b(ks, Trans::N, 4 * h, nu, &w_hh[u.start..], h, packed);
             }
         }
-        let need = units.len() * team_scratch_len(b, units[0].len());
+        let need = members * team_scratch_len(b, TEAM_CHUNK);
         if self.scratch.len() < need {
             self.scratch.resize(need, T::ZERO);
         }
@@ -1328,6 +1397,14 @@ impl<T: Float> LstmLayer<T> {
         }
         let w_hh = &p[off.w_hh..off.w_hh + g * h];
         let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
+        let (chunks, owned) = match &split {
+            kernels::Split::Team(units) => team_chunks(units),
+            kernels::Split::Rows(_) => (Vec::new(), Vec::new()),
+        };
+        let claimed: Vec<_> = owned
+            .iter()
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect();
         let mut team_buffers = TeamBuffers {
             packed: &mut self.team_packed,
             rows: &mut self.team_rows,
@@ -1336,7 +1413,9 @@ impl<T: Float> LstmLayer<T> {
         };
         let packed = &mut self.packed_w_hh;
         match &split {
-            kernels::Split::Team(units) => team_buffers.prepare(ks, w_hh, (b, h), units, true),
+            kernels::Split::Team(_) => {
+                team_buffers.prepare(ks, w_hh, (b, h), (&chunks, owned.len()), true)
+            }
             kernels::Split::Rows(_) => T::pack_b(ks, Trans::T, h, g, w_hh, h, packed),
         }
         let state = layer_dir * b * h..(layer_dir + 1) * b * h;
@@ -1348,7 +1427,9 @@ impl<T: Float> LstmLayer<T> {
             kernels::Split::Team(units) => {
                 barrier = kernels::Barrier::new(units.len());
                 Some(Team {
-                    units,
+                    chunks: &chunks,
+                    owned: &owned,
+                    claimed: &claimed,
                     packed: team_buffers.packed,
                     scratch: Shared::new(team_buffers.scratch),
                     h_alt: Shared::new(team_buffers.h_alt),
@@ -1592,6 +1673,14 @@ impl<T: Float> LstmLayer<T> {
         }
         let w_hh = &params[off.w_hh..off.w_hh + g * h];
         let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
+        let (chunks, owned) = match &split {
+            kernels::Split::Team(units) => team_chunks(units),
+            kernels::Split::Rows(_) => (Vec::new(), Vec::new()),
+        };
+        let claimed: Vec<_> = owned
+            .iter()
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect();
         let mut team_buffers = TeamBuffers {
             packed: team_packed,
             rows: team_rows,
@@ -1599,7 +1688,9 @@ impl<T: Float> LstmLayer<T> {
             h_alt: team_h,
         };
         match &split {
-            kernels::Split::Team(units) => team_buffers.prepare(ks, w_hh, (b, h), units, false),
+            kernels::Split::Team(_) => {
+                team_buffers.prepare(ks, w_hh, (b, h), (&chunks, owned.len()), false)
+            }
             kernels::Split::Rows(_) => T::pack_b(ks, Trans::N, g, h, w_hh, h, packed),
         }
         let packed = &*packed;
@@ -1608,7 +1699,9 @@ impl<T: Float> LstmLayer<T> {
             kernels::Split::Team(units) => {
                 barrier = kernels::Barrier::new(units.len());
                 Some(Team {
-                    units,
+                    chunks: &chunks,
+                    owned: &owned,
+                    claimed: &claimed,
                     packed: team_buffers.packed,
                     scratch: Shared::new(team_buffers.scratch),
                     h_alt: Shared::new(team_buffers.h_alt),
