@@ -9,12 +9,13 @@ use std::time::Instant;
 /// one (B = 32, H = 512, G = 2048, F = 256 in bench/lib/configs.mjs, 512 in the older rows), forward
 /// step, hoisted input product (whole, and one batch row's as the inference forward runs it) and
 /// backward products (dh = dG·W is NN, dW = dGᵀ·X is TN).
-const SHAPES: [(&str, Trans, Trans, usize, usize, usize); 11] = [
+const SHAPES: [(&str, Trans, Trans, usize, usize, usize); 12] = [
     ("sentiment step h·Whhᵀ", Trans::N, Trans::T, 64, 64, 16),
     ("sentiment step dG·Whh", Trans::N, Trans::N, 64, 16, 64),
     ("sentiment x·Wihᵀ", Trans::N, Trans::T, 64, 64, 300),
     ("sentiment dWih = dGᵀ·X", Trans::T, Trans::N, 64, 300, 3200),
     ("mid (T·B)·Wᵀ", Trans::N, Trans::T, 6400, 512, 128),
+    ("medium dWhh = dGᵀ·H", Trans::T, Trans::N, 512, 128, 6400),
     ("large step h·Whhᵀ", Trans::N, Trans::T, 32, 2048, 512),
     ("large (T·B)·Wihᵀ", Trans::N, Trans::T, 6400, 2048, 256),
     ("large row x_j·Wihᵀ", Trans::N, Trans::T, 200, 2048, 256),
