@@ -605,11 +605,13 @@ impl<T: Float> Recurrence<'_, T> {
         }
     }
 
-    /// The backward recurrence on a team, as member `me`, steps in the reverse of the forward order.
-    /// Each step has two rounds, each ending at the barrier: the cell backward of the chunks it
-    /// claims, into their columns of `d_gates` and units of d_c; then their units of
-    /// `d_h = dG · W_hh` from the whole dG rows. d_h alternates between `d_state[0]` and
-    /// `d_state[1]`; dL/dh0 and dL/dc0 are left in `d_state[0]` and `d_state[2]`.
+    /// The backward recurrence on a team, as member `me`, steps in the reverse of the forward order,
+    /// in T + 1 rounds each ending at the barrier. In round r, for each chunk it claims: first that
+    /// chunk's units of `d_h = dG · W_hh` for the step of round r − 1 (from the whole dG rows that
+    /// the previous barrier completed), then the chunk's cell backward for the step of round r, which
+    /// reads only those units, into its columns of `d_gates` and units of d_c. So one barrier per
+    /// step, and d_h is updated in place per chunk. dL/dh0 and dL/dc0 are left in `d_state[0]` and
+    /// `d_state[2]`.
     ///
     /// # Safety
     /// As for [`forward_team`](Self::forward_team).
@@ -622,25 +624,53 @@ impl<T: Float> Recurrence<'_, T> {
         let mine = unsafe { team.scratch.rows(me * stride, stride) };
         let (a_buf, rest) = mine.split_at_mut(b * 4 * TEAM_CHUNK);
         let (dg_buf, d_h_buf) = rest.split_at_mut(b * 4 * TEAM_CHUNK);
-        let d_c = self.d_state[2];
-        for s in 0..t {
-            let step = self.step(s, false);
-            let at = step * b;
-            let (cur, next) = if s % 2 == 0 {
-                (self.d_state[0], self.d_state[1])
-            } else {
-                (self.d_state[1], self.d_state[0])
-            };
-            while let Some(chunk) = team.claim(me, 2 * s) {
+        let (d_h, d_c) = (self.d_state[0], self.d_state[2]);
+        for r in 0..=t {
+            while let Some(chunk) = team.claim(me, r) {
                 let u = team.chunks[chunk].clone();
                 let (u0, nu) = (u.start, u.len());
+                if r > 0 {
+                    let prev = self.step(r - 1, false);
+                    // SAFETY: every chunk's columns of that step's dG were written before the
+                    // barrier that ended round r − 1, and no member writes those rows again.
+                    let dg_all = unsafe { d_gates.read(prev * b * g, b * g) };
+                    let out = &mut d_h_buf[..b * nu];
+                    T::gemm_packed_b(
+                        self.ks,
+                        Trans::N,
+                        b,
+                        nu,
+                        g,
+                        dg_all,
+                        g,
+                        &team.packed[chunk],
+                        out,
+                        nu,
+                        false,
+                    );
+                    for (j, src) in out.chunks_exact(nu).enumerate() {
+                        // Padding rows pass their gradient through (d_h keeps its value).
+                        if !self.padding(prev, j) {
+                            // SAFETY: the claimed chunk's units of row j.
+                            let dst = unsafe { d_h.rows(j * h + u0, nu) };
+                            for (o, v) in dst.iter_mut().zip(src) {
+                                *o = flush_tiny(*v);
+                            }
+                        }
+                    }
+                }
+                if r == t {
+                    continue;
+                }
+                let step = self.step(r, false);
+                let at = step * b;
                 for j in 0..b {
                     let row = (at + j) * g;
                     let compact = &mut dg_buf[j * 4 * nu..(j + 1) * 4 * nu];
                     if self.padding(step, j) {
                         compact.fill(T::ZERO);
                         // SAFETY: the claimed chunk's gate columns of the step's rows (the barrier
-                        // below orders these writes before any member reads the whole rows).
+                        // ending this round orders these writes before any member reads the rows).
                         unsafe { d_gates.scatter_gates(row, h, u0, compact) };
                         continue;
                     }
@@ -651,9 +681,9 @@ impl<T: Float> Recurrence<'_, T> {
                     // SAFETY: as above.
                     let (tanh_c, c_prev) =
                         unsafe { (self.tanh_c.read(cell, nu), self.c_prev.read(cell, nu)) };
-                    // SAFETY: the claimed chunk's units of row j; d_h was last written before the
-                    // previous barrier.
-                    let (dc, dhr) = unsafe { (d_c.rows(j * h + u0, nu), cur.read(j * h + u0, nu)) };
+                    // SAFETY: the claimed chunk's units of row j, last written by this chunk's
+                    // claimer in this round or before the previous barrier.
+                    let (dc, dhr) = unsafe { (d_c.rows(j * h + u0, nu), d_h.read(j * h + u0, nu)) };
                     T::cell_backward(
                         self.ks,
                         compact,
@@ -670,54 +700,6 @@ impl<T: Float> Recurrence<'_, T> {
                 }
             }
             team.barrier.wait();
-            // SAFETY: every chunk's columns of this step's dG are written (the barrier), and no
-            // member writes these rows again (later steps write other rows).
-            let dg_all = unsafe { d_gates.read(at * g, b * g) };
-            while let Some(chunk) = team.claim(me, 2 * s + 1) {
-                let u = team.chunks[chunk].clone();
-                let (u0, nu) = (u.start, u.len());
-                let out = &mut d_h_buf[..b * nu];
-                T::gemm_packed_b(
-                    self.ks,
-                    Trans::N,
-                    b,
-                    nu,
-                    g,
-                    dg_all,
-                    g,
-                    &team.packed[chunk],
-                    out,
-                    nu,
-                    false,
-                );
-                for (j, src) in out.chunks_exact_mut(nu).enumerate() {
-                    // SAFETY: the claimed chunk's units of row j of both d_h buffers.
-                    let (dst, prev) =
-                        unsafe { (next.rows(j * h + u0, nu), cur.read(j * h + u0, nu)) };
-                    if self.padding(step, j) {
-                        // Padding rows pass their gradient through.
-                        dst.copy_from_slice(prev);
-                    } else {
-                        for (o, v) in dst.iter_mut().zip(src.iter()) {
-                            *o = flush_tiny(*v);
-                        }
-                    }
-                }
-            }
-            team.barrier.wait();
-        }
-        if t % 2 == 1 {
-            // The last round wrote d_state[1]: dL/dh0 goes back into d_state[0], each member
-            // copying the units it owns.
-            for chunk in team.owned[me].clone() {
-                let u = team.chunks[chunk].clone();
-                for j in 0..b {
-                    // SAFETY: this member's own units of row j; no one else touches them now.
-                    let last = unsafe { self.d_state[1].read(j * h + u.start, u.len()) };
-                    // SAFETY: as above.
-                    unsafe { self.d_state[0].rows(j * h + u.start, u.len()) }.copy_from_slice(last);
-                }
-            }
         }
     }
 
