@@ -134,7 +134,8 @@ pub(crate) enum Split {
     /// Parts that each run some batch rows through every step, with no join between steps.
     Rows(Vec<std::ops::Range<usize>>),
     /// One team for the whole call, a member per thread, each owning a fixed range of hidden units
-    /// (its columns of all four gates) through every step, with a barrier per step.
+    /// (its columns of all four gates) that it works through first every step, then helps with
+    /// what is left of the others' (lstm.rs cuts the ranges into chunks), with a barrier per step.
     Team(Vec<std::ops::Range<usize>>),
 }
 
