@@ -239,6 +239,17 @@ pub struct LstmLayer<T: Float = f32> {
     /// W_hh of the direction being run, packed once for its T recurrent products (`op = W_hhᵀ`,
     /// H × G, forward; `W_hh`, G × H, backward). Packing per step re-read 4 MB per step at H = 512.
     packed_w_hh: PackedB<T>,
+    /// A recurrence on a team ([`kernels::Split::Team`]): each member's share of W_hh packed once
+    /// per call (forward: its rows of all four gates, transposed, H × 4·n_u; backward: its columns,
+    /// G × n_u), the rows gathered for it, and the members' scratch (see [`TeamScratch`]).
+    team_packed: Vec<PackedB<T>>,
+    /// `weight_ih_l0`ᵀ packed for the inference forward on batch-first input (one product per
+    /// batch row against it).
+    packed_w_ih: PackedB<T>,
+    team_rows: Vec<T>,
+    team_scratch: Vec<T>,
+    /// The second buffer of the running h (`[B][H]`) a team publishes each step into.
+    team_h: Vec<T>,
     /// One-hot input only: `weight_ih_l0` transposed, (V, G), so the gather of a token's column reads
     /// one contiguous row instead of G floats V apart; in the backward pass, dW_ihᵀ likewise.
     w_ih_t: Vec<T>,
@@ -262,7 +273,7 @@ fn transpose<T: Float>(input: &[T], out: &mut Vec<T>, rows: usize, cols: usize) 
     }
 }
 
-/// A buffer that the parts of a split recurrence ([`kernels::row_parts`]) write in disjoint ranges
+/// A buffer that the parts of a split recurrence ([`kernels::recurrence_split`]) write in disjoint ranges
 /// of rows: each part takes its own rows of every step, so no two parts ever touch one element.
 #[derive(Clone, Copy)]
 struct Shared<T>(*mut T, usize);
@@ -275,6 +286,16 @@ unsafe impl<T: Send> Send for Shared<T> {}
 impl<T> Shared<T> {
     fn new(v: &mut [T]) -> Self {
         Self(v.as_mut_ptr(), v.len())
+    }
+
+    /// The whole buffer, read-only.
+    ///
+    /// # Safety
+    /// No part writes the buffer while the slice lives (a team reads the h all members published
+    /// only between the barriers that bracket the writes).
+    unsafe fn all(&self) -> &[T] {
+        // SAFETY: the buffer itself; no writer while it lives, by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.0, self.1) }
     }
 
     /// `len` elements from `start`.
@@ -306,6 +327,96 @@ struct Recurrence<'a, T: Float> {
     /// Backward only: dL/d(layer output) `[T][B][D·H]`, and the running (d_h, d_h_next, d_c), `[B][H]`.
     d_y: &'a [T],
     d_state: [Shared<T>; 3],
+    /// Set when the recurrence runs on a team.
+    team: Option<Team<'a, T>>,
+}
+
+/// What the members of a team share: the chunks of hidden units (each member owns a run of them),
+/// their packed shares of W_hh, the claim counters, the members' scratch, the second h buffer and
+/// the barrier.
+struct Team<'a, T: Float> {
+    /// Every chunk's units, in order; member m owns chunks `owned[m]`.
+    chunks: &'a [std::ops::Range<usize>],
+    owned: &'a [std::ops::Range<usize>],
+    packed: &'a [PackedB<T>],
+    /// Per member: how many of its chunks have been claimed since the call began (see `claim`).
+    claimed: &'a [std::sync::atomic::AtomicUsize],
+    scratch: Shared<T>,
+    h_alt: Shared<T>,
+    barrier: &'a kernels::Barrier,
+}
+
+/// Hidden units per chunk of a team: 64 keeps each chunk's product at 4·64 = 256 columns (8 AVX-512
+/// panels), and gives a member several chunks, so one whose core another process holds can be
+/// relieved of some.
+const TEAM_CHUNK: usize = 64;
+
+impl<T: Float> Team<'_, T> {
+    /// The next unclaimed chunk of phase `round` (a step, or a step's half in the backward pass),
+    /// taking member `me`'s own chunks first, then any other member's: a member whose core is taken
+    /// by another process would otherwise hold every step up at the barrier. Who computes a chunk
+    /// does not change its numbers, so the result is the same either way. Every chunk of a round is
+    /// claimed before its barrier, so member m's counter is `(round + 1)·|owned[m]|` after it.
+    fn claim(&self, me: usize, round: usize) -> Option<usize> {
+        use std::sync::atomic::Ordering;
+        let members = self.owned.len();
+        for o in (0..members).map(|i| (me + i) % members) {
+            let (own, counter) = (&self.owned[o], &self.claimed[o]);
+            let end = (round + 1) * own.len();
+            let mut v = counter.load(Ordering::Relaxed);
+            while v < end {
+                match counter.compare_exchange_weak(v, v + 1, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    Ok(_) => return Some(own.start + v - round * own.len()),
+                    Err(now) => v = now,
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Floats of one member's scratch for `b` rows and chunks of up to `nu` units: two `[B][4·n_u]` gate
+/// buffers and one `[B][n_u]` state.
+fn team_scratch_len(b: usize, nu: usize) -> usize {
+    b * (8 * nu + nu)
+}
+
+impl<T: Copy> Shared<T> {
+    /// Copies the four gate columns `u0..u0 + n_u` of the `[G]` row starting at `row` into a compact
+    /// `[4][n_u]` row (`compact.len() = 4·n_u`).
+    ///
+    /// # Safety
+    /// No part writes those columns meanwhile (a team member owns its columns).
+    unsafe fn gather_gates(&self, row: usize, h: usize, u0: usize, compact: &mut [T]) {
+        let nu = compact.len() / 4;
+        for (q, dst) in compact.chunks_exact_mut(nu).enumerate() {
+            // SAFETY: the caller's columns, not written by another part.
+            dst.copy_from_slice(unsafe { self.rows(row + q * h + u0, nu) });
+        }
+    }
+
+    /// The reverse of [`gather_gates`](Self::gather_gates).
+    ///
+    /// # Safety
+    /// No other part reads or writes those columns meanwhile.
+    unsafe fn scatter_gates(&self, row: usize, h: usize, u0: usize, compact: &[T]) {
+        let nu = compact.len() / 4;
+        for (q, src) in compact.chunks_exact(nu).enumerate() {
+            // SAFETY: the caller's columns, exclusive by its contract.
+            unsafe { self.rows(row + q * h + u0, nu) }.copy_from_slice(src);
+        }
+    }
+
+    /// `len` elements from `start`, read-only.
+    ///
+    /// # Safety
+    /// No part writes them while the slice lives.
+    unsafe fn read(&self, start: usize, len: usize) -> &[T] {
+        assert!(start + len <= self.1, "Shared::read out of bounds");
+        // SAFETY: inside the buffer (checked), no writer by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.0.add(start), len) }
+    }
 }
 
 impl<T: Float> Recurrence<'_, T> {
@@ -387,6 +498,208 @@ impl<T: Float> Recurrence<'_, T> {
                 );
                 out.copy_from_slice(hr);
             }
+        }
+    }
+
+    /// The forward recurrence on a team, as member `me`: per step, for each chunk it claims (its own
+    /// first), the chunk's gate columns `[B][4·n_u]` += h · (its rows of W_hh)ᵀ, then its cell
+    /// update, publishing its units of the new h into the other h buffer; then a barrier. Each
+    /// element is summed as in the one-part product (only output columns are divided), so the
+    /// result is bitwise that of one thread.
+    ///
+    /// # Safety
+    /// Every member of the team runs this at the same time with its own `me`.
+    unsafe fn forward_team(
+        &self,
+        me: usize,
+        keep_cache: bool,
+        y: Shared<T>,
+        h_n: Shared<T>,
+        c_n: Shared<T>,
+    ) {
+        let team = self.team.as_ref().expect("forward_team without a team");
+        let (b, t, h, d, dh) = self.dims;
+        let g = 4 * h;
+        let stride = team_scratch_len(b, TEAM_CHUNK);
+        // SAFETY: each member's scratch region is its own.
+        let mine = unsafe { team.scratch.rows(me * stride, stride) };
+        for s in 0..t {
+            let step = self.step(s, true);
+            let at = step * b;
+            // h of the previous step is read whole; this step's goes into the other buffer.
+            let (cur, next) = if s % 2 == 0 {
+                (h_n, team.h_alt)
+            } else {
+                (team.h_alt, h_n)
+            };
+            // SAFETY: no member writes `cur` during this step (writes go to `next`, and the
+            // barrier ending the previous step ordered the writes to `cur` before this read).
+            let h_cur = unsafe { cur.all() };
+            while let Some(chunk) = team.claim(me, s) {
+                let u = team.chunks[chunk].clone();
+                let (u0, nu) = (u.start, u.len());
+                let gates = &mut mine[..b * 4 * nu];
+                for (j, compact) in gates.chunks_exact_mut(4 * nu).enumerate() {
+                    // SAFETY: the claimed chunk's gate columns of the step's rows.
+                    unsafe { self.acts.gather_gates((at + j) * g, h, u0, compact) };
+                }
+                T::gemm_packed_b(
+                    self.ks,
+                    Trans::N,
+                    b,
+                    4 * nu,
+                    h,
+                    h_cur,
+                    h,
+                    &team.packed[chunk],
+                    gates,
+                    4 * nu,
+                    true,
+                );
+                for j in 0..b {
+                    let hc = &h_cur[j * h + u0..j * h + u0 + nu];
+                    // SAFETY: the claimed chunk's units of row j (of the state, the step's cache
+                    // rows, the output, the next h).
+                    let cr = unsafe { c_n.rows(j * h + u0, nu) };
+                    if keep_cache {
+                        // SAFETY: as above.
+                        unsafe { self.h_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(hc);
+                        // SAFETY: as above.
+                        unsafe { self.c_prev.rows((at + j) * h + u0, nu) }.copy_from_slice(cr);
+                    }
+                    // SAFETY: as above.
+                    let hr = unsafe { next.rows(j * h + u0, nu) };
+                    // SAFETY: as above.
+                    let out = unsafe { y.rows((at + j) * dh + d * h + u0, nu) };
+                    if self.padding(step, j) {
+                        // Padding: the state passes through unchanged and the output is zero.
+                        hr.copy_from_slice(hc);
+                        out.fill(T::ZERO);
+                        continue;
+                    }
+                    let compact = &mut gates[j * 4 * nu..(j + 1) * 4 * nu];
+                    // SAFETY: as above.
+                    let tc = keep_cache.then(|| unsafe { self.tanh_c.rows((at + j) * h + u0, nu) });
+                    T::cell_forward(self.ks, compact, cr, hr, tc);
+                    out.copy_from_slice(hr);
+                    if keep_cache {
+                        // SAFETY: as above.
+                        unsafe { self.acts.scatter_gates((at + j) * g, h, u0, compact) };
+                    }
+                }
+            }
+            team.barrier.wait();
+        }
+        if t % 2 == 1 {
+            // The last step wrote the other buffer: the final h goes back into h_n, each member
+            // copying the units it owns (every member is past the last barrier).
+            for chunk in team.owned[me].clone() {
+                let u = team.chunks[chunk].clone();
+                for j in 0..b {
+                    // SAFETY: this member's own units of row j; no one else touches them now.
+                    let last = unsafe { team.h_alt.read(j * h + u.start, u.len()) };
+                    // SAFETY: as above.
+                    unsafe { h_n.rows(j * h + u.start, u.len()) }.copy_from_slice(last);
+                }
+            }
+        }
+    }
+
+    /// The backward recurrence on a team, as member `me`, steps in the reverse of the forward order,
+    /// in T + 1 rounds each ending at the barrier. In round r, for each chunk it claims: first that
+    /// chunk's units of `d_h = dG · W_hh` for the step of round r − 1 (from the whole dG rows that
+    /// the previous barrier completed), then the chunk's cell backward for the step of round r, which
+    /// reads only those units, into its columns of `d_gates` and units of d_c. So one barrier per
+    /// step, and d_h is updated in place per chunk. dL/dh0 and dL/dc0 are left in `d_state[0]` and
+    /// `d_state[2]`.
+    ///
+    /// # Safety
+    /// As for [`forward_team`](Self::forward_team).
+    unsafe fn backward_team(&self, me: usize, d_gates: Shared<T>) {
+        let team = self.team.as_ref().expect("backward_team without a team");
+        let (b, t, h, d, dh) = self.dims;
+        let g = 4 * h;
+        let stride = team_scratch_len(b, TEAM_CHUNK);
+        // SAFETY: each member's scratch region is its own.
+        let mine = unsafe { team.scratch.rows(me * stride, stride) };
+        let (a_buf, rest) = mine.split_at_mut(b * 4 * TEAM_CHUNK);
+        let (dg_buf, d_h_buf) = rest.split_at_mut(b * 4 * TEAM_CHUNK);
+        let (d_h, d_c) = (self.d_state[0], self.d_state[2]);
+        for r in 0..=t {
+            while let Some(chunk) = team.claim(me, r) {
+                let u = team.chunks[chunk].clone();
+                let (u0, nu) = (u.start, u.len());
+                if r > 0 {
+                    let prev = self.step(r - 1, false);
+                    // SAFETY: every chunk's columns of that step's dG were written before the
+                    // barrier that ended round r − 1, and no member writes those rows again.
+                    let dg_all = unsafe { d_gates.read(prev * b * g, b * g) };
+                    let out = &mut d_h_buf[..b * nu];
+                    T::gemm_packed_b(
+                        self.ks,
+                        Trans::N,
+                        b,
+                        nu,
+                        g,
+                        dg_all,
+                        g,
+                        &team.packed[chunk],
+                        out,
+                        nu,
+                        false,
+                    );
+                    for (j, src) in out.chunks_exact(nu).enumerate() {
+                        // Padding rows pass their gradient through (d_h keeps its value).
+                        if !self.padding(prev, j) {
+                            // SAFETY: the claimed chunk's units of row j.
+                            let dst = unsafe { d_h.rows(j * h + u0, nu) };
+                            for (o, v) in dst.iter_mut().zip(src) {
+                                *o = flush_tiny(*v);
+                            }
+                        }
+                    }
+                }
+                if r == t {
+                    continue;
+                }
+                let step = self.step(r, false);
+                let at = step * b;
+                for j in 0..b {
+                    let row = (at + j) * g;
+                    let compact = &mut dg_buf[j * 4 * nu..(j + 1) * 4 * nu];
+                    if self.padding(step, j) {
+                        compact.fill(T::ZERO);
+                        // SAFETY: the claimed chunk's gate columns of the step's rows (the barrier
+                        // ending this round orders these writes before any member reads the rows).
+                        unsafe { d_gates.scatter_gates(row, h, u0, compact) };
+                        continue;
+                    }
+                    let a = &mut a_buf[j * 4 * nu..(j + 1) * 4 * nu];
+                    // SAFETY: the cache is read-only in the backward pass.
+                    unsafe { self.acts.gather_gates(row, h, u0, a) };
+                    let cell = (at + j) * h + u0;
+                    // SAFETY: as above.
+                    let (tanh_c, c_prev) =
+                        unsafe { (self.tanh_c.read(cell, nu), self.c_prev.read(cell, nu)) };
+                    // SAFETY: the claimed chunk's units of row j, last written by this chunk's
+                    // claimer in this round or before the previous barrier.
+                    let (dc, dhr) = unsafe { (d_c.rows(j * h + u0, nu), d_h.read(j * h + u0, nu)) };
+                    T::cell_backward(
+                        self.ks,
+                        compact,
+                        dc,
+                        a,
+                        tanh_c,
+                        c_prev,
+                        &self.d_y[(at + j) * dh + d * h + u0..][..nu],
+                        dhr,
+                        TINY,
+                    );
+                    // SAFETY: as for the padding rows above.
+                    unsafe { d_gates.scatter_gates(row, h, u0, compact) };
+                }
+            }
+            team.barrier.wait();
         }
     }
 
@@ -593,6 +906,66 @@ pub fn table_json(table: &[ParamEntry]) -> String {
     serde_json::to_string(table).unwrap_or_default()
 }
 
+/// The buffers a team recurrence needs, borrowed from the layer.
+struct TeamBuffers<'a, T> {
+    packed: &'a mut Vec<PackedB<T>>,
+    rows: &'a mut Vec<T>,
+    scratch: &'a mut Vec<T>,
+    h_alt: &'a mut Vec<T>,
+}
+
+/// The chunks of [`TEAM_CHUNK`] units of each member's range, in order, and each member's run of
+/// chunk indices.
+type TeamChunks = (Vec<std::ops::Range<usize>>, Vec<std::ops::Range<usize>>);
+
+fn team_chunks(units: &[std::ops::Range<usize>]) -> TeamChunks {
+    let (mut chunks, mut owned) = (Vec::new(), Vec::new());
+    for u in units {
+        let first = chunks.len();
+        chunks.extend(
+            (u.start..u.end)
+                .step_by(TEAM_CHUNK)
+                .map(|c| c..u.end.min(c + TEAM_CHUNK)),
+        );
+        owned.push(first..chunks.len());
+    }
+    (chunks, owned)
+}
+
+impl<T: Float> TeamBuffers<'_, T> {
+    /// Packs each chunk's share of `w_hh` (G × H) for the products of its units: forward, its rows
+    /// of the four gates, gathered and transposed (H × 4·n_u); backward, its columns (G × n_u). Sizes
+    /// the scratch for `members` and the second h buffer for `b` rows. Once per call, not per step.
+    fn prepare(
+        &mut self,
+        ks: &dyn Kernels,
+        w_hh: &[T],
+        (b, h): (usize, usize),
+        (chunks, members): (&[std::ops::Range<usize>], usize),
+        forward: bool,
+    ) {
+        self.packed.resize_with(chunks.len(), PackedB::new);
+        for (u, packed) in chunks.iter().zip(self.packed.iter_mut()) {
+            let nu = u.len();
+            if forward {
+                self.rows.clear();
+                for q in 0..4 {
+                    self.rows
+                        .extend_from_slice(&w_hh[(q * h + u.start) * h..(q * h + u.end) * h]);
+                }
+                T::pack_b(ks, Trans::T, h, 4 * nu, self.rows, h, packed);
+            } else {
+                T::pack_b(ks, Trans::N, 4 * h, nu, &w_hh[u.start..], h, packed);
+            }
+        }
+        let need = members * team_scratch_len(b, TEAM_CHUNK);
+        if self.scratch.len() < need {
+            self.scratch.resize(need, T::ZERO);
+        }
+        self.h_alt.resize(b * h, T::ZERO);
+    }
+}
+
 impl<T: Float> LstmLayer<T> {
     /// The computation for `config`, with empty caches.
     ///
@@ -606,6 +979,11 @@ impl<T: Float> LstmLayer<T> {
             cache: Cache::default(),
             scratch: BackwardScratch::default(),
             packed_w_hh: PackedB::new(),
+            team_packed: Vec::new(),
+            packed_w_ih: PackedB::new(),
+            team_rows: Vec::new(),
+            team_scratch: Vec::new(),
+            team_h: Vec::new(),
             w_ih_t: Vec::new(),
             batch_first: true,
             dropout: 0.0,
@@ -848,7 +1226,11 @@ impl<T: Float> LstmLayer<T> {
             None => {
                 cache.tokens.clear();
                 cache.xs[0].resize(b * t * f, T::ZERO);
-                if input.batch_first {
+                if input.batch_first && !keep_cache {
+                    // Inference reads batch-first x in place (see direction_forward): only the
+                    // backward pass needs the time-major copy (7.7 MB at the seed tier, 12% of
+                    // its inference forward in perf).
+                } else if input.batch_first {
                     swap_leading(input.x, &mut cache.xs[0], b, t, f);
                 } else {
                     cache.xs[0].copy_from_slice(input.x);
@@ -880,7 +1262,10 @@ impl<T: Float> LstmLayer<T> {
         let dropping = self.training && self.dropout > 0.0;
         for k in 0..self.config.num_layers {
             for d in 0..self.config.directions() {
-                self.direction_forward(ks, params, k, d, keep_cache);
+                let x_batch_first =
+                    (k == 0 && input.tokens.is_none() && input.batch_first && !keep_cache)
+                        .then_some(input.x);
+                self.direction_forward(ks, params, k, d, keep_cache, x_batch_first);
             }
             // Dropout on this layer's output, the next layer's input (not after the last layer).
             let next = k + 1;
@@ -899,6 +1284,7 @@ impl<T: Float> LstmLayer<T> {
     }
 
     /// One direction of one layer: input product hoisted out of the loop, then T recurrent steps.
+    /// `x_batch_first`: layer 0's input `(B, T, F)` as given, read in place instead of `xs[0]`.
     fn direction_forward(
         &mut self,
         ks: &dyn Kernels,
@@ -906,6 +1292,7 @@ impl<T: Float> LstmLayer<T> {
         k: usize,
         d: usize,
         keep_cache: bool,
+        x_batch_first: Option<&[T]>,
     ) {
         let off = self.offsets(k, d);
         let dirs = self.config.directions();
@@ -921,15 +1308,18 @@ impl<T: Float> LstmLayer<T> {
 
         // acts = X · W_ihᵀ + (b_ih + b_hh): one (T·B, I) × (I, G) product for all steps, or for token
         // input a gather of W_ih's columns (the product with a one-hot row picks one column).
-        for row in acts.chunks_exact_mut(g) {
-            for ((a, bi), bh) in row
-                .iter_mut()
-                .zip(&p[off.b_ih..off.b_ih + g])
-                .zip(&p[off.b_hh..off.b_hh + g])
-            {
-                *a = *bi + *bh;
+        // The fill is split over rows: 13 MB at the medium tier, a serial pass worth 3% of a step.
+        let (b_ih, b_hh) = (&p[off.b_ih..off.b_ih + g], &p[off.b_hh..off.b_hh + g]);
+        let rows = Shared::new(acts);
+        kernels::for_ranges(t * b, t * b * g, &|r| {
+            // SAFETY: the ranges of for_ranges are disjoint.
+            let part = unsafe { rows.rows(r.start * g, r.len() * g) };
+            for row in part.chunks_exact_mut(g) {
+                for ((a, bi), bh) in row.iter_mut().zip(b_ih).zip(b_hh) {
+                    *a = *bi + *bh;
+                }
             }
-        }
+        });
         let w_ih = &p[off.w_ih..off.w_ih + g * off.input];
         if k == 0 && !cache.tokens.is_empty() {
             // W_ihᵀ (V, G) once per call: each step's gather then reads one contiguous row.
@@ -939,6 +1329,37 @@ impl<T: Float> LstmLayer<T> {
                 let col = &wt[v as usize * g..(v as usize + 1) * g];
                 row.iter_mut().zip(col).for_each(|(a, w)| *a += *w);
             }
+        } else if let Some(x) = x_batch_first {
+            // Batch row j's steps are rows j·T.. of x and rows s·B + j of acts (row stride B·G):
+            // one product per batch row against W_ihᵀ packed once, over parts of the steps (each
+            // part's rows of acts are one block). The same sums as the one product below.
+            let f = off.input;
+            let packed = &mut self.packed_w_ih;
+            T::pack_b(ks, Trans::T, f, g, w_ih, f, packed);
+            let packed = &*packed;
+            let rows = Shared::new(acts);
+            kernels::for_ranges(t, t * b * g, &|steps| {
+                // SAFETY: the step ranges of for_ranges are disjoint, so are their rows of acts.
+                let block = unsafe { rows.rows(steps.start * b * g, steps.len() * b * g) };
+                // Each part's products stay on its thread (the parts already share the cores).
+                kernels::serial(|| {
+                    for j in 0..b {
+                        T::gemm_packed_b(
+                            ks,
+                            Trans::N,
+                            steps.len(),
+                            g,
+                            f,
+                            &x[(j * t + steps.start) * f..],
+                            f,
+                            packed,
+                            &mut block[j * g..],
+                            b * g,
+                            true,
+                        );
+                    }
+                });
+            });
         } else {
             T::gemm(
                 ks,
@@ -957,12 +1378,48 @@ impl<T: Float> LstmLayer<T> {
             );
         }
         let w_hh = &p[off.w_hh..off.w_hh + g * h];
+        let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
+        let (chunks, owned) = match &split {
+            kernels::Split::Team(units) => team_chunks(units),
+            kernels::Split::Rows(_) => (Vec::new(), Vec::new()),
+        };
+        let claimed: Vec<_> = owned
+            .iter()
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect();
+        let mut team_buffers = TeamBuffers {
+            packed: &mut self.team_packed,
+            rows: &mut self.team_rows,
+            scratch: &mut self.team_scratch,
+            h_alt: &mut self.team_h,
+        };
         let packed = &mut self.packed_w_hh;
-        T::pack_b(ks, Trans::T, h, g, w_hh, h, packed);
+        match &split {
+            kernels::Split::Team(_) => {
+                team_buffers.prepare(ks, w_hh, (b, h), (&chunks, owned.len()), true)
+            }
+            kernels::Split::Rows(_) => T::pack_b(ks, Trans::T, h, g, w_hh, h, packed),
+        }
         let state = layer_dir * b * h..(layer_dir + 1) * b * h;
         // h_n / c_n hold the running state during the loop and the final state after it.
         cache.h_n[state.clone()].copy_from_slice(&cache.h0[state.clone()]);
         cache.c_n[state.clone()].copy_from_slice(&cache.c0[state.clone()]);
+        let barrier;
+        let team = match &split {
+            kernels::Split::Team(units) => {
+                barrier = kernels::Barrier::new(units.len());
+                Some(Team {
+                    chunks: &chunks,
+                    owned: &owned,
+                    claimed: &claimed,
+                    packed: team_buffers.packed,
+                    scratch: Shared::new(team_buffers.scratch),
+                    h_alt: Shared::new(team_buffers.h_alt),
+                    barrier: &barrier,
+                })
+            }
+            kernels::Split::Rows(_) => None,
+        };
         let run = Recurrence {
             ks,
             packed,
@@ -978,27 +1435,35 @@ impl<T: Float> LstmLayer<T> {
                 Shared::new(&mut []),
                 Shared::new(&mut []),
             ],
+            team,
         };
         let (y, h_n, c_n) = (
             Shared::new(y),
             Shared::new(&mut cache.h_n[state.clone()]),
             Shared::new(&mut cache.c_n[state]),
         );
-        // Every batch row is independent through the recurrence: each part runs its rows through
-        // all T steps (product and cell), with no join between steps. A row's numbers do not depend
-        // on which part ran it, so the result is the same for every thread count.
-        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
-        kernels::for_each(parts.len(), &|i| {
-            let rows = parts[i].clone();
-            // SAFETY: the parts' row ranges are disjoint.
-            let go = || unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) };
-            // One part: its per-step products may still split over output columns.
-            if parts.len() > 1 {
-                kernels::serial(go)
-            } else {
-                go()
-            }
-        });
+        match &split {
+            // W_hh too large for every core to stream it whole each step: a team whose members
+            // each own some hidden units (see forward_team).
+            kernels::Split::Team(units) => kernels::team(units.len(), &|me| {
+                // SAFETY: every member runs at once (kernels::team), each with its own `me`.
+                kernels::serial(|| unsafe { run.forward_team(me, keep_cache, y, h_n, c_n) })
+            }),
+            // Every batch row is independent through the recurrence: each part runs its rows
+            // through all T steps (product and cell), with no join between steps. A row's numbers
+            // do not depend on which part ran it, so the result is the same for every thread count.
+            kernels::Split::Rows(parts) => kernels::for_each(parts.len(), &|i| {
+                let rows = parts[i].clone();
+                // SAFETY: the parts' row ranges are disjoint.
+                let go = || unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) };
+                // One part: its per-step products may still split over output columns.
+                if parts.len() > 1 {
+                    kernels::serial(go)
+                } else {
+                    go()
+                }
+            }),
+        }
     }
 
     /// Number of elements of the output: B·T·D·H.
@@ -1172,6 +1637,10 @@ impl<T: Float> LstmLayer<T> {
             cache,
             scratch: s,
             packed_w_hh: packed,
+            team_packed,
+            team_rows,
+            team_scratch,
+            team_h,
             input_gradient,
             w_ih_t,
             ..
@@ -1185,8 +1654,44 @@ impl<T: Float> LstmLayer<T> {
             None => s.d_c.fill(T::ZERO),
         }
         let w_hh = &params[off.w_hh..off.w_hh + g * h];
-        T::pack_b(ks, Trans::N, g, h, w_hh, h, packed);
+        let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
+        let (chunks, owned) = match &split {
+            kernels::Split::Team(units) => team_chunks(units),
+            kernels::Split::Rows(_) => (Vec::new(), Vec::new()),
+        };
+        let claimed: Vec<_> = owned
+            .iter()
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect();
+        let mut team_buffers = TeamBuffers {
+            packed: team_packed,
+            rows: team_rows,
+            scratch: team_scratch,
+            h_alt: team_h,
+        };
+        match &split {
+            kernels::Split::Team(_) => {
+                team_buffers.prepare(ks, w_hh, (b, h), (&chunks, owned.len()), false)
+            }
+            kernels::Split::Rows(_) => T::pack_b(ks, Trans::N, g, h, w_hh, h, packed),
+        }
         let packed = &*packed;
+        let barrier;
+        let team = match &split {
+            kernels::Split::Team(units) => {
+                barrier = kernels::Barrier::new(units.len());
+                Some(Team {
+                    chunks: &chunks,
+                    owned: &owned,
+                    claimed: &claimed,
+                    packed: team_buffers.packed,
+                    scratch: Shared::new(team_buffers.scratch),
+                    h_alt: Shared::new(team_buffers.h_alt),
+                    barrier: &barrier,
+                })
+            }
+            kernels::Split::Rows(_) => None,
+        };
         let run = Recurrence {
             ks,
             packed,
@@ -1202,20 +1707,27 @@ impl<T: Float> LstmLayer<T> {
                 Shared::new(&mut s.d_h_next),
                 Shared::new(&mut s.d_c),
             ],
+            team,
         };
         let d_gates = Shared::new(&mut s.d_gates);
-        // Batch rows are independent through the recurrence (see direction_forward).
-        let parts = kernels::row_parts(b, 2 * t * b * g * h, g * h * size_of::<T>());
-        kernels::for_each(parts.len(), &|i| {
-            let rows = parts[i].clone();
-            // SAFETY: the parts' row ranges are disjoint.
-            let go = || unsafe { run.backward_rows(rows, d_gates) };
-            if parts.len() > 1 {
-                kernels::serial(go)
-            } else {
-                go()
-            }
-        });
+        match &split {
+            // See direction_forward: a team over hidden units when W_hh is large.
+            kernels::Split::Team(units) => kernels::team(units.len(), &|me| {
+                // SAFETY: every member runs at once (kernels::team), each with its own `me`.
+                kernels::serial(|| unsafe { run.backward_team(me, d_gates) })
+            }),
+            // Batch rows are independent through the recurrence (see direction_forward).
+            kernels::Split::Rows(parts) => kernels::for_each(parts.len(), &|i| {
+                let rows = parts[i].clone();
+                // SAFETY: the parts' row ranges are disjoint.
+                let go = || unsafe { run.backward_rows(rows, d_gates) };
+                if parts.len() > 1 {
+                    kernels::serial(go)
+                } else {
+                    go()
+                }
+            }),
+        }
         s.d_h0[state.clone()].copy_from_slice(&s.d_h);
         s.d_c0[state].copy_from_slice(&s.d_c);
 
@@ -1271,13 +1783,31 @@ impl<T: Float> LstmLayer<T> {
             h,
             true,
         );
-        // Both biases enter the gates the same way, so both receive the column sums of dG.
-        for row in d_g.chunks_exact(g) {
-            for (u, v) in row.iter().enumerate() {
-                grads[off.b_ih + u] += *v;
-                grads[off.b_hh + u] += *v;
+        // Both biases enter the gates the same way, so both receive the column sums of dG. Split
+        // over columns (each still summed over the rows in order, so the bits do not depend on the
+        // split): 13 MB of dG at the medium tier, a serial pass worth 2% of a step.
+        debug_assert_eq!(
+            off.b_hh,
+            off.b_ih + g,
+            "bias_hh follows bias_ih in the table"
+        );
+        let (d_b_ih, d_b_hh) = grads[off.b_ih..off.b_hh + g].split_at_mut(g);
+        let (d_b_ih, d_b_hh) = (Shared::new(d_b_ih), Shared::new(d_b_hh));
+        kernels::for_ranges(g, tb * g, &|cols| {
+            // SAFETY: the column ranges of for_ranges are disjoint.
+            let (bi, bh) = unsafe {
+                (
+                    d_b_ih.rows(cols.start, cols.len()),
+                    d_b_hh.rows(cols.start, cols.len()),
+                )
+            };
+            for row in d_g.chunks_exact(g) {
+                for ((a, c), v) in bi.iter_mut().zip(bh.iter_mut()).zip(&row[cols.clone()]) {
+                    *a += *v;
+                    *c += *v;
+                }
             }
-        }
+        });
         if !tokens && (k > 0 || *input_gradient) {
             let w_ih = &params[off.w_ih..off.w_ih + g * n_in];
             T::gemm(
@@ -1522,8 +2052,9 @@ mod tests {
 
     /// The recurrence split over batch rows (1, 2, 3 and 5 parts, forced whatever the size, on a pool
     /// of two threads) gives bitwise the single-part result: every row runs the same operations
-    /// whichever part holds it. Also: the inference forward gives bitwise the training forward's
-    /// outputs, and refuses a backward pass after it.
+    /// whichever part holds it. So does a team of two over hidden units (16 and 3 of the 19: a
+    /// vector tail in the second member), training and inference. Also: the inference forward gives
+    /// bitwise the training forward's outputs, and refuses a backward pass after it.
     #[test]
     fn row_split_and_inference_forward_change_no_bit() {
         let config = LstmConfig {
@@ -1539,8 +2070,17 @@ mod tests {
             .iter()
             .map(|&v| v as f32)
             .collect();
+        // parts 0: a team of two instead of a row split.
         let run = |parts: usize, inference: bool| {
-            kernels::with_forced_tasks(parts, || {
+            type Run = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+            let forced = |f: &dyn Fn() -> Run| {
+                if parts == 0 {
+                    kernels::with_forced_team(2, f)
+                } else {
+                    kernels::with_forced_tasks(parts, f)
+                }
+            };
+            forced(&|| {
                 let mut lstm = Lstm::<f32>::new(config, 5).unwrap();
                 let input = ForwardInput {
                     x: &x,
@@ -1580,15 +2120,24 @@ mod tests {
         let before = kernels::threads();
         kernels::set_threads(2).unwrap();
         let one = run(1, false);
-        let mut others: Vec<_> = [2, 3, 5].iter().map(|&p| (p, run(p, false))).collect();
-        others.push((0, run(3, true)));
+        let mut others: Vec<_> = [2, 3, 5, 0]
+            .iter()
+            .map(|&p| (format!("{p} parts"), run(p, false)))
+            .collect();
+        let inference = [
+            ("inference, 3 parts", run(3, true)),
+            ("inference, team", run(0, true)),
+        ];
         kernels::set_threads(before).unwrap();
-        for (parts, other) in others {
-            assert_eq!(bits(&one.0), bits(&other.0), "output, {parts} parts");
-            assert_eq!(bits(&one.1), bits(&other.1), "h_n, {parts} parts");
-            if parts > 0 {
-                assert_eq!(bits(&one.2), bits(&other.2), "grads, {parts} parts");
-                assert_eq!(bits(&one.3), bits(&other.3), "dx, {parts} parts");
+        for (what, other) in inference {
+            others.push((what.to_string(), other));
+        }
+        for (what, other) in others {
+            assert_eq!(bits(&one.0), bits(&other.0), "output, {what}");
+            assert_eq!(bits(&one.1), bits(&other.1), "h_n, {what}");
+            if !what.starts_with("inference") {
+                assert_eq!(bits(&one.2), bits(&other.2), "grads, {what}");
+                assert_eq!(bits(&one.3), bits(&other.3), "dx, {what}");
             }
         }
     }

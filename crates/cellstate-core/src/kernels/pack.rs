@@ -436,8 +436,15 @@ fn pack_panels(
             // Each packed row is a contiguous slice of a source row.
             for (p, row) in out.chunks_exact_mut(width).enumerate() {
                 let s = (p0 + p) * ld + j0 + jp;
-                row[..w].copy_from_slice(&src[s..s + w]);
-                row[w..].fill(0.0);
+                if w == width {
+                    // A copy of constant length (width is a constant here) compiles to a few vector
+                    // moves; the variable-length one below was a call to memcpy per packed row,
+                    // 18% of a medium training step in `perf record` (8 floats per call for A).
+                    row.copy_from_slice(&src[s..s + width]);
+                } else {
+                    row[..w].copy_from_slice(&src[s..s + w]);
+                    row[w..].fill(0.0);
+                }
             }
         } else {
             // Read each source row contiguously, scatter it down a packed column.

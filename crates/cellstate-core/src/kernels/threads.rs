@@ -31,6 +31,8 @@ static CHANGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 thread_local! {
     /// Tests set this to force a split of every product into this many tasks, whatever its size.
     static FORCED_TASKS: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Tests set this to force every recurrence onto a team of this many threads ([`Split::Team`]).
+    static FORCED_TEAM: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// The number of threads the products and recurrences may use: what [`set_threads`] said, else every
@@ -122,6 +124,135 @@ const ROW_QUANTUM: usize = 8;
 /// on 2 threads ran 0.92× one thread with the batch split, 1.49× with the column split; training level.
 const ROW_SPLIT_MAX_WEIGHT_BYTES: usize = 1 << 20;
 
+/// Hidden units per team member are a multiple of this (the widest vector, AVX-512's 16 lanes), so
+/// only the last member's cell update has a vector tail.
+const UNIT_QUANTUM: usize = 16;
+
+/// How a recurrence runs on the threads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// Parts that each run some batch rows through every step, with no join between steps.
+    Rows(Vec<std::ops::Range<usize>>),
+    /// One team for the whole call, a member per thread, each owning a fixed range of hidden units
+    /// (its columns of all four gates) that it works through first every step, then helps with
+    /// what is left of the others' (lstm.rs cuts the ranges into chunks), with a barrier per step.
+    Team(Vec<std::ops::Range<usize>>),
+}
+
+/// Runs `f` with every recurrence on a team of `members` threads (at most [`threads`]), whatever
+/// its size: lets the tests exercise [`Split::Team`] on small shapes. Thread-local.
+#[cfg(test)]
+pub(crate) fn with_forced_team<R>(members: usize, f: impl FnOnce() -> R) -> R {
+    /// Restores the previous setting even if `f` panics.
+    struct Restore(Option<usize>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FORCED_TEAM.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(FORCED_TEAM.with(|t| t.replace(Some(members))));
+    f()
+}
+
+/// `hidden` units cut into at most `members` ranges of whole [`UNIT_QUANTUM`]s (the last one ragged).
+fn unit_ranges(hidden: usize, members: usize) -> Vec<std::ops::Range<usize>> {
+    let per = hidden
+        .div_ceil(members.max(1))
+        .next_multiple_of(UNIT_QUANTUM)
+        .max(1);
+    (0..hidden)
+        .step_by(per)
+        .map(|s| s..hidden.min(s + per))
+        .collect()
+}
+
+/// How to run a recurrence of `rows` batch rows and `hidden` units per direction, worth `flop` flops
+/// in all, over recurrent weights of `weight_bytes`: split over rows ([`row_parts`]) while the
+/// weights fit [`ROW_SPLIT_MAX_WEIGHT_BYTES`], else on a team over hidden units, so each core reads
+/// only its share of W_hh every step. A team needs every member running at once (they meet at a
+/// barrier each step), so it is never formed inside a pool worker, where the pool may have no
+/// thread left for the other members; nor with fewer units than one quantum per member.
+pub(crate) fn recurrence_split(
+    rows: usize,
+    hidden: usize,
+    flop: usize,
+    weight_bytes: usize,
+) -> Split {
+    let inside_pool = cfg!(not(target_arch = "wasm32")) && pool::inside();
+    let members = match FORCED_TEAM.with(Cell::get) {
+        Some(m) if !inside_pool => m.clamp(1, threads()),
+        Some(_) => 1,
+        None if FORCED_TASKS.with(Cell::get).is_some() => 1,
+        None if threads() == 1
+            || inside_pool
+            || flop < PARALLEL_MIN_FLOP
+            || weight_bytes <= ROW_SPLIT_MAX_WEIGHT_BYTES =>
+        {
+            1
+        }
+        None => threads(),
+    };
+    let units = unit_ranges(hidden, members);
+    if members > 1 && units.len() > 1 {
+        Split::Team(units)
+    } else {
+        Split::Rows(row_parts(rows, flop, weight_bytes))
+    }
+}
+
+/// A barrier for the members of one team, spinning (then yielding) rather than parking: a step of
+/// the large tier is ~0.5 ms, and a futex wake-up costs tens of microseconds on a loaded machine.
+/// Release on arrival, acquire on leaving, so what a member wrote before it is visible after it.
+pub(crate) struct Barrier {
+    members: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl Barrier {
+    /// A barrier for `members` threads.
+    pub(crate) fn new(members: usize) -> Self {
+        Self {
+            members,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    /// Returns once every member has called `wait` as often as this one.
+    pub(crate) fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.members {
+            // Last to arrive: reset before releasing, so no one arrives early at the next round.
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            // Spin briefly, then give the core away: a member descheduled by another process
+            // would otherwise be kept off its core by our spinning.
+            if spins < 1 << 12 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Runs `f(0..members)` at the same time, each on its own thread (the caller takes member 0), for
+/// code that synchronises its members ([`Barrier`]). `members` must not exceed [`threads`] and the
+/// caller must not be a pool worker ([`recurrence_split`] checks both).
+pub(crate) fn team(members: usize, f: &(dyn Fn(usize) + Sync)) {
+    if members <= 1 {
+        (0..members).for_each(f);
+        return;
+    }
+    pool::team(members, f);
+}
+
 /// How to cut `rows` batch rows of a recurrence worth `flop` flops in all (every step, one call)
 /// over recurrent weights of `weight_bytes` into parts run side by side for the whole sequence: the
 /// row ranges, one per part. One part when single-threaded, when the call is too small to repay a
@@ -160,6 +291,23 @@ pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
     with_forced_tasks(1, f)
 }
 
+/// Below this many elements a pointwise pass (bias fill, bias sums) runs on the calling thread.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
+/// Calls `f` on consecutive ranges covering `0..len`, one per thread (or as forced), side by side:
+/// for the memory-bound passes around the products (bias fills, bias sums) that would otherwise
+/// run on one thread while the others wait. `elements` is the work of the whole pass; below
+/// [`PARALLEL_MIN_ELEMENTS`] it is one range.
+pub(crate) fn for_ranges(len: usize, elements: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+    let parts = match FORCED_TASKS.with(Cell::get) {
+        Some(t) => t.clamp(1, len.max(1)),
+        None if elements < PARALLEL_MIN_ELEMENTS => 1,
+        None => threads().min(len).max(1),
+    };
+    let per = len.div_ceil(parts).max(1);
+    for_each(len.div_ceil(per), &|i| f(i * per..len.min((i + 1) * per)));
+}
+
 /// Calls `f(0..tasks)` once each, spread over the pool and the calling thread.
 pub(crate) fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     if tasks <= 1 || threads() == 1 {
@@ -191,6 +339,30 @@ mod pool {
         // The old pool's workers exit when the last running product drops its Arc.
         *POOL.write().unwrap_or_else(|e| e.into_inner()) = pool;
         Ok(())
+    }
+
+    /// Whether the calling thread is one of the pool's workers.
+    pub(super) fn inside() -> bool {
+        rayon::current_thread_index().is_some()
+    }
+
+    pub(super) fn team(members: usize, f: &(dyn Fn(usize) + Sync)) {
+        let pool = POOL.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let pool = pool.expect("a team of several threads needs the pool (threads() > 1)");
+        assert!(
+            members <= pool.current_num_threads() + 1,
+            "a team of {members} needs {} workers, the pool has {}",
+            members - 1,
+            pool.current_num_threads()
+        );
+        // One spawn per member besides the caller: every member gets a thread of its own (the
+        // pool has enough idle workers), so the barrier cannot wait on a member that never starts.
+        pool.in_place_scope(|s| {
+            for i in 1..members {
+                s.spawn(move |_| f(i));
+            }
+            f(0);
+        });
     }
 
     pub(super) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
@@ -232,5 +404,17 @@ mod pool {
 
     pub(super) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..tasks).for_each(f);
+    }
+
+    pub(super) fn inside() -> bool {
+        false
+    }
+
+    pub(super) fn team(members: usize, f: &(dyn Fn(usize) + Sync)) {
+        assert!(
+            members <= 1,
+            "wasm32 has no threads for a team of {members}"
+        );
+        (0..members).for_each(f);
     }
 }

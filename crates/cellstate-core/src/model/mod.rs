@@ -12,6 +12,8 @@
 //! the whole model and the training step). The pieces are generic over [`Float`](crate::float::Float)
 //! so the tests run them in f64 against finite differences.
 
+#[cfg(test)]
+mod bench;
 pub mod config;
 pub mod dense;
 pub mod input;
