@@ -31,9 +31,10 @@ export interface RawLstm {
     batch: number,
     steps: number,
     batchFirst: boolean,
-    h0?: Float32Array | null,
-    c0?: Float32Array | null,
-    lengths?: Uint32Array | null,
+    h0: Float32Array | null | undefined,
+    c0: Float32Array | null | undefined,
+    lengths: Uint32Array | null | undefined,
+    grad: boolean,
   ): void;
   output(): Float32Array;
   hN(): Float32Array;

@@ -38,6 +38,12 @@ export interface ForwardOptions {
    * last real step.
    */
   lengths?: ArrayLike<number>;
+  /**
+   * `false` for inference (as under PyTorch's `torch.no_grad()`): the same outputs, bit for bit, without the
+   * caches `backward` needs, which is faster and uses less memory; a `backward` after it is a StateError.
+   * Default `true`.
+   */
+  grad?: boolean;
 }
 
 /** Result of {@link LSTM.forward}. */
@@ -233,7 +239,9 @@ export class LSTM {
         lengths[i] = v;
       }
     }
-    call(() => raw.forward(x.data, batch, steps, this.batchFirst, h0, c0, lengths));
+    const grad = options.grad ?? true;
+    if (typeof grad !== 'boolean') throw new ValueError(`grad must be a boolean, got ${describe(grad)}`);
+    call(() => raw.forward(x.data, batch, steps, this.batchFirst, h0, c0, lengths, grad));
     this.#lastInput = { batch, steps };
     const outShape = this.#outputShape(batch, steps);
     return {

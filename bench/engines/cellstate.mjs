@@ -51,7 +51,8 @@ function modelInput(cfg, data, b) {
 }
 
 function inferStep(lstm, cfg, x, b) {
-  return lstm.forward({ data: x, shape: [b, cfg.T, cfg.F] });
+  // Inference: no caches for a backward pass (as every peer's infer row).
+  return lstm.forward({ data: x, shape: [b, cfg.T, cfg.F] }, { grad: false });
 }
 
 /** What the check compares: h_T for infer; for train the logits and every parameter gradient of one batch. */

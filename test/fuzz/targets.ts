@@ -386,7 +386,17 @@ function surfaceTarget(): Target {
       lengths: number[] | null;
       targets: number[];
     }[];
-    lstm: { f: number; h: number; l: number; bi: boolean; batch: number; steps: number; x: number[]; lengths: number[] | null };
+    lstm: {
+      f: number;
+      h: number;
+      l: number;
+      bi: boolean;
+      batch: number;
+      steps: number;
+      x: number[];
+      lengths: number[] | null;
+      grad: boolean;
+    };
   };
   const arr = (a: fc.Arbitrary<number>) => fc.array(a, { maxLength: 40 });
   const input: fc.Arbitrary<Input> = fc.record({
@@ -427,6 +437,7 @@ function surfaceTarget(): Target {
       steps: wild,
       x: arr(smallFloat),
       lengths: fc.oneof(fc.constant(null), arr(wild)),
+      grad: fc.boolean(),
     }),
   });
   const u32 = (v: number) => (Number.isFinite(v) ? v >>> 0 : 0);
@@ -467,7 +478,16 @@ function surfaceTarget(): Target {
         if (lstm) {
           const h = lstm as Record<string, (...a: unknown[]) => unknown>;
           guard(() =>
-            h.forward(Float32Array.from(l.x), u32(l.batch), u32(l.steps), true, null, null, l.lengths && Uint32Array.from(l.lengths, u32)),
+            h.forward(
+              Float32Array.from(l.x),
+              u32(l.batch),
+              u32(l.steps),
+              true,
+              null,
+              null,
+              l.lengths && Uint32Array.from(l.lengths, u32),
+              l.grad,
+            ),
           );
           guard(() => h.backward(null, null, null));
           h.free();

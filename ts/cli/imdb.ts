@@ -195,7 +195,7 @@ Presets:
            masking and max pooling, dropout 0.5, AdamW 3e-3 (weight decay 0.05), warm-up + cosine,
            clip-norm 1, length-bucketed batches, 4 epochs; 10% of the training reviews held out, the
            best epoch on them kept and tested
-  strong   as fast, with Embedding 128 → BiLSTM 96 and 5 epochs
+  strong   as fast, with Embedding 128 → BiLSTM 96, batch 32 and 5 epochs
 
 Options (each overrides the preset):
 ${helpOf(TRAIN_FLAGS)}

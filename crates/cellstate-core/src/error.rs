@@ -54,7 +54,19 @@ pub(crate) fn check_len(what: &str, got: usize, want: usize, shape: &str) -> Res
 
 /// `Error::Value` naming the first non-finite element of `data` and its flat index.
 pub(crate) fn check_finite<T: crate::float::Float>(what: &str, data: &[T]) -> Result<()> {
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+    // A branch-free fold per chunk (the compiler vectorises it; an early-exit scan it does not: 17% of an
+    // inference forward at the seed tier in perf), then the first bad index inside the failing chunk.
+    const CHUNK: usize = 256;
+    let bad = data
+        .chunks(CHUNK)
+        .position(|c| !c.iter().fold(true, |ok, v| ok & v.is_finite()));
+    if let Some(i) = bad.and_then(|c| {
+        let start = c * CHUNK;
+        data[start..]
+            .iter()
+            .position(|v| !v.is_finite())
+            .map(|i| start + i)
+    }) {
         return Err(Error::Value(format!(
             "{what} holds a non-finite value ({}) at flat index {i}",
             data[i]

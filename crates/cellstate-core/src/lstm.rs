@@ -890,6 +890,17 @@ impl<T: Float> Lstm<T> {
         self.layer.sequence_forward(&self.params, input)
     }
 
+    /// Runs the inference forward pass with its own parameters
+    /// ([`LstmLayer::sequence_forward_inference`]): the same outputs as [`Lstm::forward`], bit for bit,
+    /// without the caches a backward pass needs (a backward after it is a state error).
+    ///
+    /// # Errors
+    /// As [`Lstm::forward`].
+    pub fn forward_inference(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
+        crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
+        self.layer.sequence_forward_inference(&self.params, input)
+    }
+
     /// Back-propagates through time with its own parameters ([`LstmLayer::sequence_backward`]);
     /// parameter gradients accumulate into [`Lstm::grads`].
     ///

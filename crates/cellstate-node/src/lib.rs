@@ -102,19 +102,25 @@ impl LstmHandle {
         h0: Option<Float32Array>,
         c0: Option<Float32Array>,
         lengths: Option<Uint32Array>,
+        grad: bool,
     ) -> napi::Result<()> {
-        self.inner
-            .forward(&ForwardInput {
-                x: &x,
-                batch: batch as usize,
-                steps: steps as usize,
-                batch_first,
-                h0: h0.as_deref(),
-                c0: c0.as_deref(),
-                lengths: lengths.as_deref(),
-                tokens: None,
-            })
-            .map_err(js_err)
+        let input = ForwardInput {
+            x: &x,
+            batch: batch as usize,
+            steps: steps as usize,
+            batch_first,
+            h0: h0.as_deref(),
+            c0: c0.as_deref(),
+            lengths: lengths.as_deref(),
+            tokens: None,
+        };
+        // grad = false: the inference forward, no caches (a later backward is a state error).
+        if grad {
+            self.inner.forward(&input)
+        } else {
+            self.inner.forward_inference(&input)
+        }
+        .map_err(js_err)
     }
 
     /// A copy of the last output.

@@ -53,7 +53,9 @@ function modelInput({ cfg, data }: Shared, b: number): cs.SequenceBatchInput {
 function outputs(run: cs.LSTM | cs.SequenceModel, mode: Job['mode'], s: Shared, b: number): Record<string, Float32Array> {
   const { cfg, data } = s;
   if (mode === 'infer') {
-    return { hN: (run as cs.LSTM).forward({ data: data.x.subarray(0, b * cfg.T * cfg.F), shape: [b, cfg.T, cfg.F] }).hN.data };
+    return {
+      hN: (run as cs.LSTM).forward({ data: data.x.subarray(0, b * cfg.T * cfg.F), shape: [b, cfg.T, cfg.F] }, { grad: false }).hN.data,
+    };
   }
   const m = run as cs.SequenceModel;
   m.computeGradients(modelInput(s, b), data.y.subarray(0, b));
@@ -118,7 +120,7 @@ export async function prepare(job: Job, wasm: string, s: Shared, ref: Reference)
     step:
       job.mode === 'train'
         ? () => (run as cs.SequenceModel).trainBatch(modelInput(s, b), s.data.y.subarray(0, b))
-        : () => (run as cs.LSTM).forward({ data: s.data.x, shape: [b, s.cfg.T, s.cfg.F] }),
+        : () => (run as cs.LSTM).forward({ data: s.data.x, shape: [b, s.cfg.T, s.cfg.F] }, { grad: false }),
     dispose: () => run.dispose(),
   };
 }
