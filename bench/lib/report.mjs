@@ -6,6 +6,11 @@ const mb = (b) => (b == null ? '-' : `${Math.round(b / 2 ** 20)} MB`);
 
 function who(r) {
   const threads = r.threads ? ` ${r.threads}t` : '';
+  if (r.engine === 'cellstate' && r.backend === 'wasm') {
+    // Which build, and whether it ran over workers (variant wasm[-relaxed]-<N>w).
+    const workers = /-(\d+)w$/.exec(r.variant ?? '');
+    return `cellstate wasm ${r.kernels === 'relaxed_simd' ? 'relaxed' : (r.kernels ?? 'simd128')}${workers ? ` ${workers[1]} workers` : threads}`;
+  }
   return `${r.engine} ${r.backend ?? r.variant}${threads}`;
 }
 
@@ -31,8 +36,7 @@ export function ceilingOf(doc, r) {
     avx512: ok['avx512-fma'],
     avx2_fma: ok['avx2-fma'],
     simd128: ok.simd128,
-    relaxed: ok.relaxed,
-    'relaxed-simd': ok.relaxed,
+    relaxed_simd: ok.relaxed,
   };
   let one;
   if (r.engine === 'cellstate') one = byKernels[r.kernels];
