@@ -56,8 +56,8 @@ export async function prepare({ job, cfg, data, weights }) {
       runtime: `node ${process.versions.node}`,
     },
     mustCheck: true,
-    // Each worker compiles and tiers up its own wasm code (V8: Liftoff first, TurboFan in the background once a
-    // function is hot): 3 warm-up calls left medium infer at 1.0x one thread, 10 calls more gave 2.1x (measured).
+    // 3 warm-up calls left medium infer at 1.0x one thread, 10 calls more gave 2.1x (measured); likely each worker
+    // tiering up its own copy of the wasm code (V8: Liftoff first, TurboFan once a function is hot), not profiled.
     warmupSeconds: 1.5,
     samplesPerStep: b,
     memoryBytes: () => backend.memoryBytes(),
