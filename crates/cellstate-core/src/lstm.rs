@@ -943,7 +943,33 @@ fn team_chunks(units: &[std::ops::Range<usize>]) -> TeamChunks {
     (chunks, owned)
 }
 
-impl<T: Float> TeamBuffers<'_, T> {
+impl<'a, T: Float> TeamBuffers<'a, T> {
+    /// The team of a [`kernels::Split::Team`] call over these buffers (packed by `prepare`), or `None`
+    /// for a split over batch rows: the one place forward and backward assemble it.
+    fn team<'b>(
+        self,
+        split: &kernels::Split,
+        (chunks, owned): (&'b [std::ops::Range<usize>], &'b [std::ops::Range<usize>]),
+        claimed: &'b [std::sync::atomic::AtomicUsize],
+        barrier: &'b kernels::Barrier,
+    ) -> Option<Team<'b, T>>
+    where
+        'a: 'b,
+    {
+        match split {
+            kernels::Split::Team(_) => Some(Team {
+                chunks,
+                owned,
+                claimed,
+                packed: self.packed,
+                scratch: Shared::new(self.scratch),
+                h_alt: Shared::new(self.h_alt),
+                barrier,
+            }),
+            kernels::Split::Rows(_) => None,
+        }
+    }
+
     /// Packs each chunk's share of `w_hh` (G × H) for the products of its units: forward, its rows
     /// of the four gates, gathered and transposed (H × 4·n_u); backward, its columns (G × n_u). Sizes
     /// the scratch for `members` and the second h buffer for `b` rows. Once per call, not per step.
@@ -1415,22 +1441,8 @@ impl<T: Float> LstmLayer<T> {
         // h_n / c_n hold the running state during the loop and the final state after it.
         cache.h_n[state.clone()].copy_from_slice(&cache.h0[state.clone()]);
         cache.c_n[state.clone()].copy_from_slice(&cache.c0[state.clone()]);
-        let barrier;
-        let team = match &split {
-            kernels::Split::Team(units) => {
-                barrier = kernels::Barrier::new(units.len());
-                Some(Team {
-                    chunks: &chunks,
-                    owned: &owned,
-                    claimed: &claimed,
-                    packed: team_buffers.packed,
-                    scratch: Shared::new(team_buffers.scratch),
-                    h_alt: Shared::new(team_buffers.h_alt),
-                    barrier: &barrier,
-                })
-            }
-            kernels::Split::Rows(_) => None,
-        };
+        let barrier = kernels::Barrier::new(owned.len().max(1));
+        let team = team_buffers.team(&split, (&chunks, &owned), &claimed, &barrier);
         let run = Recurrence {
             ks,
             packed,
@@ -1687,22 +1699,8 @@ impl<T: Float> LstmLayer<T> {
             kernels::Split::Rows(_) => T::pack_b(ks, Trans::N, g, h, w_hh, h, packed),
         }
         let packed = &*packed;
-        let barrier;
-        let team = match &split {
-            kernels::Split::Team(units) => {
-                barrier = kernels::Barrier::new(units.len());
-                Some(Team {
-                    chunks: &chunks,
-                    owned: &owned,
-                    claimed: &claimed,
-                    packed: team_buffers.packed,
-                    scratch: Shared::new(team_buffers.scratch),
-                    h_alt: Shared::new(team_buffers.h_alt),
-                    barrier: &barrier,
-                })
-            }
-            kernels::Split::Rows(_) => None,
-        };
+        let barrier = kernels::Barrier::new(owned.len().max(1));
+        let team = team_buffers.team(&split, (&chunks, &owned), &claimed, &barrier);
         let run = Recurrence {
             ks,
             packed,
