@@ -157,9 +157,10 @@ async function start(): Promise<void> {
       return l;
     }),
   );
-  // The newest Node run is shown from the start, so the page is never empty.
-  const first = $('repo-files').querySelector<HTMLInputElement>('input:last-of-type');
-  const newest = [...$('repo-files').querySelectorAll<HTMLInputElement>('input')].at(-1) ?? first;
+  // The newest full Node run is shown from the start, so the page is never empty: the latest date's plain file
+  // (names start with the date; its `_repeat` or `_cellstate-rerun` companions are longer and sort before it).
+  const shown = [...names].sort((a, b) => a.slice(0, 10).localeCompare(b.slice(0, 10)) || b.length - a.length).at(-1);
+  const newest = [...$('repo-files').querySelectorAll<HTMLInputElement>('input')].find((c) => c.value === shown);
   if (newest) {
     newest.checked = true;
     await repoFile(newest.value, true);
