@@ -5,7 +5,7 @@
  * saved model gives on the padded test reviews.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -97,5 +97,34 @@ describe('imdb train --val-split --bucket', () => {
     const b = await cli(['imdb', 'train', '--sample', '--patience', '2']);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/^error: --patience needs --val-split/m);
+    const c = await cli(['imdb', 'train', '--sample', '--embedding-dropout', '0.2']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/^error: --embedding-dropout needs --embedding/m);
+    const d = await cli(['imdb', 'train', '--sample', '--pooling', 'sum']);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/last, mean, max, max-mean|last\|mean\|max\|max-mean/);
+  });
+
+  it('trains with embedding dropout and max-mean pooling, and saves both in the model', async () => {
+    const dir = join(tmp, 'model-regularised');
+    const r = await cli(
+      ['imdb', 'train', ...small, '--epochs', '2', '--val-split', '0.2', '--bucket'].concat([
+        '--embedding-dropout',
+        '0.25',
+        '--pooling',
+        'max-mean',
+        '--save',
+        dir,
+        '--json',
+      ]),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/max-mean pooling, .*embedding dropout 0\.25/);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model: { input: unknown; pooling: string } };
+    expect(config.model.input).toEqual({ embedding: 16, dropout: 0.25 });
+    expect(config.model.pooling).toBe('max-mean');
+    const e = await cli(['imdb', 'evaluate', '--model', dir, '--sample', '--test-size', '400', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(lastJson(e.stdout).testAccuracy).toBeCloseTo(lastJson(r.stdout).testAccuracy!, 10);
   });
 });

@@ -25,7 +25,7 @@ const lstmShapes: { hiddenSize: number; numLayers?: number; bidirectional?: bool
   { hiddenSize: 4, numLayers: 2, bidirectional: true },
   { hiddenSize: 3, bidirectional: true },
 ];
-const poolings = ['last', 'mean', 'max', 'sequence'] as const;
+const poolings = ['last', 'mean', 'max', 'max-mean', 'sequence'] as const;
 const heads = [
   [],
   [{ units: 4, activation: 'relu' as const }],

@@ -80,9 +80,20 @@ const TRAIN_FLAGS: FlagTable = {
   hidden: { type: 'string', value: 'N', default: presetValues('hidden'), description: 'LSTM hidden size' },
   layers: { type: 'string', value: 'N', default: presetValues('layers'), description: 'stacked LSTM layers' },
   embedding: { type: 'string', value: 'N', default: presetValues('embedding'), description: 'embedding width; 0 = one-hot input' },
+  'embedding-dropout': {
+    type: 'string',
+    value: 'X',
+    default: presetValues('embeddingDropout'),
+    description: 'dropout on the embedded vectors, one draw per element (needs --embedding)',
+  },
   bidirectional: { type: 'boolean', negatable: true, default: presetValues('bidirectional'), description: 'a bidirectional LSTM' },
   mask: { type: 'boolean', negatable: true, default: presetValues('mask'), description: 'skip padding as packed sequences do' },
-  pooling: { type: 'string', value: 'last|mean|max', default: presetValues('pooling'), description: 'how the LSTM outputs feed the head' },
+  pooling: {
+    type: 'string',
+    value: 'last|mean|max|max-mean',
+    default: presetValues('pooling'),
+    description: 'how the LSTM outputs feed the head (max-mean: both, concatenated)',
+  },
   dropout: {
     type: 'string',
     value: 'X',
@@ -272,8 +283,9 @@ function settingsFrom(v: Values): TrainSettings {
   s.maxlen = intFlag(v, 'maxlen', 1, 100_000) ?? s.maxlen;
   s.padding = choiceFlag(v, 'padding', ['pre', 'post'] as const) ?? s.padding;
   s.truncating = choiceFlag(v, 'truncating', ['pre', 'post'] as const) ?? s.truncating;
-  s.pooling = choiceFlag(v, 'pooling', ['last', 'mean', 'max'] as const) ?? s.pooling;
+  s.pooling = choiceFlag(v, 'pooling', ['last', 'mean', 'max', 'max-mean'] as const) ?? s.pooling;
   s.dropout = numFlag(v, 'dropout', 0, 0.99) ?? s.dropout;
+  s.embeddingDropout = numFlag(v, 'embedding-dropout', 0, 0.99) ?? s.embeddingDropout;
   const clip = numFlag(v, 'clip-norm', 0, 1e9);
   if (clip !== undefined) s.clipNorm = clip === 0 ? null : clip;
   s.mask = switchFlag(v, 'mask') ?? s.mask;
@@ -293,6 +305,8 @@ function settingsFrom(v: Values): TrainSettings {
   if (s.bucket && !s.mask) {
     throw new UsageError('--bucket needs --mask: without it the padding is fed through the LSTM, so it cannot be cut');
   }
+  if (s.embeddingDropout > 0 && s.embedding === 0)
+    throw new UsageError('--embedding-dropout needs --embedding: one-hot input has no embedded vectors');
   if (s.patience !== null && s.valSplit === 0)
     throw new UsageError('--patience needs --val-split: early stopping watches validation accuracy');
   return s;
@@ -301,7 +315,7 @@ function settingsFrom(v: Values): TrainSettings {
 function buildModel(s: TrainSettings, backend: Backend): SequenceModel {
   return sequenceClassifier(
     {
-      input: s.embedding === 0 ? 'one-hot' : { embedding: s.embedding },
+      input: s.embedding === 0 ? 'one-hot' : { embedding: s.embedding, ...(s.embeddingDropout > 0 && { dropout: s.embeddingDropout }) },
       vocabSize: s.numWords,
       lstm: { hiddenSize: s.hidden, numLayers: s.layers, bidirectional: s.bidirectional, dropout: s.layers > 1 ? s.dropout : 0 },
       pooling: s.pooling,
@@ -320,6 +334,7 @@ function describeModel(s: TrainSettings, model: SequenceModel): string {
     s.mask ? 'masked' : 'unmasked (padding fed through)',
     `${s.pooling} pooling`,
     s.dropout ? `dropout ${s.dropout}` : '',
+    s.embeddingDropout ? `embedding dropout ${s.embeddingDropout}` : '',
   ].filter(Boolean);
   const opt = [
     `${s.optimizer === 'adamw' ? 'AdamW' : 'Adam'} lr ${s.lr}${s.weightDecay ? ` (weight decay ${s.weightDecay})` : ''}`,

@@ -21,10 +21,12 @@ export interface TrainSettings {
   testSize: number | null;
   /** 0 = one-hot input of width numWords, else the embedding dimension. */
   embedding: number;
+  /** Dropout on the embedded vectors (needs an embedding). */
+  embeddingDropout: number;
   hidden: number;
   layers: number;
   bidirectional: boolean;
-  pooling: 'last' | 'mean' | 'max';
+  pooling: 'last' | 'mean' | 'max' | 'max-mean';
   /** Skip padding (token 0) as packed sequences do. */
   mask: boolean;
   /** Dropout on the head's input (and between stacked LSTM layers). */
@@ -80,6 +82,7 @@ export const PRESETS: Record<string, TrainSettings> = {
     trainSize: 15_000,
     testSize: 10_000,
     embedding: 0,
+    embeddingDropout: 0,
     hidden: 16,
     layers: 1,
     bidirectional: false,
@@ -114,6 +117,7 @@ export const PRESETS: Record<string, TrainSettings> = {
     trainSize: null,
     testSize: null,
     embedding: 64,
+    embeddingDropout: 0,
     hidden: 64,
     layers: 1,
     bidirectional: true,
@@ -148,6 +152,7 @@ export const PRESETS: Record<string, TrainSettings> = {
     trainSize: null,
     testSize: null,
     embedding: 128,
+    embeddingDropout: 0,
     hidden: 96,
     layers: 1,
     bidirectional: true,

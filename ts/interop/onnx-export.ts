@@ -7,7 +7,8 @@
  *   tokens (B, T) ─[mask: move real tokens to the front, lengths = max(1, count)]─ OneHot V | Gather E
  *   x (B, T, F) ──┘
  *   → Transpose (T, B, ·) → per layer: LSTM (W, R, B, sequence_lens) → Y (T, D, B, H) → (T, B, P)
- *   → pooling: last = Y_h of the last layer (B, P) | mean / max over the real steps | sequence (B, T, P)
+ *   → pooling: last = Y_h of the last layer (B, P) | mean / max over the real steps | max-mean = Concat(max, mean)
+ *     (B, 2P) | sequence (B, T, P)
  *   → head: Gemm (or MatMul + Add per step) + Relu / Tanh → fc → Sigmoid | Softmax | nothing
  * The ONNX operator spec (onnx.ai, operator LSTM): X (T, B, F); W (D, 4H, F), R (D, 4H, H) with gate
  * rows (i, o, f, c); B (D, 8H) = [Wb, Rb]; sequence_lens int32 (B); Y (T, D, B, H); Y_h (D, B, H).
@@ -258,20 +259,21 @@ function exportSequenceModel(config: SequenceModelConfig, dict: Record<string, T
         g.ints('axis2', [2]),
       ]);
     }
-    if (pooling === 'mean') {
-      if (seqLens) {
-        // Padding outputs are zero (ONNX LSTM), so the sum over every step is the sum over real ones.
-        const len = g.op1('Unsqueeze', [g.op1('Cast', [seqLens], { to: DataType.FLOAT }), g.ints('axis1', [1])]);
-        a = g.op1('Div', [g.op1('ReduceSum', [y!, g.ints('axis0', [0])], { keepdims: 0 }), len]);
-      } else {
-        a = g.op1('ReduceMean', [y!], { axes: [0], keepdims: 0 });
-      }
-    } else {
+    const mean = () => {
+      if (!seqLens) return g.op1('ReduceMean', [y!], { axes: [0], keepdims: 0 });
+      // Padding outputs are zero (ONNX LSTM), so the sum over every step is the sum over real ones.
+      const len = g.op1('Unsqueeze', [g.op1('Cast', [seqLens], { to: DataType.FLOAT }), g.ints('axis1', [1])]);
+      return g.op1('Div', [g.op1('ReduceSum', [y!, g.ints('axis0', [0])], { keepdims: 0 }), len]);
+    };
+    const max = () => {
       const masked = valid ? g.op1('Where', [valid, y!, g.floats('neg_inf', [], Float32Array.of(-Infinity))]) : y!;
-      a = g.op1('ReduceMax', [masked], { axes: [0], keepdims: 0 });
-    }
+      return g.op1('ReduceMax', [masked], { axes: [0], keepdims: 0 });
+    };
+    if (pooling === 'mean') a = mean();
+    else if (pooling === 'max') a = max();
+    else a = g.op1('Concat', [max(), mean()], { axis: 1 }); // 'max-mean': (B, 2P), the maximum first
   }
-  let width = P;
+  let width = pooling === 'max-mean' ? 2 * P : P;
   const layers = [
     ...(config.head ?? []).map((h, i) => ({ name: `head.${i}`, units: h.units, activation: h.activation ?? 'relu' })),
     { name: 'fc', units: config.output.units, activation: 'linear' as const },

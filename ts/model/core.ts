@@ -10,7 +10,7 @@ import type { OptimizerSpec, SequenceModelConfig } from './types';
 /** How the core embeds its input. */
 export type CoreInput =
   | { kind: 'one-hot'; vocabSize: number }
-  | { kind: 'embedding'; vocabSize: number; dim: number; paddingIdx: number | null }
+  | { kind: 'embedding'; vocabSize: number; dim: number; paddingIdx: number | null; dropout: number }
   | { kind: 'dense'; features: number };
 
 /** The loss the output activation implies. */
@@ -20,7 +20,7 @@ export type CoreLoss = 'bce' | 'cross-entropy' | 'mse';
 export interface CoreConfig {
   input: CoreInput;
   lstm: { hiddenSize: number; numLayers: number; bidirectional: boolean; dropout: number };
-  pooling: 'last' | 'mean' | 'max' | 'sequence';
+  pooling: 'last' | 'mean' | 'max' | 'max-mean' | 'sequence';
   head: { units: number; activation: 'relu' | 'tanh' | 'linear' }[];
   headDropout: number;
   units: number;
@@ -150,7 +150,13 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
     const dim = size('input.embedding (the embedding width)', c.input.embedding);
     const p = c.input.paddingIdx === undefined ? 0 : c.input.paddingIdx;
     if (p !== null && !isInt(p, 0, U32)) throw new ValueError(`input.paddingIdx must be null or an id below vocabSize, got ${describe(p)}`);
-    input = { kind: 'embedding', vocabSize: size('vocabSize', c.vocabSize), dim, paddingIdx: p };
+    input = {
+      kind: 'embedding',
+      vocabSize: size('vocabSize', c.vocabSize),
+      dim,
+      paddingIdx: p,
+      dropout: finite('input.dropout', c.input.dropout),
+    };
   } else if (typeof c.input === 'object' && c.input !== null && 'features' in c.input) {
     input = { kind: 'dense', features: size('input.features', c.input.features) };
   } else {
@@ -164,8 +170,8 @@ export function coreConfig(c: SequenceModelConfig): CoreConfig {
   const numLayers = l.numLayers === undefined ? 1 : size('lstm.numLayers', l.numLayers);
   if (l.bidirectional !== undefined && typeof l.bidirectional !== 'boolean') throw new ValueError('lstm.bidirectional must be a boolean');
   const pooling = c.pooling ?? 'last';
-  if (!['last', 'mean', 'max', 'sequence'].includes(pooling))
-    throw new ValueError(`pooling must be 'last', 'mean', 'max' or 'sequence', got ${String(pooling)}`);
+  if (!['last', 'mean', 'max', 'max-mean', 'sequence'].includes(pooling))
+    throw new ValueError(`pooling must be 'last', 'mean', 'max', 'max-mean' or 'sequence', got ${String(pooling)}`);
   if (c.head !== undefined && !Array.isArray(c.head)) throw new ValueError(`head must be an array of { units }, got ${describe(c.head)}`);
   const head = (c.head ?? []).map((d, i) => {
     if (typeof d !== 'object' || d === null) throw new ValueError(`head[${i}] must be { units, activation? }, got ${describe(d)}`);

@@ -428,7 +428,7 @@ export interface SequenceModel extends DisposableWhereKnown {}
  * @throws {ValueError} naming the first config field that cannot work; {StateError} before `init()`.
  */
 export function sequenceClassifier(
-  config: Omit<SequenceModelConfig, 'output' | 'pooling'> & { output?: OutputSpec; pooling?: 'last' | 'mean' | 'max' },
+  config: Omit<SequenceModelConfig, 'output' | 'pooling'> & { output?: OutputSpec; pooling?: 'last' | 'mean' | 'max' | 'max-mean' },
   options: { backend?: Backend } = {},
 ): SequenceModel {
   return new SequenceModel({ ...config, output: config.output ?? { units: 1, activation: 'sigmoid' } }, options);
@@ -449,7 +449,7 @@ export function sequenceTagger(config: Omit<SequenceModelConfig, 'pooling'>, opt
 export function sequenceRegressor(
   config: Omit<SequenceModelConfig, 'output' | 'pooling'> & {
     units?: number;
-    pooling?: 'last' | 'mean' | 'max';
+    pooling?: 'last' | 'mean' | 'max' | 'max-mean';
     returnSequences?: boolean;
   },
   options: { backend?: Backend } = {},

@@ -10,8 +10,11 @@ import type { TensorLike } from '../tensor';
 export type InputSpec =
   /** Token ids as one-hot vectors of width `vocabSize` (computed as a row gather, never a dense product). */
   | 'one-hot'
-  /** Token ids through an embedding table (`embedding.weight`, V × dim); row `paddingIdx` (default 0) stays zero. */
-  | { embedding: number; paddingIdx?: number | null }
+  /**
+   * Token ids through an embedding table (`embedding.weight`, V × dim); row `paddingIdx` (default 0) stays zero.
+   * `dropout` (default 0): dropout on the embedded vectors while training, one draw per element.
+   */
+  | { embedding: number; paddingIdx?: number | null; dropout?: number }
   /** Float features per step (B, T, F). */
   | { features: number };
 
@@ -39,10 +42,11 @@ export interface SequenceModelConfig {
   lstm: { hiddenSize: number; numLayers?: number; bidirectional?: boolean; dropout?: number };
   /**
    * How the LSTM's outputs feed the head: 'last' (default; each direction's state after its last real
-   * step, PyTorch's h_n), 'mean' or 'max' over real steps, or 'sequence' (the head runs on every step:
+   * step, PyTorch's h_n), 'mean' or 'max' over real steps, 'max-mean' (both concatenated, max first: the head's
+   * input is 2·D·H wide), or 'sequence' (the head runs on every step:
    * tagging, language modelling).
    */
-  pooling?: 'last' | 'mean' | 'max' | 'sequence';
+  pooling?: 'last' | 'mean' | 'max' | 'max-mean' | 'sequence';
   /** Hidden dense layers between the LSTM and the output layer (default none). */
   head?: DenseLayerSpec[];
   /** Dropout on the head's input while training (default 0). */

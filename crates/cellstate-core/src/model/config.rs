@@ -26,6 +26,9 @@ pub enum InputConfig {
         /// The row kept at zero and never updated (PyTorch's `padding_idx`; default 0, null for none).
         #[serde(rename = "paddingIdx", default = "default_padding_idx")]
         padding_idx: Option<u32>,
+        /// Dropout on the embedding's output while training, one draw per element (default 0).
+        #[serde(default)]
+        dropout: f32,
     },
     /// Float features (B, T, F).
     Dense {
@@ -70,6 +73,9 @@ pub enum Pooling {
     Mean,
     /// The elementwise maximum of the outputs over real steps.
     Max,
+    /// The maximum and the mean, concatenated (2P wide).
+    #[serde(rename = "max-mean")]
+    MaxMean,
     /// No pooling: the head runs on every step (tagging, language modelling).
     Sequence,
 }
@@ -144,6 +150,17 @@ pub struct ModelConfig {
     pub seed: u64,
 }
 
+impl Pooling {
+    /// Width of a pooled row given the LSTM's output width P.
+    pub fn pooled_width(self, p: usize) -> usize {
+        if self == Pooling::MaxMean {
+            2 * p
+        } else {
+            p
+        }
+    }
+}
+
 fn default_pooling() -> Pooling {
     Pooling::Last
 }
@@ -185,7 +202,12 @@ impl ModelConfig {
         {
             n += vocab_size as u128 * dim as u128;
         }
-        let mut width = lc.directions() as u128 * lc.hidden_size as u128;
+        let p = lc.directions() as u128 * lc.hidden_size as u128;
+        let mut width = if self.pooling == Pooling::MaxMean {
+            2 * p
+        } else {
+            p
+        };
         for units in self.head.iter().map(|d| d.units).chain([self.units]) {
             n += units as u128 * (width + 1);
             width = units as u128;
@@ -252,6 +274,9 @@ impl ModelConfig {
         }
         prob("lstm.dropout", self.lstm.dropout)?;
         prob("dropout", self.head_dropout)?;
+        if let InputConfig::Embedding { dropout, .. } = self.input {
+            prob("input.dropout", dropout)?;
+        }
         if let InputConfig::Embedding {
             vocab_size,
             padding_idx: Some(p),

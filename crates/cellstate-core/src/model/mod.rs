@@ -86,6 +86,7 @@ pub struct Model {
     tokens: Vec<u32>,
     x: Vec<f32>,
     head_drop: Vec<f32>,
+    embedding_drop: Vec<f32>,
     max_arg: Vec<u32>,
     /// Dense inputs/outputs: `acts[0]` is the head's input (after dropout), `acts[i + 1]` layer i's output.
     acts: Vec<Vec<f32>>,
@@ -136,7 +137,9 @@ impl Model {
         }
         let lstm_range = lstm_start..lstm_start + lc.param_count();
         let mut dense = Vec::new();
-        let mut width = lc.directions() * lc.hidden_size;
+        let mut width = config
+            .pooling
+            .pooled_width(lc.directions() * lc.hidden_size);
         let layers: Vec<(String, usize, DenseActivation)> = config
             .head
             .iter()
@@ -171,6 +174,7 @@ impl Model {
                 vocab_size,
                 dim,
                 padding_idx,
+                ..
             },
         ) = (embedding, &config.input)
         {
@@ -210,6 +214,7 @@ impl Model {
             tokens: Vec::new(),
             x: Vec::new(),
             head_drop: Vec::new(),
+            embedding_drop: Vec::new(),
             max_arg: Vec::new(),
             d_act: Vec::new(),
             d_prev: Vec::new(),

@@ -1,7 +1,8 @@
 //! Pooling: how the LSTM's outputs become the head's input, forward and backward.
 //!
 //! Shapes: B batch, T steps, H hidden, D directions, L layers, P = D·H pooled width. The LSTM's output
-//! `y` is time-major `(T, B, P)`, its final state `h_n` is `(L·D, B, H)`; pooled rows are `(B, P)`.
+//! `y` is time-major `(T, B, P)`, its final state `h_n` is `(L·D, B, H)`; pooled rows are `(B, P)`, or
+//! `(B, 2P)` for max-mean (the maximum, then the mean: both views of the whole sequence).
 //! Padding steps (t ≥ len(b)) have zero output and are skipped by mean and max.
 
 use super::config::Pooling;
@@ -43,7 +44,7 @@ impl PoolDims {
     }
 }
 
-/// `pooled = pool(y, h_n)`: `(B, P)`, or a copy of `y` `(T·B, P)` for [`Pooling::Sequence`].
+/// `pooled = pool(y, h_n)`: `(B, P)` (`(B, 2P)` for max-mean), or a copy of `y` `(T·B, P)` for [`Pooling::Sequence`].
 /// `max_arg` `(B, P)` receives the step each maximum came from (max pooling only); `lengths` is
 /// empty when every step is real.
 pub fn pool_forward<T: Float>(
@@ -55,7 +56,7 @@ pub fn pool_forward<T: Float>(
     lengths: &[u32],
     dims: PoolDims,
 ) {
-    let (n, t, h, p) = (dims.batch, dims.steps, dims.hidden, dims.width());
+    let (n, h, p) = (dims.batch, dims.hidden, dims.width());
     match pooling {
         Pooling::Sequence => {
             pooled.clear();
@@ -74,38 +75,76 @@ pub fn pool_forward<T: Float>(
         Pooling::Mean => {
             pooled.clear();
             pooled.resize(n * p, T::ZERO);
-            // Padding outputs are zero, so summing every step sums the real ones.
-            for s in 0..t {
-                for j in 0..n {
-                    for (acc, &v) in pooled[j * p..(j + 1) * p]
-                        .iter_mut()
-                        .zip(&y[(s * n + j) * p..(s * n + j + 1) * p])
-                    {
-                        *acc += v;
-                    }
-                }
-            }
-            for j in 0..n {
-                let len = T::from_usize(dims.len(lengths, j));
-                pooled[j * p..(j + 1) * p]
-                    .iter_mut()
-                    .for_each(|v| *v /= len);
-            }
+            mean_forward(pooled, p, 0, y, lengths, dims);
         }
         Pooling::Max => {
             pooled.clear();
-            pooled.resize(n * p, T::NEG_INFINITY);
-            max_arg.clear();
-            max_arg.resize(n * p, 0);
-            for s in 0..t {
-                for j in (0..n).filter(|&j| s < dims.len(lengths, j)) {
-                    for u in 0..p {
-                        let v = y[(s * n + j) * p + u];
-                        if v > pooled[j * p + u] {
-                            pooled[j * p + u] = v;
-                            max_arg[j * p + u] = s as u32;
-                        }
-                    }
+            pooled.resize(n * p, T::ZERO);
+            max_forward(pooled, max_arg, p, 0, y, lengths, dims);
+        }
+        Pooling::MaxMean => {
+            pooled.clear();
+            pooled.resize(n * 2 * p, T::ZERO);
+            max_forward(pooled, max_arg, 2 * p, 0, y, lengths, dims);
+            mean_forward(pooled, 2 * p, p, y, lengths, dims);
+        }
+    }
+}
+
+/// Columns `off..off + P` of each `pooled` row (row stride `stride`) = the mean of `y` over real steps.
+fn mean_forward<T: Float>(
+    pooled: &mut [T],
+    stride: usize,
+    off: usize,
+    y: &[T],
+    lengths: &[u32],
+    dims: PoolDims,
+) {
+    let (n, p) = (dims.batch, dims.width());
+    // Padding outputs are zero, so summing every step sums the real ones.
+    for s in 0..dims.steps {
+        for j in 0..n {
+            let row = j * stride + off;
+            for (acc, &v) in pooled[row..row + p]
+                .iter_mut()
+                .zip(&y[(s * n + j) * p..(s * n + j + 1) * p])
+            {
+                *acc += v;
+            }
+        }
+    }
+    for j in 0..n {
+        let len = T::from_usize(dims.len(lengths, j));
+        let row = j * stride + off;
+        pooled[row..row + p].iter_mut().for_each(|v| *v /= len);
+    }
+}
+
+/// Columns `off..off + P` of each `pooled` row = the maximum of `y` over real steps; `max_arg` (B, P)
+/// receives the step each came from.
+fn max_forward<T: Float>(
+    pooled: &mut [T],
+    max_arg: &mut Vec<u32>,
+    stride: usize,
+    off: usize,
+    y: &[T],
+    lengths: &[u32],
+    dims: PoolDims,
+) {
+    let (n, p) = (dims.batch, dims.width());
+    for j in 0..n {
+        pooled[j * stride + off..j * stride + off + p].fill(T::NEG_INFINITY);
+    }
+    max_arg.clear();
+    max_arg.resize(n * p, 0);
+    for s in 0..dims.steps {
+        for j in (0..n).filter(|&j| s < dims.len(lengths, j)) {
+            for u in 0..p {
+                let v = y[(s * n + j) * p + u];
+                let best = &mut pooled[j * stride + off + u];
+                if v > *best {
+                    *best = v;
+                    max_arg[j * p + u] = s as u32;
                 }
             }
         }
@@ -148,29 +187,27 @@ pub fn pool_backward<T: Float>(
             }
             PoolGrad::FinalState
         }
-        Pooling::Mean => {
+        Pooling::Mean | Pooling::Max | Pooling::MaxMean => {
             d_y.clear();
             d_y.resize(t * n * p, T::ZERO);
-            for s in 0..t {
+            let stride = pooling.pooled_width(p);
+            if pooling != Pooling::Mean {
                 for j in 0..n {
-                    let len = dims.len(lengths, j);
-                    if s >= len {
-                        continue;
-                    }
                     for u in 0..p {
-                        d_y[(s * n + j) * p + u] = d_pooled[j * p + u] / T::from_usize(len);
+                        let s = max_arg[j * p + u] as usize;
+                        d_y[(s * n + j) * p + u] += d_pooled[j * stride + u];
                     }
                 }
             }
-            PoolGrad::Outputs
-        }
-        Pooling::Max => {
-            d_y.clear();
-            d_y.resize(t * n * p, T::ZERO);
-            for j in 0..n {
-                for u in 0..p {
-                    let s = max_arg[j * p + u] as usize;
-                    d_y[(s * n + j) * p + u] += d_pooled[j * p + u];
+            if pooling != Pooling::Max {
+                let off = stride - p;
+                for s in 0..t {
+                    for j in (0..n).filter(|&j| s < dims.len(lengths, j)) {
+                        let len = T::from_usize(dims.len(lengths, j));
+                        for u in 0..p {
+                            d_y[(s * n + j) * p + u] += d_pooled[j * stride + off + u] / len;
+                        }
+                    }
                 }
             }
             PoolGrad::Outputs

@@ -1,5 +1,5 @@
-//! The passes through the whole model, each one call per batch: forward (input → LSTM → pooling →
-//! head dropout → dense head), loss, backward in the reverse order, and the training step (clipping,
+//! The passes through the whole model, each one call per batch: forward (input → embedding dropout →
+//! LSTM → pooling → head dropout → dense head), loss, backward in the reverse order, and the training step (clipping,
 //! optimiser). Every layer's own forward and backward live in its file; this one only wires them.
 //!
 //! Shapes: B batch, T steps, P = D·H pooled width, U units, R head rows (B, or T·B per step).
@@ -54,13 +54,27 @@ impl Model {
             }
             (
                 InputConfig::Embedding {
-                    vocab_size, dim, ..
+                    vocab_size,
+                    dim,
+                    dropout,
+                    ..
                 },
                 _,
             ) => {
                 let off = self.embedding.unwrap_or(0);
                 let table = &self.params[off..off + vocab_size * dim];
                 embedding_forward(&mut self.x, &self.tokens, table, *dim);
+                // Dropout on the embedded rows, drawn from the head's stream before the head's mask
+                // (no draws at p = 0, so models without it keep their streams).
+                self.embedding_drop.clear();
+                if training && *dropout > 0.0 {
+                    dropout_forward(
+                        &mut self.rng,
+                        *dropout,
+                        &mut self.x,
+                        &mut self.embedding_drop,
+                    );
+                }
                 ForwardInput {
                     x: &self.x,
                     ..Default::default()
@@ -198,11 +212,15 @@ impl Model {
                 vocab_size,
                 dim,
                 padding_idx,
+                ..
             },
         ) = (self.embedding, &self.config.input)
         {
             self.d_x.resize(self.batch * self.steps * dim, 0.0);
             self.lstm.read_d_x(&mut self.d_x)?;
+            if !self.embedding_drop.is_empty() {
+                dropout_backward(&mut self.d_x, &self.embedding_drop);
+            }
             let d_table = &mut self.grads[off..off + vocab_size * dim];
             embedding_backward(d_table, &self.d_x, &self.tokens, *dim, *padding_idx);
         }

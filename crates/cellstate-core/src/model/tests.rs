@@ -49,6 +49,7 @@ fn pooling_backward_matches_central_differences() {
         Pooling::Last,
         Pooling::Mean,
         Pooling::Max,
+        Pooling::MaxMean,
         Pooling::Sequence,
     ] {
         let mut y = values(t * n * p, 11);
@@ -59,7 +60,7 @@ fn pooling_backward_matches_central_differences() {
         } else {
             n
         };
-        let w = values(rows * p, 13);
+        let w = values(rows * pooling.pooled_width(p), 13);
         let (mut pooled, mut arg) = (Vec::new(), Vec::new());
         pool_forward(&mut pooled, &mut arg, pooling, &y, &h_n, &LENGTHS, DIMS);
         let (mut d_y, mut d_h_n) = (Vec::new(), Vec::new());
@@ -307,4 +308,83 @@ fn dropout_scales_kept_elements_and_backward_uses_the_same_mask() {
         .iter()
         .zip(&mask)
         .all(|(&a, &b)| (a != 0.0) == (b != 0.0)));
+}
+
+#[test]
+fn embedding_dropout_backward_matches_central_differences_under_the_same_mask() {
+    use super::{Batch, Model, ModelConfig};
+    // Mean pooling keeps the loss smooth, so a central difference of step 1e-2 crosses no kink.
+    let config = |p: f32| {
+        format!(
+            r#"{{"input":{{"kind":"embedding","vocabSize":6,"dim":4,"dropout":{p}}},"lstm":{{"hiddenSize":3}},"pooling":"mean","units":1,"loss":"bce","seed":7}}"#
+        )
+    };
+    let mut model = Model::new(ModelConfig::from_json(&config(0.5)).unwrap()).unwrap();
+    // (B 2, T 6): token 0 is the padding row.
+    let ids = [1, 2, 3, 4, 5, 1, 2, 2, 0, 0, 3, 5];
+    let labels = [1.0, 0.0];
+    let batch = Batch {
+        tokens: Some(&ids),
+        batch: 2,
+        steps: 6,
+        targets: Some(&labels),
+        ..Default::default()
+    };
+    let state = model.rng_state();
+    model.forward_backward(&batch).unwrap();
+    let grads = model.grads().to_vec();
+    let params = model.params().to_vec();
+    let table = &model.param_table()[0];
+    assert_eq!(table.name, "embedding.weight");
+    let (off, len) = (table.offset, table.len());
+    assert!(
+        grads[off..off + 4].iter().all(|&g| g == 0.0),
+        "padding row untrained"
+    );
+    // p = 0.5 over 48 embedded elements: some of a used row's gradient must be dropped, not all.
+    let zeros = grads[off + 4..off + len]
+        .iter()
+        .filter(|&&g| g == 0.0)
+        .count();
+    assert!(
+        zeros > 0 && zeros < len - 4,
+        "{zeros} zero gradients of {}",
+        len - 4
+    );
+    // The same stream state draws the same mask, so the loss is a function of the weights alone.
+    let mut loss_at = |i: usize, v: f32| {
+        let mut p = params.clone();
+        p[i] = v;
+        model.set_params(&p).unwrap();
+        model.set_rng_state(&state).unwrap();
+        model.forward_backward(&batch).unwrap().loss
+    };
+    let eps = 1e-2f32;
+    for i in off + 4..off + len {
+        let fd = (loss_at(i, params[i] + eps) - loss_at(i, params[i] - eps)) / (2.0 * eps as f64);
+        let g = grads[i] as f64;
+        assert!(
+            (fd - g).abs() <= 1e-4 + 1e-2 * g.abs(),
+            "embedding.weight[{}]: {fd} vs {g}",
+            i - off
+        );
+    }
+    // Dropout is training-only and p = 0 draws nothing: evaluation agrees with a model without it.
+    let mut plain = Model::new(ModelConfig::from_json(&config(0.0)).unwrap()).unwrap();
+    plain.set_params(&params).unwrap();
+    model.set_params(&params).unwrap();
+    assert_eq!(
+        model.evaluate_batch(&batch).unwrap(),
+        plain.evaluate_batch(&batch).unwrap()
+    );
+}
+
+#[test]
+fn embedding_dropout_out_of_range_is_refused() {
+    let json = r#"{"input":{"kind":"embedding","vocabSize":6,"dim":4,"dropout":1.0},"lstm":{"hiddenSize":3},"units":1,"loss":"bce"}"#;
+    let err = super::ModelConfig::from_json(json).unwrap_err().to_string();
+    assert!(
+        err.contains("input.dropout must be a number in [0, 1), got 1"),
+        "{err}"
+    );
 }
