@@ -89,3 +89,25 @@ describe.each(backendNames)('%s', (name) => {
     expect(make('0.2')).toThrow(ValueError);
   });
 });
+
+describe.each(backendNames)('%s: chunks under the per-call memory limit', (name) => {
+  it('predict and evaluate split batches the core would refuse, with the same results', async () => {
+    const b = await backend(name);
+    // One-hot input of 1,000,000 words: the core budgets ~4·V floats per (sequence, step), 16 MB, so its
+    // 2 GiB per-call limit admits ~134 one-step sequences: a batch of 256 is refused; chunks aim at 512 MiB.
+    const m = new SequenceModel(
+      { input: 'one-hot', vocabSize: 1_000_000, lstm: { hiddenSize: 1 }, output: { units: 1, activation: 'sigmoid' } },
+      { backend: b },
+    );
+    const r = rng(4);
+    const x = { data: Int32Array.from({ length: 300 }, () => Math.floor(r() * 1_000_000)), shape: [300, 1] };
+    const y = Float32Array.from({ length: 300 }, (_, i) => i % 2);
+    expect(() => m.trainBatch(x, y)).toThrow(/would not fit: it needs about .* of working memory/);
+    const all = m.predict(x).data;
+    const small = m.predict(x, { batchSize: 16 }).data;
+    for (let i = 0; i < 300; i++) expect(all[i]).toBeCloseTo(small[i], 6);
+    const e = await m.evaluate(x, y);
+    expect(e.loss).toBeCloseTo((await m.evaluate(x, y, { batchSize: 16 })).loss, 6);
+    m.dispose();
+  });
+});

@@ -48,6 +48,8 @@ export interface RawModel {
   grads(): Float32Array;
   setOptimizer(config: string, clipNorm: number): void;
   setLr(lr: number): void;
+  /** Sequences of `steps` steps per chunk of a chunked evaluation or prediction (the core's memory budget), ≥ 1. */
+  maxBatch(steps: number): number;
   optimizerStep(): number;
   optimizerM(): Float32Array;
   optimizerV(): Float32Array;

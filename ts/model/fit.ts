@@ -487,6 +487,11 @@ export async function runFit(run: FitRun, options: FitOptions): Promise<History>
  * go through the samples grouped by length, each cut to its longest (the same results up to summation order).
  * @throws {ShapeError} / {ValueError} as the core reports bad data.
  */
+/** `batchSize`, lowered to the core's working-memory budget for chunks of `steps` steps. */
+export function fittingBatch(raw: RawModel, batchSize: number, steps: number): number {
+  return Math.min(batchSize, raw.maxBatch(steps));
+}
+
 export async function evaluateBlock(
   raw: RawModel,
   data: Labeled,
@@ -495,6 +500,9 @@ export async function evaluateBlock(
   plan: BucketPlan | null = null,
 ): Promise<Evaluation> {
   const { b, t } = data;
+  // Chunks that the core's per-call memory limit admits at the longest length (a long test pass must not
+  // be refused after a whole training run).
+  batchSize = fittingBatch(raw, batchSize, b.steps);
   let loss = 0;
   let correct = 0;
   let counted = 0;

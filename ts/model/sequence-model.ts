@@ -12,7 +12,7 @@ import { type ParamInfo, mergeParams, paramSize, splitParams } from '../params';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
 import { gather, perStep, toBlock, toTargets } from './batching';
 import { type CoreConfig, type RawModel, coreConfig, isInt, normalizeOptimizer, runBatch } from './core';
-import { type FitRun, type Labeled, checkFit, evaluateBlock, fitSizes, runFit, splitValidation } from './fit';
+import { type FitRun, type Labeled, checkFit, evaluateBlock, fitSizes, fittingBatch, runFit, splitValidation } from './fit';
 import { META_EPOCHS, META_OPTIMIZER, META_RNG, decodeOptimizer, decodeRng, encodeOptimizer, encodeRng, savedConfig } from './format';
 import type {
   Evaluation,
@@ -299,8 +299,9 @@ export class SequenceModel {
     const each = perStep(this.#core);
     const per = (each ? b.steps : 1) * u;
     const out = new Float32Array(b.n * per);
-    for (let from = 0; from < b.n; from += batchSize) {
-      const { block: g } = gather(b, null, null, from, Math.min(b.n, from + batchSize));
+    const size = fittingBatch(raw, batchSize, b.steps);
+    for (let from = 0; from < b.n; from += size) {
+      const { block: g } = gather(b, null, null, from, Math.min(b.n, from + size));
       out.set(
         call(() => raw.predictBatch(g.tokens, g.x, g.n, g.steps, g.lengths)),
         from * per,

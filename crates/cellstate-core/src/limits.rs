@@ -23,6 +23,11 @@ pub const MAX_MODEL_BYTES: u128 = 1 << 31;
 /// Bytes of working memory (activation caches and their gradients) one batch call may need: 2 GiB.
 pub const MAX_CALL_BYTES: u128 = 1 << 31;
 
+/// Working memory a chunked evaluation or prediction aims at per call ([`crate::model::Model::max_batch`]):
+/// a quarter of [`MAX_CALL_BYTES`], so that the wasm backend, whose memory grows and stays grown, can
+/// still have it beside the model.
+pub const CHUNK_BYTES: u128 = 1 << 29;
+
 /// Below this a batch call's working memory is not probed (cheap calls stay cheap).
 const PROBE_FROM: u128 = 64 << 20;
 

@@ -268,6 +268,13 @@ impl ModelHandle {
         self.inner.set_optimizer(config, clip).map_err(js_err)
     }
 
+    /// Sequences of `steps` steps per chunk of a chunked evaluation (the core's working-memory budget).
+    #[wasm_bindgen(js_name = maxBatch)]
+    pub fn max_batch(&self, steps: f64) -> f64 {
+        self.inner
+            .max_batch(steps.clamp(0.0, u32::MAX as f64) as usize) as f64
+    }
+
     /// Sets the learning rate.
     #[wasm_bindgen(js_name = setLr)]
     pub fn set_lr(&mut self, lr: f64) -> Result<(), JsValue> {

@@ -395,6 +395,15 @@ impl Model {
         self.config.units
     }
 
+    /// How many sequences of `steps` steps one chunk of a chunked evaluation or prediction should hold:
+    /// as many as fit [`crate::limits::CHUNK_BYTES`] of working memory, at least 1 (a single sequence
+    /// that needs more is the call's own error). So a long test pass is never refused after training.
+    pub fn max_batch(&self, steps: usize) -> usize {
+        let per_sequence = steps.max(1) as u128 * self.config.floats_per_step() * 4;
+        (crate::limits::CHUNK_BYTES / per_sequence.max(1)).clamp(1, crate::limits::MAX_SIZE as u128)
+            as usize
+    }
+
     /// Checks a batch as the batch calls do, changing nothing: `fit` runs it over every batch before
     /// its first step, so bad data is refused before any weight moves.
     ///
