@@ -404,12 +404,12 @@ function surfaceTarget(): Target {
       input: fc.oneof(
         wild.map((v) => ({ kind: 'one-hot', vocabSize: v })),
         fc
-          .tuple(wild, wild, fc.oneof(fc.constant(null), wild))
-          .map(([v, d, p]) => ({ kind: 'embedding', vocabSize: v, dim: d, paddingIdx: p })),
+          .tuple(wild, wild, fc.oneof(fc.constant(null), wild), fc.constantFrom(0, 0.3, 1, -1))
+          .map(([v, d, p, dropout]) => ({ kind: 'embedding', vocabSize: v, dim: d, paddingIdx: p, dropout })),
         wild.map((f) => ({ kind: 'dense', features: f })),
       ),
       lstm: fc.record({ hiddenSize: wild, numLayers: wild, bidirectional: fc.boolean(), dropout: fc.constantFrom(0, 0.5, 1, -1) }),
-      pooling: fc.constantFrom('last', 'mean', 'max', 'sequence'),
+      pooling: fc.constantFrom('last', 'mean', 'max', 'max-mean', 'sequence'),
       head: fc.array(fc.record({ units: wild, activation: fc.constantFrom('relu', 'tanh', 'linear') }), { maxLength: 2 }),
       units: wild,
       loss: fc.constantFrom('bce', 'cross-entropy', 'mse'),
