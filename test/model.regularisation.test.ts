@@ -93,21 +93,45 @@ describe.each(backendNames)('%s', (name) => {
 describe.each(backendNames)('%s: chunks under the per-call memory limit', (name) => {
   it('predict and evaluate split batches the core would refuse, with the same results', async () => {
     const b = await backend(name);
-    // One-hot input of 1,000,000 words: the core budgets ~4·V floats per (sequence, step), 16 MB, so its
-    // 2 GiB per-call limit admits ~134 one-step sequences: a batch of 256 is refused; chunks aim at 512 MiB.
+    // An embedding 100,000 wide: the core budgets ~4·E floats per (sequence, step), 1.6 MB, so its 2 GiB
+    // per-call limit admits ~1,340 one-step sequences: a batch of 1,500 is refused; chunks aim at 512 MiB
+    // (~335 sequences, 134 MB of embedded rows each).
     const m = new SequenceModel(
-      { input: 'one-hot', vocabSize: 1_000_000, lstm: { hiddenSize: 1 }, output: { units: 1, activation: 'sigmoid' } },
+      { input: { embedding: 100_000 }, vocabSize: 3, lstm: { hiddenSize: 1 }, output: { units: 1, activation: 'sigmoid' } },
       { backend: b },
     );
-    const r = rng(4);
-    const x = { data: Int32Array.from({ length: 300 }, () => Math.floor(r() * 1_000_000)), shape: [300, 1] };
-    const y = Float32Array.from({ length: 300 }, (_, i) => i % 2);
+    const n = 1500;
+    const x = { data: Int32Array.from({ length: n }, (_, i) => i % 3), shape: [n, 1] };
+    const y = Float32Array.from({ length: n }, (_, i) => i % 2);
     expect(() => m.trainBatch(x, y)).toThrow(/would not fit: it needs about .* of working memory/);
-    const all = m.predict(x).data;
+    const all = m.predict(x, { batchSize: n }).data;
     const small = m.predict(x, { batchSize: 16 }).data;
-    for (let i = 0; i < 300; i++) expect(all[i]).toBeCloseTo(small[i], 6);
-    const e = await m.evaluate(x, y);
+    for (let i = 0; i < n; i++) expect(all[i]).toBeCloseTo(small[i], 6);
+    const e = await m.evaluate(x, y, { batchSize: n });
     expect(e.loss).toBeCloseTo((await m.evaluate(x, y, { batchSize: 16 })).loss, 6);
+    m.dispose();
+  });
+
+  it('budgets one-hot input as the gather it is: a 20,000-word one-hot BiLSTM takes batch 32 × 400 steps', async () => {
+    const b = await backend(name);
+    const m = new SequenceModel(
+      {
+        input: 'one-hot',
+        vocabSize: 20_000,
+        lstm: { hiddenSize: 4, bidirectional: true },
+        pooling: 'max',
+        mask: true,
+        output: { units: 1, activation: 'sigmoid' },
+      },
+      { backend: b },
+    );
+    const x = { data: Int32Array.from({ length: 32 * 400 }, (_, i) => (i * 7919) % 20_000), shape: [32, 400] };
+    expect(
+      m.trainBatch(
+        x,
+        Float32Array.from({ length: 32 }, (_, i) => i % 2),
+      ).loss,
+    ).toBeGreaterThan(0);
     m.dispose();
   });
 });

@@ -216,9 +216,13 @@ impl ModelConfig {
     }
 
     /// f32 values one batch call keeps per (sequence, step): the LSTM's, the input layer's output and
-    /// its gradient, and the head's activations when it runs on every step.
+    /// its gradient, and the head's activations when it runs on every step. One-hot input counts as
+    /// one value: it is a gather of W_ih's columns, so no (T, B, V) input or gradient ever exists.
     pub(crate) fn floats_per_step(&self) -> u128 {
-        let lc = self.lstm_config();
+        let mut lc = self.lstm_config();
+        if let InputConfig::OneHot { .. } = self.input {
+            lc.input_size = 1;
+        }
         let head: u128 =
             self.head.iter().map(|d| d.units as u128).sum::<u128>() + self.units as u128;
         let pooled = lc.directions() as u128 * lc.hidden_size as u128;
