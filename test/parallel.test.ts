@@ -4,9 +4,20 @@
  * float rounding of the shard sums and are bitwise repeatable. `applyGradients` itself is checked on every
  * backend. Needs `bash scripts/build` (the workers run dist/parallel-worker.js).
  */
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ParallelModel, type SequenceModelConfig, createParallelModel, sequenceClassifier, sequenceTagger } from '../ts/index';
-import { backend, backendNames, expectClose, rng } from './helpers';
+import {
+  BackendError,
+  type ParallelModel,
+  type SequenceModelConfig,
+  createParallelModel,
+  sequenceClassifier,
+  sequenceTagger,
+} from '../ts/index';
+import { nodeWorkerFactory } from '../ts/parallel/node';
+import type { Request } from '../ts/parallel/protocol';
+import type { WorkerFactory } from '../ts/parallel/pool';
+import { backend, backendNames, expectClose, repoRoot, rng } from './helpers';
 
 const B = 9; // two shards of 5 and 4 rows
 const T = 7;
@@ -154,6 +165,39 @@ describe('ParallelModel over worker_threads (wasm)', () => {
     const want = p.model.predict(x);
     expect(got.shape).toEqual(want.shape);
     expectClose('predict', got.data, want.data, { rtol: 1e-6, atol: 1e-7 });
+  });
+
+  it('compiles the .wasm once in this thread and posts the same module to every worker', async () => {
+    const sent: Request[] = [];
+    const recording: WorkerFactory = (i) => {
+      const port = nodeWorkerFactory(i);
+      return { ...port, postMessage: (m) => (sent.push(m), port.postMessage(m)) };
+    };
+    const m = sequenceClassifier(classifier, { backend: await backend('wasm') });
+    const p = await createParallelModel(m, { workers: 2, wasmFeatures: 'simd128', createWorker: recording });
+    try {
+      const inits = sent.flatMap((r) => (r.type === 'init' ? [r.backend.wasm] : []));
+      expect(inits).toHaveLength(2);
+      expect(inits[0]).toBeInstanceOf(WebAssembly.Module);
+      expect(inits[1]).toBe(inits[0]);
+      const { x } = batch(5);
+      expectClose('predict', (await p.predict(x)).data, m.predict(x).data, { rtol: 1e-6, atol: 1e-7 });
+    } finally {
+      await p.dispose();
+      m.dispose();
+    }
+  });
+
+  it('runs a .wasm given by path, and a path that does not load is a BackendError', async () => {
+    const m = sequenceClassifier(classifier, { backend: await backend('wasm') });
+    const wasm = join(repoRoot, 'dist/cellstate_wasm_bg.wasm');
+    const p = await createParallelModel(m, { workers: 2, wasmFeatures: 'simd128', wasm });
+    expect(p.kernels).toBe('simd128');
+    const { x } = batch(6);
+    expectClose('predict', (await p.predict(x)).data, m.predict(x).data, { rtol: 1e-6, atol: 1e-7 });
+    await p.dispose();
+    await expect(createParallelModel(m, { workers: 2, wasm: join(repoRoot, 'dist/missing.wasm') })).rejects.toThrow(BackendError);
+    m.dispose();
   });
 
   it('a bad batch is an error from the worker, and the weights stay', async () => {

@@ -10,7 +10,7 @@
  * Results depend only on the batch and the worker count, never on timing; 1 worker gives exactly
  * `trainBatch`'s step, N workers the same within float rounding of the shard sums.
  */
-import type { InitOptions, WasmBuild } from '../backend';
+import { type InitOptions, type WasmBuild, type WasmModule, compileWasm } from '../backend';
 import { BackendError, StateError, ValueError } from '../errors';
 import type { BatchStats, Block } from '../model/core';
 import type { Evaluation, OptimizerSpec, SequenceBatchInput, SequenceModel, Targets } from '../model';
@@ -46,8 +46,12 @@ export interface ParallelOptions {
   workers?: number;
   /** Which wasm build the workers load, as {@link InitOptions.wasmFeatures} (default `'auto'`). */
   wasmFeatures?: InitOptions['wasmFeatures'];
-  /** URL or path of the `.wasm` the workers load instead of the shipped one. */
-  wasm?: string;
+  /**
+   * URL or path of a `.wasm` to run instead of the shipped build, or the compiled `WebAssembly.Module`. It is read
+   * and compiled once, in this thread (a relative URL resolves as `init({ wasm })` resolves it here), and the
+   * module posted to every worker; the shipped build is compiled once per thread whatever the number of pools.
+   */
+  wasm?: string | WasmModule;
   /** Makes the workers; defaults to worker_threads in Node and module Web Workers in browsers. */
   createWorker?: WorkerFactory;
 }
@@ -364,7 +368,9 @@ export async function startWorkerPool(options: ParallelOptions = {}): Promise<Wo
   const ports: Port[] = [];
   try {
     for (let i = 0; i < count; i++) ports.push(new Port(factory(i)));
-    const backend = { wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) };
+    // Compiled once here and posted: the workers neither read nor compile the file, and share one module's code.
+    const wasm = await compileWasm({ wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) });
+    const backend = { wasmFeatures: options.wasmFeatures, wasm };
     const inits = await Promise.all(ports.map((p) => p.request<'init'>({ type: 'init', backend })));
     const kinds = new Set(inits.map((r) => r.kernels));
     if (kinds.size > 1) throw new StateError(`workers chose different kernel sets: ${[...kinds].join(', ')}`);
