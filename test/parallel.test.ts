@@ -188,6 +188,16 @@ describe('ParallelModel over worker_threads (wasm)', () => {
     }
   });
 
+  it.each([1, 2])("moves the shards' copies to %i worker(s), never the caller's arrays", async (workers) => {
+    const p = await start(classifier, workers);
+    const { x, yClass } = batch(7);
+    const [data, y] = [x.data.slice(), yClass.slice()];
+    await p.trainBatch(x, yClass);
+    await p.predict(x);
+    expect(x.data).toEqual(data);
+    expect(yClass).toEqual(y);
+  });
+
   it('runs a .wasm given by path, and a path that does not load is a BackendError', async () => {
     const m = sequenceClassifier(classifier, { backend: await backend('wasm') });
     const wasm = join(repoRoot, 'dist/cellstate_wasm_bg.wasm');

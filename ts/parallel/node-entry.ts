@@ -2,10 +2,13 @@
 import { parentPort } from 'node:worker_threads';
 import '../native';
 import type { Request } from './protocol';
-import { createHandler } from './worker';
+import { createHandler, replyTransfer } from './worker';
 
 const handle = createHandler();
 let queue: Promise<void> = Promise.resolve();
 parentPort!.on('message', (req: Request) => {
-  queue = queue.then(async () => parentPort!.postMessage(await handle(req)));
+  queue = queue.then(async () => {
+    const reply = await handle(req);
+    parentPort!.postMessage(reply, replyTransfer(reply));
+  });
 });

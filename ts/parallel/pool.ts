@@ -20,7 +20,8 @@ import type { Reply, Request, Shard, Weights } from './protocol';
 
 /** One worker as the pool sees it: Node's `Worker` and the browser's `Worker` both fit through a small adapter. */
 export interface WorkerPort {
-  postMessage(message: Request): void;
+  /** Posts a request; `transfer` lists buffers of it that the pool no longer uses (moved, not copied, when given). */
+  postMessage(message: Request, transfer?: ArrayBuffer[]): void;
   /** Registers the handler of every reply (called once, before the first request). */
   onMessage(handler: (reply: Reply) => void): void;
   /** Registers the handler of a worker that failed (crashed, could not load its script). */
@@ -79,13 +80,16 @@ class Port {
     port.hold?.(false);
   }
 
-  request<T extends Extract<Reply, { ok: true }>['type']>(req: RequestBody): Promise<Extract<Reply, { type: T }>> {
+  request<T extends Extract<Reply, { ok: true }>['type']>(
+    req: RequestBody,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<Extract<Reply, { type: T }>> {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#port.hold?.(true);
-      this.#port.postMessage({ ...req, id } as Request);
+      this.#port.postMessage({ ...req, id } as Request, transfer);
     }).then((r) => {
       if (!r.ok) throw fromPlainError(r.error);
       return r as Extract<Reply, { type: T }>;
@@ -125,6 +129,11 @@ function checkInput(x: SequenceBatchInput): { n: number; row: number } {
   }
   const n = x.shape[0];
   return { n, row: x.data.length / Math.max(n, 1) };
+}
+
+/** The buffers of a shard's copies, moved to the worker rather than copied again by `postMessage`. */
+function shardBuffers(s: Shard): ArrayBuffer[] {
+  return [s.data, s.lengths, s.targets].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []));
 }
 
 function shardOf(x: SequenceBatchInput, row: number, from: number, to: number, y?: Float32Array, yRow = 0): Shard {
@@ -225,9 +234,10 @@ export class ParallelModel {
     const ports = this.#open();
     const ranges = shardRanges(n, ports.length);
     const replies = await Promise.all(
-      ranges.map(([from, to], i) =>
-        ports[i].request<'gradients'>({ type: 'gradients', weights: this.#weightsFor(ports[i]), shard: shard(from, to) }),
-      ),
+      ranges.map(([from, to], i) => {
+        const s = shard(from, to);
+        return ports[i].request<'gradients'>({ type: 'gradients', weights: this.#weightsFor(ports[i]), shard: s }, shardBuffers(s));
+      }),
     );
     const terms = replies.reduce((s, r) => s + r.terms, 0);
     const sum: Record<string, TensorLike> = {};
@@ -262,9 +272,10 @@ export class ParallelModel {
     const { n, row } = checkInput(x);
     const ranges = shardRanges(n, ports.length);
     const replies = await Promise.all(
-      ranges.map(([from, to], i) =>
-        ports[i].request<'predict'>({ type: 'predict', weights: this.#weightsFor(ports[i]), shard: shardOf(x, row, from, to), batchSize }),
-      ),
+      ranges.map(([from, to], i) => {
+        const s = shardOf(x, row, from, to);
+        return ports[i].request<'predict'>({ type: 'predict', weights: this.#weightsFor(ports[i]), shard: s, batchSize }, shardBuffers(s));
+      }),
     );
     if (replies.length === 0) return this.model.predict(x);
     const per = replies[0].output.data.length / (ranges[0][1] - ranges[0][0]);
