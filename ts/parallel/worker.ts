@@ -9,16 +9,6 @@ import type { TensorLike } from '../tensor';
 import { toPlainError } from '../worker/protocol';
 import type { Reply, Request } from './protocol';
 
-/**
- * The buffers of a reply's tensors (each a copy out of wasm memory), moved to the pool rather than copied by
- * `postMessage`.
- */
-export function replyTransfer(reply: Reply): ArrayBuffer[] {
-  if (!reply.ok) return [];
-  const tensors = reply.type === 'predict' ? [reply.output] : reply.type === 'gradients' ? Object.values(reply.grads) : [];
-  return [...new Set(tensors.map((t) => t.data.buffer as ArrayBuffer))];
-}
-
 /** Answers requests for one worker; keeps the model and the weight version it last loaded. */
 export function createHandler(): (req: Request) => Promise<Reply> {
   let backend: Backend | null = null;
