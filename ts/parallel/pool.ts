@@ -68,7 +68,8 @@ export interface ParallelOptions {
 
 /**
  * Default of {@link ParallelOptions.minShardFlops}: 6 MFLOP a worker. Measured (Node 20, relaxed SIMD, 2 workers
- * against the main thread, a 2-core x86 machine) over dense and one-hot batches of H = 16 to 128: splitting lost at
+ * against the main thread, a 2-core x86 VM, the machine's other load de-prioritised so that both cores were ours,
+ * medians of per-round ratios) over dense and one-hot batches of H = 16 to 128: splitting lost at
  * 5.2 MFLOP a worker and below (train 0.87x, infer 0.95x; 0.25-0.75x under 2 MFLOP) and gained from 6.5 MFLOP
  * (seed train, one-hot ids, 1.28x; infer 1.15-1.5x from 10 MFLOP). The work of ~0.5-1 ms of one thread's compute.
  */
