@@ -253,8 +253,8 @@ async function compileSource(source: WasmSource): Promise<WasmModule> {
  * shipped file (compiled once per thread and reused). A worker pool posts it to its workers, so the file is
  * fetched and compiled once, not once per worker, and every worker instantiates the same module. (Node 20's V8
  * shares machine code and tier-up between isolates that compile identical bytes anyway, through its native
- * module cache, so no time changed there; in Chromium the pool started 20-50 ms sooner and its first call took
- * 10-55 ms longer, start plus first call within noise.) @internal
+ * module cache, so no time changed there; in Chromium the pool started 18-55 ms sooner and its first call took
+ * 10-57 ms longer, start plus first call within noise.) @internal
  * @throws {BackendError} when the source cannot be read or compiled; as {@link chooseWasmBuild}.
  */
 export async function compileWasm(options: Pick<InitOptions, 'wasm' | 'wasmFeatures'> = {}): Promise<WasmModule> {
