@@ -61,7 +61,8 @@ export interface ParallelOptions {
    * {@link MIN_SHARD_FLOPS}. A batch of B rows goes to `min(workers, B, ⌊work / minShardFlops⌋)` workers; under 2
    * it runs in this thread on the main model instead (or on one worker when the main model is not on the workers'
    * wasm build and kernel set), as the round trip would cost more than the split saves. The values do not depend
-   * on the path: predictions are bitwise the same, a step equals the 1-worker step. `0`: every batch over every worker.
+   * on the path: predictions are bitwise the same, a step equals the 1-worker step (with dropout, this thread
+   * draws from the main model's stream and a worker from its own). `0`: every batch over every worker.
    */
   minShardFlops?: number;
 }
