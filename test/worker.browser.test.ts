@@ -118,7 +118,11 @@ describe('createTrainer in headless Chromium (module worker, no bundler)', () =>
   it('trains data-parallel over 2 module workers (the parallel engine in a browser): the losses of 1 worker within 1e-5', async (ctx) => {
     if (!browser) return ctx.skip(launchError ?? 'no browser');
     const onPage = await page.evaluate(() => window.trainOnPage());
+    const before = server.requests.length;
     const two = await page.evaluate(() => window.trainParallel());
+    // The page compiled its .wasm at start and posts that module to the two parallel workers, so the only fetch
+    // is the one-worker trainer's (its worker loads its own); each parallel worker fetched it before.
+    expect(server.requests.slice(before).filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
     console.log(
       `one epoch with workers: 2 (${two.backend.kernels}): ${two.samplesPerSecond.toFixed(0)} samples/s, workers: 1 ` +
         `${two.singleSamplesPerSecond.toFixed(0)} samples/s; longest main-thread gap ${two.maxIntervalGap.toFixed(1)} ms (interval) / ` +

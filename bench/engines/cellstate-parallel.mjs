@@ -56,8 +56,10 @@ export async function prepare({ job, cfg, data, weights }) {
       runtime: `node ${process.versions.node}`,
     },
     mustCheck: true,
-    // 3 warm-up calls left medium infer at 1.0x one thread, 10 calls more gave 2.1x (measured); likely each worker
-    // tiering up its own copy of the wasm code (V8: Liftoff first, TurboFan once a function is hot), not profiled.
+    // A fresh pool's first call runs ~3-4x its later ones (medium infer: V8 runs the kernels in Liftoff until they
+    // tier up, and the workers' memory grows), from the second call on it is steady (measured call by call, 20
+    // calls, Node 20). The workers share one compiled module, so the tier-up is not per worker. An earlier run saw
+    // 1.0x one thread after 3 warm-up calls and 2.1x after 10 more; not reproduced. 1.5 s is a margin.
     warmupSeconds: 1.5,
     samplesPerStep: b,
     memoryBytes: () => backend.memoryBytes(),

@@ -18,7 +18,7 @@ export function webWorkerFactory(url?: string | URL): WorkerFactory {
         ? new Worker(new URL('./parallel-worker.browser.js', import.meta.url), { type: 'module' })
         : new Worker(url, { type: 'module' });
     return {
-      postMessage: (m) => w.postMessage(m),
+      postMessage: (m, transfer) => w.postMessage(m, transfer ?? []),
       onMessage: (h) => w.addEventListener('message', (e: MessageEvent<Reply>) => h(e.data)),
       onError: (h) => w.addEventListener('error', (e: ErrorEvent) => h(new Error(e.message || 'worker failed to load'))),
       terminate: () => w.terminate(),

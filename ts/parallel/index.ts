@@ -1,3 +1,3 @@
 /** The data-parallel engine's public surface (both entries export it). */
-export { createParallelModel, ParallelModel, shardRanges } from './pool';
+export { createParallelModel, lstmForwardFlops, MIN_SHARD_FLOPS, ParallelModel, shardRanges } from './pool';
 export type { ParallelOptions, WorkerFactory, WorkerPort } from './pool';

@@ -22,7 +22,7 @@ function workerScript(): string {
 export const nodeWorkerFactory: WorkerFactory = () => {
   const w = new Worker(workerScript());
   return {
-    postMessage: (m) => w.postMessage(m),
+    postMessage: (m, transfer) => w.postMessage(m, transfer),
     onMessage: (h) => w.on('message', (r: Reply) => h(r)),
     onError: (h) => {
       w.on('error', h);

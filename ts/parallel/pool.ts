@@ -8,9 +8,10 @@
  * each shard's loss terms (so the mean loss and its gradient are the whole batch's), in float64, then applies
  * the sum once with its own optimiser (clipping included) and sends the new weights with the next request.
  * Results depend only on the batch and the worker count, never on timing; 1 worker gives exactly
- * `trainBatch`'s step, N workers the same within float rounding of the shard sums.
+ * `trainBatch`'s step, N workers the same within float rounding of the shard sums. A batch too small to gain from
+ * the round trip ({@link ParallelOptions.minShardFlops}) goes to fewer workers, or runs in this thread.
  */
-import type { InitOptions, WasmBuild } from '../backend';
+import { type InitOptions, type WasmBuild, type WasmModule, compileWasm } from '../backend';
 import { BackendError, StateError, ValueError } from '../errors';
 import type { BatchStats, Block } from '../model/core';
 import type { Evaluation, OptimizerSpec, SequenceBatchInput, SequenceModel, Targets } from '../model';
@@ -20,7 +21,8 @@ import type { Reply, Request, Shard, Weights } from './protocol';
 
 /** One worker as the pool sees it: Node's `Worker` and the browser's `Worker` both fit through a small adapter. */
 export interface WorkerPort {
-  postMessage(message: Request): void;
+  /** Posts a request; `transfer` lists buffers of it that the pool no longer uses (moved, not copied, when given). */
+  postMessage(message: Request, transfer?: ArrayBuffer[]): void;
   /** Registers the handler of every reply (called once, before the first request). */
   onMessage(handler: (reply: Reply) => void): void;
   /** Registers the handler of a worker that failed (crashed, could not load its script). */
@@ -46,10 +48,49 @@ export interface ParallelOptions {
   workers?: number;
   /** Which wasm build the workers load, as {@link InitOptions.wasmFeatures} (default `'auto'`). */
   wasmFeatures?: InitOptions['wasmFeatures'];
-  /** URL or path of the `.wasm` the workers load instead of the shipped one. */
-  wasm?: string;
+  /**
+   * URL or path of a `.wasm` to run instead of the shipped build, or the compiled `WebAssembly.Module`. It is read
+   * and compiled once, in this thread (a relative URL resolves as `init({ wasm })` resolves it here), and the
+   * module posted to every worker; the shipped build is compiled once per thread whatever the number of pools.
+   */
+  wasm?: string | WasmModule;
   /** Makes the workers; defaults to worker_threads in Node and module Web Workers in browsers. */
   createWorker?: WorkerFactory;
+  /**
+   * The least work a worker is given, in forward FLOPs of the LSTM ({@link lstmForwardFlops}), default
+   * {@link MIN_SHARD_FLOPS}. A batch of B rows goes to `min(workers, B, ⌊work / minShardFlops⌋)` workers; under 2
+   * it runs in this thread on the main model instead (or on one worker when the main model is not on the workers'
+   * wasm build and kernel set), as the round trip would cost more than the split saves. The values do not depend
+   * on the path: predictions are bitwise the same, a step equals the 1-worker step (with dropout, this thread
+   * draws from the main model's stream and a worker from its own). `0`: every batch over every worker.
+   */
+  minShardFlops?: number;
+}
+
+/**
+ * Default of {@link ParallelOptions.minShardFlops}: 6 MFLOP a worker. Measured (Node 20, relaxed SIMD, 2 workers
+ * against the main thread, a 2-core x86 VM, the machine's other load de-prioritised so that both cores were ours,
+ * medians of per-round ratios) over dense and one-hot batches of H = 16 to 128: splitting lost at
+ * 5.2 MFLOP a worker and below (train 0.87x, infer 0.95x; 0.25-0.75x under 2 MFLOP) and gained from 6.5 MFLOP
+ * (seed train, one-hot ids, 1.28x; infer 1.15-1.5x from 10 MFLOP). The work of ~0.5-1 ms of one thread's compute.
+ */
+export const MIN_SHARD_FLOPS = 6e6;
+
+/**
+ * Forward FLOPs of a model's LSTM stack on a batch of `batch` sequences of `steps` steps: over layers and
+ * directions, 2·B·T·(F_in + H)·4H, with F_in the features (dense input), the embedding width, 0 for one-hot
+ * input (a row gather, no product) and D·H above the first layer. The head and the gather are left out (small).
+ * @throws never.
+ */
+export function lstmForwardFlops(config: SequenceModel['config'], batch: number, steps: number): number {
+  const h = config.lstm.hiddenSize;
+  const layers = config.lstm.numLayers ?? 1;
+  const dirs = config.lstm.bidirectional ? 2 : 1;
+  const input = config.input;
+  const first = input === 'one-hot' ? 0 : 'features' in input ? input.features : input.embedding;
+  let flops = 0;
+  for (let l = 0; l < layers; l++) flops += dirs * 2 * batch * steps * ((l === 0 ? first : dirs * h) + h) * 4 * h;
+  return flops;
 }
 
 /** A request without its id (the port numbers them); distributes over the union. */
@@ -75,17 +116,25 @@ class Port {
     port.hold?.(false);
   }
 
-  request<T extends Extract<Reply, { ok: true }>['type']>(req: RequestBody): Promise<Extract<Reply, { type: T }>> {
+  request<T extends Extract<Reply, { ok: true }>['type']>(
+    req: RequestBody,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<Extract<Reply, { type: T }>> {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#port.hold?.(true);
-      this.#port.postMessage({ ...req, id } as Request);
+      this.#port.postMessage({ ...req, id } as Request, transfer);
     }).then((r) => {
       if (!r.ok) throw fromPlainError(r.error);
       return r as Extract<Reply, { type: T }>;
     });
+  }
+
+  /** Why this worker stopped (it crashed, or the pool was closed or terminated), or null. */
+  get failure(): Error | null {
+    return this.#failed;
   }
 
   /** Rejects every pending and later request with `error` (a crashed worker, or the pool closed under them). */
@@ -123,6 +172,11 @@ function checkInput(x: SequenceBatchInput): { n: number; row: number } {
   return { n, row: x.data.length / Math.max(n, 1) };
 }
 
+/** The buffers of a shard's copies, moved to the worker rather than copied again by `postMessage`. */
+function shardBuffers(s: Shard): ArrayBuffer[] {
+  return [s.data, s.lengths, s.targets].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []));
+}
+
 function shardOf(x: SequenceBatchInput, row: number, from: number, to: number, y?: Float32Array, yRow = 0): Shard {
   const shard: Shard = { data: x.data.slice(from * row, to * row), shape: [to - from, ...x.shape.slice(1)] };
   if (x.lengths) shard.lengths = Uint32Array.from(Array.prototype.slice.call(x.lengths, from, to) as number[]);
@@ -146,13 +200,22 @@ export class ParallelModel {
   #weights: Weights | null = null;
   #closed = false;
   #release: () => Promise<void>;
+  #minShardFlops: number;
 
   /** @internal use {@link createParallelModel}. */
-  constructor(model: SequenceModel, ports: Port[], kernels: string, wasmBuild: WasmBuild | null, release: () => Promise<void>) {
+  constructor(
+    model: SequenceModel,
+    ports: Port[],
+    kernels: string,
+    wasmBuild: WasmBuild | null,
+    minShardFlops: number,
+    release: () => Promise<void>,
+  ) {
     this.model = model;
     this.#ports = ports;
     this.kernels = kernels;
     this.wasmBuild = wasmBuild;
+    this.#minShardFlops = minShardFlops;
     this.#release = release;
   }
 
@@ -164,6 +227,24 @@ export class ParallelModel {
   #open(): Port[] {
     if (this.#closed) throw new StateError('this ParallelModel was disposed');
     return this.#ports;
+  }
+
+  /**
+   * How many workers a batch of `n` sequences of `steps` steps goes to (see {@link ParallelOptions.minShardFlops});
+   * 0: this thread, on the main model.
+   */
+  #plan(ports: Port[], n: number, steps: number): number {
+    const work = lstmForwardFlops(this.model.config, n, steps);
+    if (this.#minShardFlops === 0) return ports.length;
+    const k = Math.min(ports.length, n, Math.floor(work / this.#minShardFlops));
+    if (k >= 2) return k;
+    // In this thread only where it computes the workers' bits: the same wasm build and kernel set.
+    const b = this.model.backend;
+    if (b.name !== 'wasm' || b.wasmBuild !== this.wasmBuild || b.kernels !== this.kernels) return 1;
+    // A stopped pool fails a call here as it would in the workers.
+    const failure = ports.find((p) => p.failure)?.failure;
+    if (failure) throw failure;
+    return 0;
   }
 
   /** The current weights for a worker, or nothing when it has them already. */
@@ -194,13 +275,15 @@ export class ParallelModel {
    * One optimiser step on one batch over the workers: shard gradients summed in worker order (float64, weighted by
    * loss terms), clipped and applied on the main model; returns the batch's mean loss and accuracy.
    * Dropout runs in each worker from its own seeded stream, so with dropout the step differs from `trainBatch`'s.
+   * A batch under 2 × {@link ParallelOptions.minShardFlops} of work is the 1-worker step (computed in this thread
+   * when the main model runs the workers' build).
    * @throws {ValueError} / {ShapeError} on bad input or diverged gradients (the weights are unchanged then);
    * {@link StateError} after dispose.
    */
   async trainBatch(x: SequenceBatchInput, y: Targets): Promise<Evaluation> {
     const { n, row } = checkInput(x);
     const yData = Float32Array.from(((y as TensorLike).data ?? y) as ArrayLike<number>);
-    const s = await this.#step(n, (from, to) => shardOf(x, row, from, to, yData, yData.length / Math.max(n, 1)));
+    const s = await this.#step(x, yData, (from, to) => shardOf(x, row, from, to, yData, yData.length / Math.max(n, 1)));
     return { loss: s.loss, accuracy: s.counted > 0 ? s.correct / s.counted : undefined };
   }
 
@@ -214,16 +297,26 @@ export class ParallelModel {
       shape: b.tokens ? [b.n, b.steps] : [b.n, b.steps, b.width],
       ...(b.lengths ? { lengths: b.lengths } : {}),
     };
-    return this.#step(b.n, (from, to) => shardOf(x, b.steps * b.width, from, to, targets, targets.length / Math.max(b.n, 1)));
+    return this.#step(x, targets, (from, to) => shardOf(x, b.steps * b.width, from, to, targets, targets.length / Math.max(b.n, 1)));
   }
 
-  async #step(n: number, shard: (from: number, to: number) => Shard): Promise<BatchStats> {
+  async #step(x: SequenceBatchInput, targets: Float32Array, shard: (from: number, to: number) => Shard): Promise<BatchStats> {
     const ports = this.#open();
-    const ranges = shardRanges(n, ports.length);
+    const n = x.shape[0];
+    const k = this.#plan(ports, n, x.shape[1]);
+    if (k === 0) {
+      // The 1-worker step, here: the same gradients (a single shard's weight is 1) applied the same way.
+      const g = this.model.computeGradients(x, targets);
+      this.model.applyGradients(this.model.gradients());
+      this.#version++;
+      return { loss: g.loss, correct: g.correct, counted: g.count, terms: g.terms };
+    }
+    const ranges = shardRanges(n, k);
     const replies = await Promise.all(
-      ranges.map(([from, to], i) =>
-        ports[i].request<'gradients'>({ type: 'gradients', weights: this.#weightsFor(ports[i]), shard: shard(from, to) }),
-      ),
+      ranges.map(([from, to], i) => {
+        const s = shard(from, to);
+        return ports[i].request<'gradients'>({ type: 'gradients', weights: this.#weightsFor(ports[i]), shard: s }, shardBuffers(s));
+      }),
     );
     const terms = replies.reduce((s, r) => s + r.terms, 0);
     const sum: Record<string, TensorLike> = {};
@@ -250,17 +343,22 @@ export class ParallelModel {
 
   /**
    * Outputs for a batch of any size, its rows split over the workers (each runs `predict` in `batchSize` chunks);
-   * the same values as {@link SequenceModel.predict} on the main model.
+   * the same values as {@link SequenceModel.predict} on the main model. A batch under 2 ×
+   * {@link ParallelOptions.minShardFlops} of work runs in this thread on the main model (when it runs the workers' build).
    * @throws {ShapeError} on bad input; {@link StateError} after dispose.
    */
   async predict(x: SequenceBatchInput, { batchSize = 256 }: { batchSize?: number } = {}): Promise<Tensor> {
     const ports = this.#open();
     const { n, row } = checkInput(x);
-    const ranges = shardRanges(n, ports.length);
+    const k = this.#plan(ports, n, x.shape[1]);
+    // Rows are independent in every kernel set, so the main model's predictions are the workers' bits.
+    if (k === 0) return this.model.predict(x, { batchSize });
+    const ranges = shardRanges(n, k);
     const replies = await Promise.all(
-      ranges.map(([from, to], i) =>
-        ports[i].request<'predict'>({ type: 'predict', weights: this.#weightsFor(ports[i]), shard: shardOf(x, row, from, to), batchSize }),
-      ),
+      ranges.map(([from, to], i) => {
+        const s = shardOf(x, row, from, to);
+        return ports[i].request<'predict'>({ type: 'predict', weights: this.#weightsFor(ports[i]), shard: s, batchSize }, shardBuffers(s));
+      }),
     );
     if (replies.length === 0) return this.model.predict(x);
     const per = replies[0].output.data.length / (ranges[0][1] - ranges[0][0]);
@@ -288,11 +386,14 @@ export class WorkerPool {
   #bound: ParallelModel | null = null;
   #closed = false;
 
+  #minShardFlops: number;
+
   /** @internal use {@link startWorkerPool}. */
-  constructor(ports: Port[], kernels: string, wasmBuild: WasmBuild | null) {
+  constructor(ports: Port[], kernels: string, wasmBuild: WasmBuild | null, minShardFlops: number) {
     this.#ports = ports;
     this.kernels = kernels;
     this.wasmBuild = wasmBuild;
+    this.#minShardFlops = minShardFlops;
   }
 
   get workers(): number {
@@ -308,7 +409,7 @@ export class WorkerPool {
     if (this.#closed) throw new StateError('this worker pool was closed');
     if (this.#bound) throw new StateError('this worker pool already runs a model: dispose that ParallelModel first');
     const config = structuredClone(model.config);
-    const parallel = new ParallelModel(model, this.#ports, this.kernels, this.wasmBuild, async () => {
+    const parallel = new ParallelModel(model, this.#ports, this.kernels, this.wasmBuild, this.#minShardFlops, async () => {
       if (this.#bound === parallel) this.#bound = null;
       await afterDispose?.();
     });
@@ -359,16 +460,22 @@ export class WorkerPool {
 export async function startWorkerPool(options: ParallelOptions = {}): Promise<WorkerPool> {
   const count = options.workers ?? 2;
   if (!Number.isInteger(count) || count < 1 || count > 256) throw new ValueError(`workers must be an integer from 1 to 256, got ${count}`);
+  const minShardFlops = options.minShardFlops ?? MIN_SHARD_FLOPS;
+  if (typeof minShardFlops !== 'number' || !(minShardFlops >= 0)) {
+    throw new ValueError(`minShardFlops must be a number of FLOPs, 0 or more, got ${String(minShardFlops)}`);
+  }
   const factory = options.createWorker ?? defaultFactory;
   if (!factory) throw new StateError('no worker factory for this runtime: pass createWorker');
   const ports: Port[] = [];
   try {
     for (let i = 0; i < count; i++) ports.push(new Port(factory(i)));
-    const backend = { wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) };
+    // Compiled once here and posted: the workers neither read nor compile the file, and share one module's code.
+    const wasm = await compileWasm({ wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) });
+    const backend = { wasmFeatures: options.wasmFeatures, wasm };
     const inits = await Promise.all(ports.map((p) => p.request<'init'>({ type: 'init', backend })));
     const kinds = new Set(inits.map((r) => r.kernels));
     if (kinds.size > 1) throw new StateError(`workers chose different kernel sets: ${[...kinds].join(', ')}`);
-    return new WorkerPool(ports, inits[0].kernels, inits[0].wasmBuild as WasmBuild | null);
+    return new WorkerPool(ports, inits[0].kernels, inits[0].wasmBuild as WasmBuild | null, minShardFlops);
   } catch (e) {
     for (const p of ports) p.fail(e as Error);
     await Promise.allSettled(ports.map((p) => p.terminate()));

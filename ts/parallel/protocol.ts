@@ -3,7 +3,7 @@
  * browsers' Web Workers. Every request carries an `id`; the worker answers each with one {@link Reply} of
  * the same `id`, in order. Tensors cross as structured clones (copies): no shared memory is needed.
  */
-import type { InitOptions } from '../backend';
+import type { InitOptions, WasmModule } from '../backend';
 import type { SequenceModelConfig } from '../model';
 import type { TensorLike } from '../tensor';
 import type { PlainError } from '../worker/protocol';
@@ -24,8 +24,8 @@ export interface Weights {
 }
 
 export type Request =
-  /** Loads the worker's wasm backend (once). */
-  | { id: number; type: 'init'; backend: Pick<InitOptions, 'wasmFeatures'> & { wasm?: string } }
+  /** Loads the worker's wasm backend (once) from the module the pool compiled. */
+  | { id: number; type: 'init'; backend: Pick<InitOptions, 'wasmFeatures'> & { wasm: WasmModule } }
   /** Builds the worker's model from a config (replacing any previous one); weights come with the next request. */
   | { id: number; type: 'load'; config: SequenceModelConfig }
   | { id: number; type: 'gradients'; weights?: Weights; shard: Shard }

@@ -8,7 +8,7 @@
  * needs no worker started from a worker (which bundlers cannot follow), and the callbacks run where they are
  * defined, with no verdict round trip. Browser-safe.
  */
-import { type Backend, loadBackend } from '../backend';
+import { type Backend, compileWasm, loadBackend } from '../backend';
 import { ShapeError, StateError, ValueError } from '../errors';
 import { modelFromArrayBuffer } from '../model/persistence';
 import { SequenceModel, fitWithStep } from '../model/sequence-model';
@@ -106,19 +106,17 @@ function batchInput(x: SequenceInput): SequenceBatchInput {
 
 /**
  * Loads this thread's wasm backend and starts `workers` wasm workers with the same build.
- * @param options.wasm the `.wasm` as an absolute URL (browsers) or a path (Node), for this thread and the workers.
+ * @param options.wasm the `.wasm` as an absolute URL (browsers) or a path (Node), compiled once for this thread and the workers.
  * @throws {BackendError} when either cannot load; {StateError} when they chose different kernel sets.
  */
 export async function startParallelTrainer(
   workers: number,
   options: Pick<ParallelOptions, 'wasmFeatures' | 'createWorker'> & { wasm?: string },
 ): Promise<ParallelTrainer> {
-  const backend = await loadBackend({
-    backend: 'wasm',
-    wasmFeatures: options.wasmFeatures,
-    ...(options.wasm ? { wasm: options.wasm } : {}),
-  });
-  const pool = await startWorkerPool({ workers, ...options });
+  // One compile of the module for this thread and the workers.
+  const wasm = await compileWasm({ wasmFeatures: options.wasmFeatures, ...(options.wasm ? { wasm: options.wasm } : {}) });
+  const backend = await loadBackend({ backend: 'wasm', wasmFeatures: options.wasmFeatures, wasm });
+  const pool = await startWorkerPool({ workers, ...options, wasm });
   if (pool.kernels !== backend.kernels) {
     await pool.close();
     throw new StateError(
