@@ -26,10 +26,11 @@ export const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
  */
 export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  if (s < 10) return `${s.toFixed(1)}s`;
-  if (s < 60) return `${Math.round(s)}s`;
-  const m = Math.floor(s / 60);
-  return `${m}m ${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
+  if (s < 9.95) return `${s.toFixed(1)}s`;
+  // Rounded once, then split: 719.6 s is 12m 00s, never 11m 60s.
+  const r = Math.round(s);
+  if (r < 60) return `${r}s`;
+  return `${Math.floor(r / 60)}m ${String(r % 60).padStart(2, '0')}s`;
 }
 
 /**
