@@ -183,7 +183,11 @@ describe('cellstate in headless Chromium', () => {
       expect(Number.isFinite(r.loss)).toBe(true);
       expect(r.same).toBe(true);
       expect(r.text).toBe('this movie is good');
-      expect(problems).toEqual([]);
+      // Once in several runs (2026-12-01, CI), Chromium reported the sample's request as net::ERR_ABORTED
+      // although the page had read all of it (the review counts above are those of the whole archive, and the
+      // gzip trailer's CRC and length were checked): a report of the connection's teardown, not of the load.
+      // Every other problem still fails the test.
+      expect(problems.filter((p) => !/\/data\/imdb-sample\.tar\.gz net::ERR_ABORTED$/.test(p))).toEqual([]);
     } finally {
       await page.close();
     }
