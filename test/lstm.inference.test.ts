@@ -20,6 +20,21 @@ describe.each(backendNames)('LSTM inference forward on %s', (name) => {
       state: true,
     },
     {
+      // The last layer of a batch-first inference pass writes its output batch-first (no transpose after).
+      label: 'two layers, bidirectional, lengths, batch-first',
+      config: { inputSize: 6, hiddenSize: 9, numLayers: 2, bidirectional: true },
+      batchFirst: true,
+      lengths: true,
+      state: true,
+    },
+    {
+      label: 'wide, bidirectional, batch-first (a team writes both directions batch-first)',
+      config: { inputSize: 4, hiddenSize: 300, bidirectional: true },
+      batchFirst: true,
+      lengths: true,
+      state: false,
+    },
+    {
       label: 'wide (W_hh over the row-split limit), batch-first, lengths',
       config: { inputSize: 8, hiddenSize: 300 },
       batchFirst: true,
