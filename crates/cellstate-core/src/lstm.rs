@@ -927,22 +927,32 @@ struct TeamBuffers<'a, T> {
     h_alt: &'a mut Vec<T>,
 }
 
-/// The chunks of [`TEAM_CHUNK`] units of each member's range, in order, and each member's run of
-/// chunk indices.
-type TeamChunks = (Vec<std::ops::Range<usize>>, Vec<std::ops::Range<usize>>);
+/// The chunks of [`TEAM_CHUNK`] units of each member's range, in order, each member's run of chunk
+/// indices, and one claim counter per member; all empty for a split over batch rows.
+type TeamChunks = (
+    Vec<std::ops::Range<usize>>,
+    Vec<std::ops::Range<usize>>,
+    Vec<std::sync::atomic::AtomicUsize>,
+);
 
-fn team_chunks(units: &[std::ops::Range<usize>]) -> TeamChunks {
+fn team_chunks(split: &kernels::Split) -> TeamChunks {
     let (mut chunks, mut owned) = (Vec::new(), Vec::new());
-    for u in units {
-        let first = chunks.len();
-        chunks.extend(
-            (u.start..u.end)
-                .step_by(TEAM_CHUNK)
-                .map(|c| c..u.end.min(c + TEAM_CHUNK)),
-        );
-        owned.push(first..chunks.len());
+    if let kernels::Split::Team(units) = split {
+        for u in units {
+            let first = chunks.len();
+            chunks.extend(
+                (u.start..u.end)
+                    .step_by(TEAM_CHUNK)
+                    .map(|c| c..u.end.min(c + TEAM_CHUNK)),
+            );
+            owned.push(first..chunks.len());
+        }
     }
-    (chunks, owned)
+    let claimed = owned
+        .iter()
+        .map(|_| std::sync::atomic::AtomicUsize::new(0))
+        .collect();
+    (chunks, owned, claimed)
 }
 
 impl<'a, T: Float> TeamBuffers<'a, T> {
@@ -1429,14 +1439,7 @@ impl<T: Float> LstmLayer<T> {
         }
         let w_hh = &p[off.w_hh..off.w_hh + g * h];
         let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
-        let (chunks, owned) = match &split {
-            kernels::Split::Team(units) => team_chunks(units),
-            kernels::Split::Rows(_) => (Vec::new(), Vec::new()),
-        };
-        let claimed: Vec<_> = owned
-            .iter()
-            .map(|_| std::sync::atomic::AtomicUsize::new(0))
-            .collect();
+        let (chunks, owned, claimed) = team_chunks(&split);
         let mut team_buffers = TeamBuffers {
             packed: &mut self.team_packed,
             rows: &mut self.team_rows,
@@ -1691,14 +1694,7 @@ impl<T: Float> LstmLayer<T> {
         }
         let w_hh = &params[off.w_hh..off.w_hh + g * h];
         let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
-        let (chunks, owned) = match &split {
-            kernels::Split::Team(units) => team_chunks(units),
-            kernels::Split::Rows(_) => (Vec::new(), Vec::new()),
-        };
-        let claimed: Vec<_> = owned
-            .iter()
-            .map(|_| std::sync::atomic::AtomicUsize::new(0))
-            .collect();
+        let (chunks, owned, claimed) = team_chunks(&split);
         let mut team_buffers = TeamBuffers {
             packed: team_packed,
             rows: team_rows,
