@@ -5,11 +5,14 @@
  * saved model gives on the padded test reviews.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdOut, loadImdb } from '../ts/data/node';
+import { firstReviews } from '../ts/data/pad';
+import { kerasNpz } from './data/helpers';
 import { repoRoot } from './helpers';
 
 const cliPath = join(repoRoot, 'dist/cli.js');
@@ -33,7 +36,8 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 interface Run {
-  data: { train: number; validation: number; test: number };
+  config: { valBy: string };
+  data: { train: number; validation: number; validationBy: string | null; test: number };
   epochs: { epoch: number; valAccuracy: number | null; testAccuracy: number | null }[];
   selectedEpoch: number | null;
   selection: string;
@@ -89,6 +93,56 @@ describe('imdb train --val-split --bucket', () => {
       expect(lastJson(e.stdout).testAccuracy).toBeCloseTo(j.testAccuracy!, 10);
     },
   );
+
+  it('--val-by movie holds out whole movies: the split the library gives, reported as such', async () => {
+    const r = await cli(['imdb', 'train', ...small, '--epochs', '1', '--val-split', '0.25', '--val-by', 'movie', '--bucket', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    // The library's split of the same 800 reviews (the CLI seeds it with the data seed, 113).
+    const d = await loadImdb({ sample: true, numWords: 20000 });
+    const { train, validation } = holdOut(firstReviews(d.train, 800), 0.25, { by: 'movie', seed: 113 });
+    expect(validation.labels.length).toBeGreaterThanOrEqual(200);
+    const held = new Set(validation.movies);
+    expect(Array.from(train.movies!).some((m) => held.has(m))).toBe(false);
+    expect(j.data).toMatchObject({ train: train.labels.length, validation: validation.labels.length, validationBy: 'movie', test: 400 });
+    expect(j.config.valBy).toBe('movie');
+    expect(r.stdout).toMatch(/^selection: 0\.25 of the training reviews held out \(whole movies\)/m);
+    expect(r.stdout).toMatch(/^kept epoch 1 of 1 \(best valAccuracy: [\d.]+% on [\d,]+ held-out training reviews, whole movies\)/m);
+    // By review it is the last 200, as before.
+    const b = await cli(['imdb', 'train', ...small, '--epochs', '1', '--val-split', '0.25', '--val-by', 'review', '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(lastJson(b.stdout).data).toMatchObject({ train: 600, validation: 200, validationBy: 'review' });
+  });
+
+  it('refuses --val-by movie on data that names no movies, and an unknown --val-by', async () => {
+    const file = join(tmp, 'imdb.npz');
+    const x = Array.from({ length: 20 }, (_, i) => [1, 4 + (i % 5), 5 + (i % 3)]);
+    const y = Array.from({ length: 20 }, (_, i) => i % 2);
+    writeFileSync(file, kerasNpz({ x, y }, { x, y }));
+    const a = await cli(['imdb', 'train', '--data', file, '--num-words', '10', '--epochs', '1', '--val-split', '0.2', '--val-by', 'movie']);
+    expect(a.code, a.stderr).toBe(2);
+    expect(a.stderr).toMatch(/^error: --val-by movie needs each review's movie, which .* does not give .*use --val-by review/m);
+    const b = await cli([
+      'imdb',
+      'train',
+      '--data',
+      file,
+      '--num-words',
+      '10',
+      '--epochs',
+      '1',
+      '--val-split',
+      '0.2',
+      '--val-by',
+      'review',
+      '--json',
+    ]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(lastJson(b.stdout).data).toMatchObject({ train: 16, validation: 4 });
+    const c = await cli(['imdb', 'train', '--sample', '--val-by', 'film']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/movie, review|movie\|review/);
+  });
 
   it('refuses bucketing where padding is fed through, and patience without a validation split', async () => {
     const a = await cli(['imdb', 'train', '--sample', '--padding', 'pre', '--no-mask', '--bucket']);

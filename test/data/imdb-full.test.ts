@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { loadImdb, padSequences, type Split } from '../../ts/data/node';
+import { holdOut, loadImdb, padSequences, type Split } from '../../ts/data/node';
 import { readAclImdb, kerasPipeline, type Imdb, type RankedCorpus } from '../../ts/data/imdb';
 
 const TARBALL = fileURLToPath(new URL('../../../shared/data/aclImdb_v1-labeled.tar.gz', import.meta.url));
@@ -55,6 +55,44 @@ describe('the shared labeled tarball', () => {
       expect(s.labels.reduce((n, l) => n + l, 0)).toBe(12500);
       expect(s.offsets[25000]).toBe(s.ids.length);
     }
+  });
+
+  test("each review's movie from urls_*.txt: 3,456 training and 3,581 test movies, one in both, at most 30 reviews", () => {
+    // Counts of distinct tt ids in the four urls files, by Python on the same tarball.
+    const distinct = (m: Int32Array) => new Set(m).size;
+    const tr = sorted.train.movies!;
+    const te = sorted.test.movies!;
+    expect(tr.length).toBe(25000);
+    expect(te.length).toBe(25000);
+    expect(countWhere(tr, (m) => m < 0) + countWhere(te, (m) => m < 0)).toBe(0);
+    expect(distinct(tr)).toBe(3456);
+    expect(distinct(te)).toBe(3581);
+    const inTrain = new Set(tr);
+    expect(new Set(Array.from(te).filter((m) => inTrain.has(m))).size).toBe(1);
+    const perMovie = new Map<number, number>();
+    for (const m of tr) perMovie.set(m, (perMovie.get(m) ?? 0) + 1);
+    expect(Math.max(...perMovie.values())).toBe(30);
+    // train/urls_neg.txt begins tt0064354, tt0100680, tt0100680: reviews 0-2 of the sorted order (train/neg ids 0-2).
+    expect(tr[0]).not.toBe(tr[1]);
+    expect(tr[1]).toBe(tr[2]);
+    // The shuffle and the maxlen filter carry each review's movie with it.
+    const byReview = new Map<string, number>();
+    for (let i = 0; i < 25000; i++) byReview.set(review(sorted.train, i).join(','), tr[i]);
+    const f = kerasPipeline(corpus, { maxlen: 300 });
+    for (let i = 0; i < 50; i++) expect(f.train.movies![i]).toBe(byReview.get(review(f.train, i).join(',')));
+  });
+
+  test('holdOut by movie: 10% of the training reviews, whole movies, none shared with training', () => {
+    const { train, validation } = holdOut(imdb.train, 0.1, { by: 'movie' });
+    expect(validation.labels.length).toBeGreaterThanOrEqual(2500);
+    expect(validation.labels.length).toBeLessThan(2500 + 30);
+    expect(train.labels.length + validation.labels.length).toBe(25000);
+    const held = new Set(validation.movies);
+    expect(countWhere(train.movies!, (m) => held.has(m))).toBe(0);
+    // Both labels are there in roughly their share (movies lean one way, 2,500 reviews average it out).
+    const pos = validation.labels.reduce((n, l) => n + l, 0) / validation.labels.length;
+    expect(pos).toBeGreaterThan(0.4);
+    expect(pos).toBeLessThan(0.6);
   });
 
   test('88,075 distinct training words; the top ten as the README lists them', () => {

@@ -53,6 +53,31 @@ describe('loadImdb from an aclImdb tarball', () => {
     expect(await loadImdb({ source: shuffled, seed: 5 })).toEqual(await loadImdb({ source: tarball, seed: 5 }));
   });
 
+  test("each review's movie from urls_{neg,pos}.txt: numbered by first appearance over both splits, −1 where unknown", async () => {
+    const lines = (at: Record<number, string>) => Array.from({ length: 11 }, (_, i) => at[i] ?? '').join('\n');
+    const title = (tt: string) => `http://www.imdb.com/title/${tt}/usercomments`;
+    const named = imdbTarball(corpus, [
+      { name: 'aclImdb/train/urls_neg.txt', data: lines({ 2: title('tt01'), 10: title('tt02') }) },
+      { name: 'aclImdb/train/urls_pos.txt', data: lines({ 1: title('tt01'), 7: 'http://example.com/a-page' }) },
+      { name: 'aclImdb/test/urls_neg.txt', data: lines({ 3: title('tt02') }) },
+      // test/pos has no urls file: its review's movie is unknown.
+    ]);
+    const d = await loadImdb({ source: named, seed: null });
+    // Sorted: train/neg 2 (tt01), train/neg 10 (tt02), train/pos 1 (tt01), train/pos 7 (a page, no title).
+    expect(Array.from(d.train.movies!)).toEqual([0, 1, 0, 2]);
+    expect(Array.from(d.test.movies!)).toEqual([1, -1]);
+    // The shuffle, the maxlen filter and trainSize carry each review's movie along.
+    const movieOf = new Map(reviews(d.train).map((r, i) => [r.join(), d.train.movies![i]]));
+    for (const opts of [{ seed: 5 }, { seed: 9, maxlen: 7 }, { seed: 3, trainSize: 2 }]) {
+      const e = await loadImdb({ source: named, ...opts });
+      expect(e.train.movies!.length).toBe(e.train.labels.length);
+      reviews(e.train).forEach((r, i) => expect(e.train.movies![i]).toBe(movieOf.get(r.join())));
+    }
+    // Without any urls file there are no movies.
+    const bare = gzip(tar(corpus.map((r) => ({ name: `aclImdb/${r.split}/${r.label}/${r.id}_${r.rating}.txt`, data: r.text }))));
+    expect((await loadImdb({ source: bare })).train.movies).toBeUndefined();
+  });
+
   test('every source form gives the same result: bytes, ArrayBuffer, Blob, ReadableStream, Response', async () => {
     const ref = await loadImdb({ source: tarball });
     const stream = new ReadableStream<Uint8Array>({
@@ -173,13 +198,16 @@ describe('loadImdb from a Keras imdb.npz', () => {
     for (const opts of [{ seed: null }, {}, { numWords: 7 }, { skipTop: 5, indexFrom: 4, seed: 9 }, { maxlen: 6 }]) {
       const fromNpz = await loadImdb({ source: file, wordIndex: RANK, ...opts });
       const fromTar = await loadImdb({ source: tarball, wordIndex: RANK, ...opts });
-      expect(fromNpz.train).toEqual(fromTar.train); // every training word is in the index
+      const { movies, ...tarTrain } = fromTar.train; // an npz names no movies
+      expect(movies).toBeDefined();
+      expect(fromNpz.train).toEqual(tarTrain); // every training word is in the index
       expect(fromNpz.wordIndex!.toJSON()).toEqual(RANK);
       // The npz lacks the test words unknown to the index, the tarball makes them oov: with oovChar null
       // both drop them.
       const npzDrop = await loadImdb({ source: file, wordIndex: RANK, ...opts, oovChar: null });
       const tarDrop = await loadImdb({ source: tarball, wordIndex: RANK, ...opts, oovChar: null });
-      expect(npzDrop.test).toEqual(tarDrop.test);
+      const { movies: _, ...tarTest } = tarDrop.test;
+      expect(npzDrop.test).toEqual(tarTest);
     }
     const d = await loadImdb({ source: file, seed: null });
     expect(reviews(d.train)).toEqual(TRAIN_IDS);

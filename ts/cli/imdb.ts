@@ -4,7 +4,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { readRegularFile, replaceFiles } from '../io/atomic';
-import { firstReviews } from '../data/pad';
+import { firstReviews, holdOut } from '../data/pad';
 import {
   type Backend,
   type Checkpoint,
@@ -14,6 +14,7 @@ import {
   type Padded,
   type SequenceModel,
   type Split,
+  ValueError,
   decodeSafetensors,
   encodeSafetensors,
   init,
@@ -123,6 +124,12 @@ const TRAIN_FLAGS: FlagTable = {
     value: 'X',
     default: presetValues('valSplit'),
     description: 'hold out this fraction of the training reviews; keep the best epoch on it, test once; 0 = test every epoch',
+  },
+  'val-by': {
+    type: 'string',
+    value: 'movie|review',
+    default: presetValues('valBy'),
+    description: "what --val-split holds out: whole movies (none shared with training, as the test set's) or the last reviews",
   },
   bucket: {
     type: 'boolean',
@@ -295,6 +302,7 @@ function settingsFrom(v: Values): TrainSettings {
   s.trainSize = size('train-size', s.trainSize);
   s.testSize = size('test-size', s.testSize);
   s.valSplit = numFlag(v, 'val-split', 0, 0.9) ?? s.valSplit;
+  s.valBy = choiceFlag(v, 'val-by', ['movie', 'review'] as const) ?? s.valBy;
   s.bucket = switchFlag(v, 'bucket') ?? s.bucket;
   s.optimizer = choiceFlag(v, 'optimizer', ['adam', 'adamw'] as const) ?? s.optimizer;
   s.weightDecay = numFlag(v, 'weight-decay', 0, 10) ?? s.weightDecay;
@@ -349,7 +357,7 @@ function describeModel(s: TrainSettings, model: SequenceModel): string {
     `model: ${input} → ${lstm} → Linear(1), ${extras.join(', ')}; ${fmtInt(model.numParameters)} parameters; ${opt}; seed ${s.seed}\n` +
     `input: maxlen ${s.maxlen} (padding '${s.padding}', truncating '${s.truncating}'), ${fmtInt(s.numWords)} words` +
     (s.valSplit > 0
-      ? `\nselection: ${s.valSplit} of the training reviews held out; the epoch with the best validation accuracy is kept${s.patience ? ` (stop after ${s.patience} without a better one)` : ''}, then tested once`
+      ? `\nselection: ${s.valSplit} of the training reviews held out (${s.valBy === 'movie' ? 'whole movies' : 'the last reviews'}); the epoch with the best validation accuracy is kept${s.patience ? ` (stop after ${s.patience} without a better one)` : ''}, then tested once`
       : '')
   );
 }
@@ -489,34 +497,65 @@ interface TrainRun {
     bestWeights: Float32Array | undefined;
   };
   d: LoadedData;
+  /** The reviews trained on: the training split less the validation reviews. */
   train: Split;
+  /** The held-out training reviews (`--val-split`); null without. */
+  val: Split | null;
   test: Split;
   xTrain: Padded<Int32Array>;
+  xVal: Padded<Int32Array> | null;
   xTest: Padded<Int32Array>;
 }
 
 /**
- * Step 1: loads IMDB, logs which, cuts the splits to the sizes asked for and pads them.
- * @throws {UsageError} when a split is empty; {DataError} on missing or corrupt data.
+ * Step 1: loads IMDB, logs which, cuts the splits to the sizes asked for, holds out the validation reviews
+ * and pads them.
+ * @throws {UsageError} when a split is empty or cannot be held out as asked; {DataError} on missing or corrupt data.
  */
-async function prepareData(v: Values, s: TrainSettings, io: Io): Promise<Pick<TrainRun, 'd' | 'train' | 'test' | 'xTrain' | 'xTest'>> {
+async function prepareData(
+  v: Values,
+  s: TrainSettings,
+  io: Io,
+): Promise<Pick<TrainRun, 'd' | 'train' | 'val' | 'test' | 'xTrain' | 'xVal' | 'xTest'>> {
   const d = await resolveData(
     { data: strFlag(v, 'data'), sample: v.sample === true, offline: v.offline === true, numWords: s.numWords, seed: s.dataSeed },
     io.err,
   );
   io.out.write(`${describeData(d, s.trainSize, s.testSize)}\n`);
-  const train = firstReviews(d.train, s.trainSize);
+  const all = firstReviews(d.train, s.trainSize);
   const test = firstReviews(d.test, s.testSize);
-  if (train.labels.length === 0 || test.labels.length === 0) throw new UsageError('no reviews to train or test on');
+  if (all.labels.length === 0 || test.labels.length === 0) throw new UsageError('no reviews to train or test on');
+  let train = all;
+  let val: Split | null = null;
+  if (s.valSplit > 0) {
+    if (s.valBy === 'movie' && !all.movies) {
+      throw new UsageError(
+        `--val-by movie needs each review's movie, which ${d.source} does not give (the aclImdb tarball's urls_*.txt do); use --val-by review`,
+      );
+    }
+    try {
+      ({ train, validation: val } = holdOut(all, s.valSplit, { by: s.valBy, seed: s.dataSeed }));
+    } catch (e) {
+      if (e instanceof ValueError) throw new UsageError(`--val-split ${s.valSplit}: ${e.message}`);
+      throw e;
+    }
+  }
   const pad = { maxlen: s.maxlen, padding: s.padding, truncating: s.truncating } as const;
-  return { d, train, test, xTrain: padSequences(train, pad), xTest: padSequences(test, pad) };
+  return {
+    d,
+    train,
+    val,
+    test,
+    xTrain: padSequences(train, pad),
+    xVal: val && padSequences(val, pad),
+    xTest: padSequences(test, pad),
+  };
 }
 
 /** What the `--json` line and `metrics.json` hold, at any point of the run. */
 function runSummary(run: TrainRun, epochs: EpochRecord[], final: Selection | null, t0: number, backend: Backend, threads: number, io: Io) {
-  const { s, d, train, test } = run;
+  const { s, d, train, val, test } = run;
   const last = epochs[epochs.length - 1];
-  const valReviews = Math.floor(train.labels.length * s.valSplit);
   const kept = final?.selectedEpoch ? epochs[final.selectedEpoch - 1] : last;
   return {
     command: 'imdb train',
@@ -528,8 +567,9 @@ function runSummary(run: TrainRun, epochs: EpochRecord[], final: Selection | nul
       sample: d.sample,
       trainTotal: d.train.labels.length,
       testTotal: d.test.labels.length,
-      train: train.labels.length - valReviews,
-      validation: valReviews,
+      train: train.labels.length,
+      validation: val?.labels.length ?? 0,
+      validationBy: val ? s.valBy : null,
       test: test.labels.length,
     },
     epochs,
@@ -625,9 +665,9 @@ async function readBest(dir: string, past: PastRun, model: SequenceModel): Promi
   }
 }
 
-/** The fit options of a run's settings. */
-function fitOptionsOf(s: TrainSettings): FitOptions {
-  const held = s.valSplit > 0;
+/** The fit options of a run's settings and held-out reviews. */
+function fitOptionsOf(s: TrainSettings, val: { x: Padded<Int32Array>; labels: Uint8Array } | null): FitOptions {
+  const held = val !== null;
   return {
     epochs: s.epochs,
     batchSize: s.batchSize,
@@ -636,7 +676,7 @@ function fitOptionsOf(s: TrainSettings): FitOptions {
     clipNorm: s.clipNorm ?? undefined,
     lrSchedule: s.schedule === 'cosine' ? { type: 'cosine', warmup: s.warmup } : undefined,
     bucketByLength: s.bucket,
-    validationSplit: held ? s.valSplit : undefined,
+    validationData: held ? [modelInput(val.x), val.labels] : undefined,
     keepBestEpoch: held ? 'valAccuracy' : undefined,
     earlyStopping: held && s.patience ? { monitor: 'valAccuracy', patience: s.patience } : undefined,
   };
@@ -658,8 +698,8 @@ async function fitAndTest(
 ) {
   const { s, xTrain, xTest, train, test, save, logEvery } = run;
   const out = io.out;
-  const held = s.valSplit > 0;
-  const batches = Math.ceil((train.labels.length - Math.floor(train.labels.length * s.valSplit)) / s.batchSize);
+  const held = run.val !== null;
+  const batches = Math.ceil(train.labels.length / s.batchSize);
   const cut = { padding: s.padding, cut: s.bucket };
   let progress: ReturnType<typeof stepProgress> | null = null;
   let savedEpochs = 0;
@@ -705,7 +745,7 @@ async function fitAndTest(
     return held || ev ? undefined : 'stop';
   };
   const history = await model.fit(modelInput(xTrain), train.labels, {
-    ...fitOptionsOf(s),
+    ...fitOptionsOf(s, run.val && { x: run.xVal!, labels: run.val.labels }),
     initialEpoch: run.resume?.at.epoch,
     initialBatch: run.resume?.at.batch,
     initialTotals: run.resume?.at.totals,
@@ -766,7 +806,7 @@ function reportRun(
   if (final?.selectedEpoch) {
     const kept = epochs[final.selectedEpoch - 1];
     out.write(
-      `kept epoch ${final.selectedEpoch} of ${epochs.length} (${final.selection}: ${(100 * (kept.valAccuracy ?? 0)).toFixed(2)}% on ${fmtInt(Math.floor(run.train.labels.length * run.s.valSplit))} held-out training reviews)\n`,
+      `kept epoch ${final.selectedEpoch} of ${epochs.length} (${final.selection}: ${(100 * (kept.valAccuracy ?? 0)).toFixed(2)}% on ${fmtInt(run.val?.labels.length ?? 0)} held-out training reviews${run.s.valBy === 'movie' ? ', whole movies' : ''})\n`,
     );
   }
   const testAccuracy = final ? final.testAccuracy : last?.testAccuracy;

@@ -46,6 +46,11 @@ export interface TrainSettings {
    * 0 = none: the test set is evaluated after every epoch and the last epoch is kept (the notebook's way).
    */
   valSplit: number;
+  /**
+   * What `valSplit` holds out: whole movies (`holdOut` by movie, seeded with `dataSeed`: no validation review
+   * shares a movie with a training review, as no test review does) or the last reviews.
+   */
+  valBy: 'movie' | 'review';
   /** Length-bucketed batches, each cut to its longest review (needs `mask`). */
   bucket: boolean;
   optimizer: 'adam' | 'adamw';
@@ -61,6 +66,7 @@ export interface TrainSettings {
 /** What the presets that predate validation and bucketing share: none of either, Adam at a constant lr. */
 const PLAIN = {
   valSplit: 0,
+  valBy: 'review',
   bucket: false,
   optimizer: 'adam',
   weightDecay: 0,
@@ -131,6 +137,7 @@ export const PRESETS: Record<string, TrainSettings> = {
     seed: 0,
     dataSeed: 113,
     valSplit: 0.1,
+    valBy: 'review',
     bucket: true,
     optimizer: 'adamw',
     weightDecay: 0.05,
@@ -166,6 +173,7 @@ export const PRESETS: Record<string, TrainSettings> = {
     seed: 0,
     dataSeed: 113,
     valSplit: 0.1,
+    valBy: 'review',
     bucket: true,
     optimizer: 'adamw',
     weightDecay: 0.05,

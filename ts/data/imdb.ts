@@ -70,6 +70,8 @@ export interface RankedSplit {
   ranks: Int32Array;
   offsets: Int32Array;
   labels: Uint8Array;
+  /** Each review's movie (see {@link Split.movies}); null when the source names none. */
+  movies: Int32Array | null;
 }
 
 /** Both splits as ranks, plus the word index that gave them. */
@@ -81,10 +83,40 @@ export interface RankedCorpus {
 }
 
 const REVIEW = /^(?:\.\/)?aclImdb\/(train|test)\/(neg|pos)\/(\d+)_(\d+)\.txt$/;
+/** `urls_{neg,pos}.txt`: line i is the IMDB page of the movie that review id i (of that folder) is about. */
+const URLS = /^(?:\.\/)?aclImdb\/(train|test)\/urls_(neg|pos)\.txt$/;
+/** The movie in a urls line (`http://www.imdb.com/title/tt0453418/usercomments`). */
+const TITLE = /\/title\/(tt\d+)/;
 
 /**
- * Reads the reviews of an aclImdb tarball into ranks. Entries other than
- * `aclImdb/{train,test}/{neg,pos}/<id>_<rating>.txt` (unsup, .feat, urls, vocab) are skipped unread.
+ * Each review's movie index from the folders' urls lines: movies are numbered from 0 in order of first
+ * appearance over `order` (both splits share the numbering); −1 where a folder's urls file is missing or
+ * has no line for the review's id. Null when the tarball holds no urls file at all.
+ */
+function movieIndex(urls: Map<number, string[]>, keys: number[], order: number[]): Int32Array | null {
+  if (urls.size === 0) return null;
+  const ids = new Map<string, number>();
+  const movies = new Int32Array(order.length);
+  for (let k = 0; k < order.length; k++) {
+    const key = keys[order[k]];
+    const line = urls.get(Math.floor(key / 2 ** 40))?.[key % 2 ** 40];
+    const url = line?.trim() ?? '';
+    // A line that names no title still names one page: the page stands for the movie.
+    const movie = TITLE.exec(url)?.[1] ?? url;
+    if (movie === '') movies[k] = -1;
+    else {
+      let m = ids.get(movie);
+      if (m === undefined) ids.set(movie, (m = ids.size));
+      movies[k] = m;
+    }
+  }
+  return movies;
+}
+
+/**
+ * Reads the reviews of an aclImdb tarball into ranks, and each review's movie from
+ * `aclImdb/{train,test}/urls_{neg,pos}.txt` when the tarball has them. Entries other than those and
+ * `aclImdb/{train,test}/{neg,pos}/<id>_<rating>.txt` (unsup, .feat, vocab) are skipped unread.
  * Reviews are ordered by (split, label neg before pos, numeric id), whatever the order of the tar entries.
  * The index is built on the training split: rank 1 is the most frequent word; ties go to the word that
  * occurs first in that order (first review, then first position). Text is UTF-8 (a BOM is kept as a
@@ -108,6 +140,13 @@ export async function readAclImdb(
   const ends: number[] = [];
   const seen = new Set<number>();
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const decode = (name: string, data: Uint8Array): string => {
+    try {
+      return decoder.decode(data);
+    } catch (e) {
+      throw new DataError(`${what}: entry ${name} is not valid UTF-8`, { cause: e });
+    }
+  };
   const addWord = (w: string) => {
     let id = vocab.get(w);
     if (id === undefined) {
@@ -122,21 +161,22 @@ export async function readAclImdb(
     }
     toks[ntok++] = id;
   };
+  const urls = new Map<number, string[]>(); // split * 2 + label → urls lines
   const tar = new TarReader(
-    (name) => REVIEW.test(name),
+    (name) => REVIEW.test(name) || URLS.test(name),
     ({ name, data }) => {
+      const u = URLS.exec(name);
+      if (u) {
+        urls.set((u[1] === 'train' ? 0 : 2) + (u[2] === 'pos' ? 1 : 0), decode(name, data).split('\n'));
+        return;
+      }
       const m = REVIEW.exec(name)!;
       // The id is packed below 2^40 in the sort key; a larger one would land in another split and label.
       if (m[3].length > 12 || Number(m[3]) >= 2 ** 40) throw new DataError(`${what}: review ${name} has an id above 2^40`);
       const key = ((m[1] === 'train' ? 0 : 2) + (m[2] === 'pos' ? 1 : 0)) * 2 ** 40 + Number(m[3]);
       if (seen.has(key)) throw new DataError(`${what} holds review ${m[1]}/${m[2]}/${m[3]} twice`);
       seen.add(key);
-      let text: string;
-      try {
-        text = decoder.decode(data);
-      } catch (e) {
-        throw new DataError(`${what}: entry ${name} is not valid UTF-8`, { cause: e });
-      }
+      const text = decode(name, data);
       keys.push(key);
       starts.push(ntok);
       forEachWord(text, addWord);
@@ -185,6 +225,7 @@ export async function readAclImdb(
     }
   }
 
+  const movies = movieIndex(urls, keys, order);
   const build = (from: number, to: number): RankedSplit => {
     const offsets = new Int32Array(to - from + 1);
     for (let k = from; k < to; k++) offsets[k - from + 1] = offsets[k - from] + ends[order[k]] - starts[order[k]];
@@ -196,7 +237,7 @@ export async function readAclImdb(
       for (let t = starts[i]; t < ends[i]; t++) ranks[o++] = rankOf[toks[t]];
       labels[k - from] = Math.floor(keys[i] / 2 ** 40) % 2;
     }
-    return { ranks, offsets, labels };
+    return { ranks, offsets, labels, movies: movies && movies.slice(from, to) };
   };
   return { train: build(0, trainCount), test: build(trainCount, n), words: index };
 }
@@ -246,7 +287,7 @@ export function readKerasNpz(bytes: Uint8Array, words: Map<string, number> | nul
       if (l !== 0 && l !== 1) throw new DataError(`${what}: ${y}[${i}] is ${l}, expected 0 or 1`);
       labels[i] = l;
     }
-    return { ranks, offsets, labels };
+    return { ranks, offsets, labels, movies: null };
   };
   return { train: split('x_train', 'y_train'), test: split('x_test', 'y_test'), words };
 }
@@ -320,7 +361,9 @@ function idsOf(s: RankedSplit, order: Int32Array, o: ResolvedIdOptions, maxlen: 
     offsets[k + 1] = w;
     labels[k] = s.labels[i];
   }
-  return { ids: w === total ? ids : ids.slice(0, w), offsets, labels };
+  const split: Split = { ids: w === total ? ids : ids.slice(0, w), offsets, labels };
+  if (s.movies) split.movies = Int32Array.from(kept, (i) => s.movies![i]);
+  return split;
 }
 
 /** Turns the `wordIndex` option into word → rank. @throws {DataError} on JSON that is not word → rank. */

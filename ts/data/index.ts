@@ -7,5 +7,15 @@
 export { loadImdb, IMDB_SHA256, IMDB_URL, type LoadImdbOptions, type Imdb } from './imdb';
 export { tokenize, KERAS_FILTERS } from './tokenize';
 export { WordIndex, encode, decode, type IdOptions } from './words';
-export { padSequences, shuffleSplit, takeReviews, type Split, type Sequences, type PadOptions, type Padded } from './pad';
+export {
+  padSequences,
+  shuffleSplit,
+  takeReviews,
+  holdOut,
+  type HoldOutBy,
+  type Split,
+  type Sequences,
+  type PadOptions,
+  type Padded,
+} from './pad';
 export type { ByteSource } from './source';

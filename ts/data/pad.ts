@@ -13,6 +13,13 @@ export interface Split {
   offsets: Int32Array;
   /** 0 negative, 1 positive. */
   labels: Uint8Array;
+  /**
+   * Each review's movie, when the source names it (the aclImdb tarball's `urls_*.txt`; Keras' npz does not):
+   * reviews of one movie share a number, numbered across both splits; −1 = unknown. IMDB puts all of a
+   * movie's reviews (at most 30) in one split, so a validation split that should behave like the test set
+   * holds out whole movies ({@link holdOut} with `by: 'movie'`).
+   */
+  movies?: Int32Array;
 }
 
 /** Sequences for {@link padSequences}: a split's `{ ids, offsets }` or an array of integer arrays. */
@@ -132,12 +139,14 @@ export function takeReviews(split: Split, order: ArrayLike<number>): Split {
   }
   const ids = new Int32Array(offsets[order.length]);
   const labels = new Uint8Array(order.length);
+  const movies = split.movies ? new Int32Array(order.length) : undefined;
   for (let k = 0; k < order.length; k++) {
     const i = order[k];
     ids.set(split.ids.subarray(split.offsets[i], split.offsets[i + 1]), offsets[k]);
     labels[k] = split.labels[i];
+    if (movies) movies[k] = split.movies![i];
   }
-  return { ids, offsets, labels };
+  return movies ? { ids, offsets, labels, movies } : { ids, offsets, labels };
 }
 
 /**
@@ -147,7 +156,85 @@ export function takeReviews(split: Split, order: ArrayLike<number>): Split {
  */
 export function firstReviews(split: Split, n: number | null): Split {
   if (n === null || n >= split.labels.length) return split;
-  return { ids: split.ids.slice(0, split.offsets[n]), offsets: split.offsets.slice(0, n + 1), labels: split.labels.slice(0, n) };
+  const first: Split = {
+    ids: split.ids.slice(0, split.offsets[n]),
+    offsets: split.offsets.slice(0, n + 1),
+    labels: split.labels.slice(0, n),
+  };
+  if (split.movies) first.movies = split.movies.slice(0, n);
+  return first;
+}
+
+/** How {@link holdOut} draws a validation split: single reviews, or whole movies. */
+export type HoldOutBy = 'review' | 'movie';
+
+/**
+ * Splits `split` into training and validation reviews, both in their order in `split`:
+ *
+ * - `by: 'review'` (default) holds out the last ⌊n · fraction⌋ reviews, as `fit`'s `validationSplit` does.
+ * - `by: 'movie'` holds out whole movies: the split's movies, shuffled by MT19937 seeded `seed` (default 0),
+ *   join the validation split one at a time, all of their reviews in `split`, until it holds at least
+ *   ⌊n · fraction⌋ reviews (so up to one movie's size more: IMDB has at most 30). A review of unknown movie
+ *   (−1) counts as a movie of its own. No validation review then shares a movie with a training review, as
+ *   no test review does: names and plot words a model memorised from a movie's other reviews do not help it
+ *   there. Movies are drawn with equal chances whatever their size, so the labels keep their shares in
+ *   expectation (IMDB's positive reviews gather in fewer movies than its negative ones: taking the movies of
+ *   the last reviews would favour them).
+ *
+ * The input is not changed.
+ * @example const { train, validation } = holdOut(imdb.train, 0.1, { by: 'movie' });
+ * @throws {ValueError} when `fraction` is not in (0, 1), when either part would be empty, on an unknown
+ *   `by` or a bad seed, or with `by: 'movie'` on a split without `movies` (Keras' npz, or a tarball without
+ *   urls files).
+ */
+export function holdOut(
+  split: Split,
+  fraction: number,
+  options: { by?: HoldOutBy; seed?: number } = {},
+): { train: Split; validation: Split } {
+  const by = options.by ?? 'review';
+  if (by !== 'review' && by !== 'movie') throw new ValueError(`by must be 'review' or 'movie', got ${String(by)}`);
+  if (!(typeof fraction === 'number' && fraction > 0 && fraction < 1))
+    throw new ValueError(`fraction must be a number in (0, 1), got ${String(fraction)}`);
+  const n = split.labels.length;
+  const want = Math.floor(n * fraction);
+  const held = new Uint8Array(n);
+  if (by === 'review') held.fill(1, n - want);
+  else {
+    const movies = split.movies;
+    if (!movies) {
+      throw new ValueError(
+        "holding out by movie needs each review's movie (split.movies): the aclImdb tarball's urls_*.txt give it; Keras' imdb.npz does not",
+      );
+    }
+    const rng = new MT19937(options.seed ?? 0); // checks the seed
+    // Groups in order of first appearance: a movie's reviews, or one review of unknown movie.
+    const groups: number[][] = [];
+    const groupOf = new Map<number, number[]>();
+    for (let i = 0; i < n; i++) {
+      const known = movies[i] >= 0 ? groupOf.get(movies[i]) : undefined;
+      if (known) known.push(i);
+      else {
+        const g = [i];
+        groups.push(g);
+        if (movies[i] >= 0) groupOf.set(movies[i], g);
+      }
+    }
+    const order = shuffleOrder(groups.length, rng);
+    for (let k = 0, count = 0; k < order.length && count < want; k++) {
+      for (const i of groups[order[k]]) held[i] = 1;
+      count += groups[order[k]].length;
+    }
+  }
+  const trainIdx: number[] = [];
+  const valIdx: number[] = [];
+  for (let i = 0; i < n; i++) (held[i] ? valIdx : trainIdx).push(i);
+  if (valIdx.length === 0 || trainIdx.length === 0) {
+    throw new ValueError(
+      `a validation fraction of ${fraction} of ${n} reviews leaves ${valIdx.length === 0 ? 'no validation' : 'no training'} review`,
+    );
+  }
+  return { train: takeReviews(split, trainIdx), validation: takeReviews(split, valIdx) };
 }
 
 /**
