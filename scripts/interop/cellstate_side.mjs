@@ -45,6 +45,11 @@ async function prepare() {
       padding: 'pre',
     },
     {
+      name: 'cs-embedding-bilstm-mask-maxmean',
+      config: { input: { embedding: 12, dropout: 0.1 }, vocabSize: 300, lstm: { hiddenSize: 6, bidirectional: true }, pooling: 'max-mean', mask: true, dropout: 0.2, output: { units: 1, activation: 'sigmoid' } },
+      padding: 'post',
+    },
+    {
       name: 'cs-stacked-bilstm-lengths-mean-head',
       config: { input: { embedding: 8, paddingIdx: 0 }, vocabSize: 300, lstm: { hiddenSize: 6, numLayers: 2, bidirectional: true }, pooling: 'mean', head: [{ units: 4, activation: 'relu' }], output: { units: 1, activation: 'sigmoid' } },
       padding: 'post',
@@ -125,7 +130,7 @@ async function verify() {
   console.log(`torch -> cellstate  torch-trained.safetensors loadStateDict(strict) ok, max |cellstate - torch| = ${d.toExponential(2)}`);
   model.dispose();
   let worstOnnx = 0;
-  for (const kind of ['seed', 'strong', 'stacked', 'tagger', 'mean']) {
+  for (const kind of ['seed', 'strong', 'stacked', 'tagger', 'mean', 'maxmean']) {
     const ref = JSON.parse(readFileSync(join(fx, `torch-${kind}.json`), 'utf8'));
     const m = importOnnx(readFileSync(join(fx, `torch-${kind}.onnx`)));
     let k = 0;

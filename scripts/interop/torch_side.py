@@ -39,7 +39,7 @@ class CellstateModule(nn.Module):
         l = c["lstm"]
         self.D = 2 if l.get("bidirectional") else 1
         self.lstm = nn.LSTM(width, l["hiddenSize"], num_layers=l.get("numLayers", 1), bidirectional=self.D == 2, batch_first=True)
-        p = self.D * l["hiddenSize"]
+        p = self.D * l["hiddenSize"] * (2 if c.get("pooling") == "max-mean" else 1)
         self.acts = []
         head = []
         for d in c.get("head", []):
@@ -80,11 +80,15 @@ class CellstateModule(nn.Module):
         elif pooling == "mean":
             n = lengths.unsqueeze(1).float() if lengths is not None else T
             a = y.sum(1) / n
-        elif pooling == "max":
+        elif pooling in ("max", "max-mean"):
+            n = lengths.unsqueeze(1).float() if lengths is not None else T
+            mean = y.sum(1) / n  # pad_packed_sequence leaves zeros past each length
             if lengths is not None:
                 valid = torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)
                 y = y.masked_fill(~valid.unsqueeze(2), float("-inf"))
             a = y.max(1).values
+            if pooling == "max-mean":
+                a = torch.cat([a, mean], dim=1)
         else:
             a = y
         for layer, act in zip(self.head, self.acts):
@@ -190,7 +194,19 @@ def notebook_model(kind):
             y, _ = self.lstm(self.embedding(x))
             return self.fc(y.mean(1))
 
-    return {"seed": Seed, "strong": Strong, "stacked": Stacked, "tagger": Tagger, "mean": MeanPool}[kind]()
+    class MaxMean(nn.Module):
+        # Embedding -> BiLSTM(5) -> cat(max over time, mean over time) -> Linear(1) (logits).
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(150, 6, padding_idx=0)
+            self.lstm = nn.LSTM(6, 5, batch_first=True, bidirectional=True)
+            self.fc = nn.Linear(20, 1)
+
+        def forward(self, x):
+            y, _ = self.lstm(self.embedding(x))
+            return self.fc(torch.cat([y.max(1).values, y.mean(1)], dim=1))
+
+    return {"seed": Seed, "strong": Strong, "stacked": Stacked, "tagger": Tagger, "mean": MeanPool, "maxmean": MaxMean}[kind]()
 
 
 def make(root):
@@ -235,14 +251,14 @@ def make(root):
     }))
     print(f"torch -> cellstate  trained {config['lstm']} in torch (final loss {loss.item():.3f}), saved torch-trained.safetensors")
     # 2. torch.onnx.export of the notebook's models (the TorchScript exporter, dynamo=False).
-    for kind in ["seed", "strong", "stacked", "tagger", "mean"]:
+    for kind in ["seed", "strong", "stacked", "tagger", "mean", "maxmean"]:
         torch.manual_seed(1)
         net = notebook_model(kind).eval()
         if kind == "tagger":
             xs = torch.randn(4, 7, 5, generator=g)
             name, dyn = "x", {"x": {0: "batch", 1: "steps"}, "output": {0: "batch", 1: "steps"}}
         else:
-            vocab = {"seed": 300, "strong": 1000, "stacked": 500, "mean": 200}[kind]
+            vocab = {"seed": 300, "strong": 1000, "stacked": 500, "mean": 200, "maxmean": 150}[kind]
             xs = torch.randint(0, vocab, (4, 20), generator=g)
             name, dyn = "tokens", {"tokens": {0: "batch", 1: "steps"}, "output": {0: "batch"}}
         with torch.no_grad():

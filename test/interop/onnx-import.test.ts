@@ -23,7 +23,7 @@ interface TorchExport {
   cases: { x: Rec; output: Rec }[];
 }
 
-const kinds = ['seed', 'strong', 'stacked', 'tagger', 'mean'] as const;
+const kinds = ['seed', 'strong', 'stacked', 'tagger', 'mean', 'maxmean'] as const;
 const read = (kind: string) => new Uint8Array(readFileSync(join(interopFixtures, `torch-${kind}.onnx`)));
 
 beforeAll(async () => {
@@ -76,6 +76,13 @@ describe('importOnnx: torch.onnx.export graphs', () => {
     });
     expect(configs.tagger).toMatchObject({ input: { features: 5 }, pooling: 'sequence', output: { units: 4, activation: 'linear' } });
     expect(configs.mean).toMatchObject({ pooling: 'mean', output: { units: 2, activation: 'linear' } });
+    expect(configs.maxmean).toMatchObject({
+      input: { embedding: 6, paddingIdx: 0 },
+      lstm: { hiddenSize: 5, bidirectional: true },
+      pooling: 'max-mean',
+      head: [],
+      output: { units: 1, activation: 'linear' },
+    });
   });
 
   it('a logits graph imported with output: sigmoid predicts σ(torch’s logits)', () => {
@@ -92,6 +99,27 @@ describe('importOnnx: torch.onnx.export graphs', () => {
       ).toBeLessThanOrEqual(TOL);
     } finally {
       model.dispose();
+    }
+  });
+
+  it('cellstate’s own export of an unmasked max-mean model imports back to the same outputs', () => {
+    const a = new SequenceModel({
+      input: { embedding: 4 },
+      vocabSize: 30,
+      lstm: { hiddenSize: 3, bidirectional: true },
+      pooling: 'max-mean',
+      head: [{ units: 4, activation: 'relu' }],
+      output: { units: 1, activation: 'sigmoid' },
+      seed: 5,
+    });
+    const b = importOnnx(exportOnnx(a));
+    try {
+      const x = { data: Int32Array.from({ length: 36 }, (_, i) => (i * 7) % 30), shape: [3, 12] };
+      expect(maxAbsDiff(a.predict(x).data, b.predict(x).data)).toBeLessThanOrEqual(TOL);
+      expect(b.config.pooling).toBe('max-mean');
+    } finally {
+      a.dispose();
+      b.dispose();
     }
   });
 
@@ -116,6 +144,11 @@ describe('importOnnx: torch.onnx.export graphs', () => {
     }
   });
 });
+
+/** The op type of the node that writes `value`. */
+function producer(m: ReturnType<typeof decodeModel>, value: string): string {
+  return m.graph!.node!.find((n) => n.output!.includes(value))?.op_type ?? '';
+}
 
 describe('importOnnx: bad graphs are typed errors', () => {
   const seed = () => decodeModel(read('seed'));
@@ -165,6 +198,13 @@ describe('importOnnx: bad graphs are typed errors', () => {
     const w = m.graph!.initializer!.find((t) => t.name === 'fc.weight')!;
     w.raw_data = w.raw_data!.subarray(0, 8);
     expect(() => onnxToConfig(encodeModel(m))).toThrow(DataError);
+  });
+
+  it('a Concat of pooled outputs other than cat([max, mean], 1) is refused', () => {
+    const m = decodeModel(read('maxmean'));
+    const cat = m.graph!.node!.find((n) => n.op_type === 'Concat' && n.input!.length === 2 && /Reduce/.test(producer(m, n.input![0])))!;
+    cat.input!.reverse(); // cat([mean, max]): no cellstate pooling
+    expect(() => onnxToConfig(encodeModel(m))).toThrow(/unsupported ONNX op Concat.*max over time, mean over time/);
   });
 
   it('a graph with no dense output is refused', () => {

@@ -11,7 +11,8 @@
  *   tokens (B, T) int ─ OneHot V [Cast] ─┐          float x (B, T, F) ─┐
  *   tokens ─ Gather(embedding (V, E)) ───┴─ Transpose(1, 0, 2) → LSTM_0 → [Squeeze | Transpose+Reshape] → LSTM_1 ...
  *   pooling: Y_h of the last layer via Gather / Concat / Squeeze (h_n[-1], cat(h_n[-2], h_n[-1]))  → 'last'
- *            Y → (B, T, P) → ReduceMean / ReduceMax over T → 'mean' / 'max';  (B, T, P) to the head → 'sequence'
+ *            Y → (B, T, P) → ReduceMean / ReduceMax over T → 'mean' / 'max', Concat(max, mean) on axis 1 → 'max-mean';
+ *            (B, T, P) to the head → 'sequence'
  *   head:    Gemm, or MatMul + Add (nn.Linear), each optionally followed by Relu / Tanh; then Sigmoid / Softmax / nothing
  *   plumbing: Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Constant, ConstantOfShape(0) (zero initial
  *            states, the only initial state accepted), Identity, Dropout.
@@ -91,7 +92,7 @@ type Role =
   | { r: 'Yc' }
   | {
       r: 'head';
-      pooling: 'last' | 'mean' | 'max' | 'sequence';
+      pooling: 'last' | 'mean' | 'max' | 'max-mean' | 'sequence';
       dense: DenseInfo[];
       pendingMatMul: Float32Array | null;
       pendingDims: number[];
@@ -403,6 +404,16 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
         throw unsupported(node, 'the LSTM final cell state feeds the model (cellstate pools hidden states only)');
       case 'head': {
         const last = first.dense[first.dense.length - 1];
+        if (op === 'Concat') {
+          // torch.cat([y.max(1).values, y.mean(1)], 1): max-mean pooling, the maximum first.
+          const pooled = (r: Role | null, p: string) =>
+            r?.r === 'head' && r.pooling === p && r.dense.length === 0 && !r.pendingMatMul && !r.out;
+          const axis = attrInt(node, 'axis', 0);
+          if (inRoles.length === 2 && pooled(inRoles[0], 'max') && pooled(inRoles[1], 'mean') && (axis === 1 || axis === -1))
+            set(node, { ...first, pooling: 'max-mean' });
+          else throw unsupported(node, 'a Concat of pooled outputs other than cat([max over time, mean over time], 1)');
+          break;
+        }
         if (first.out) throw unsupported(node, `after the output activation`);
         if (first.pendingMatMul) {
           if (op !== 'Add') throw unsupported(node, 'after MatMul (expected Add of the bias)');
@@ -418,7 +429,7 @@ function interpret(graph: GraphProto, options: OnnxImportOptions): OnnxImport {
           set(node, { ...first, out: op === 'Sigmoid' ? 'sigmoid' : 'softmax' });
         } else if (op === 'Gemm' || op === 'MatMul') {
           const l = layers[layers.length - 1];
-          denseOp(node, ins, first, last ? last.units : l.directions * l.hidden);
+          denseOp(node, ins, first, last ? last.units : (first.pooling === 'max-mean' ? 2 : 1) * l.directions * l.hidden);
         } else throw unsupported(node, 'in the dense head (expected Gemm, MatMul + Add, Relu, Tanh, Sigmoid or Softmax)');
         break;
       }
