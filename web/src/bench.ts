@@ -7,7 +7,7 @@ import tfjsThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import { CONFIGS } from '../../bench/lib/configs.mjs';
 import { type BrowserEnv, browserEnv } from './bench-env';
 import type { BenchResult, Job, Reference, Urls, WorkerMessage, WorkerRequest } from './bench/types';
-import { Chart, decades, frameUpdater } from './charts';
+import { Chart, barChartHeight, decades, frameUpdater, wrappedTicks } from './charts';
 import { SCHEMA, SCHEMA_VERSION, type BenchDocument } from './schema';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -140,7 +140,7 @@ const chart = new Chart<'bar', number[], string[]>($<HTMLCanvasElement>('chart')
     maintainAspectRatio: false,
     scales: {
       x: { type: 'logarithmic', title: { display: true, text: 'samples/s' }, ticks: { callback: decades } },
-      y: { ticks: { autoSkip: false, font: { size: 11 } } },
+      y: { ticks: { autoSkip: false, font: { size: 11 }, callback: wrappedTicks } },
     },
     plugins: { legend: { display: false } },
   },
@@ -182,8 +182,16 @@ function render(): void {
   chart.data.labels = ok.map((r) => [`${r.config} ${r.mode}`, rowName(r).replace(/ \(simd128\)/, '')]);
   chart.data.datasets[0].data = ok.map((r) => r.samplesPerSecond as number);
   chart.data.datasets[0].backgroundColor = ok.map((r) => colours[r.engine] ?? '#888');
+  fitChart();
   redraw();
 }
+
+/** The chart's height for its rows and this width (labels wrap on a phone and need the room). */
+function fitChart(): void {
+  const box = $('chart').parentElement!;
+  box.style.height = `${barChartHeight(chart.data.labels ?? [], 18, box.clientWidth)}px`;
+}
+addEventListener('resize', fitChart);
 
 // ---- run ------------------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 // The results viewer: several cellstate-bench documents (Node and browser) as columns of one table and
 // series of one chart. Rows are (config, mode, engine, variant, threads); a cell is samples/s, or why not.
-import { Chart, decades, frameUpdater } from './charts';
+import { Chart, barChartHeight, decades, frameUpdater, wrappedTicks } from './charts';
 import { type BenchDocument, validateBenchDocument } from './schema';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -29,7 +29,7 @@ const chart = new Chart<'bar', (number | null)[], string>($<HTMLCanvasElement>('
     maintainAspectRatio: false,
     scales: {
       x: { type: 'logarithmic', title: { display: true, text: 'samples/s' }, ticks: { callback: decades } },
-      y: { ticks: { autoSkip: false, font: { size: 11 } } },
+      y: { ticks: { autoSkip: false, font: { size: 11 }, callback: wrappedTicks } },
     },
     plugins: { legend: { position: 'top', labels: { boxWidth: 12 } } },
   },
@@ -93,7 +93,7 @@ function render(): void {
     }),
     backgroundColor: palette[i % palette.length],
   }));
-  $('chart').parentElement!.style.height = `${Math.max(320, 60 + measured.length * Math.max(1, loaded.length) * 9)}px`;
+  fitChart();
   chart.resize();
   redraw();
 }
@@ -169,3 +169,10 @@ async function start(): Promise<void> {
   document.documentElement.dataset.ready = 'true';
 }
 void start();
+
+/** The chart's height for its rows, bars per row and this width (labels wrap on a phone and need the room). */
+function fitChart(): void {
+  const box = $('chart').parentElement!;
+  box.style.height = `${barChartHeight(chart.data.labels ?? [], Math.max(1, chart.data.datasets.length) * 9, box.clientWidth)}px`;
+}
+addEventListener('resize', fitChart);
