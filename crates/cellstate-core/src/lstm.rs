@@ -889,7 +889,7 @@ impl<T: Float> Lstm<T> {
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
     pub fn forward(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
         crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
-        self.layer.sequence_forward(&self.params, input)
+        kernels::hold(|| self.layer.sequence_forward(&self.params, input))
     }
 
     /// Runs the inference forward pass with its own parameters
@@ -900,7 +900,7 @@ impl<T: Float> Lstm<T> {
     /// As [`Lstm::forward`].
     pub fn forward_inference(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
         crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
-        self.layer.sequence_forward_inference(&self.params, input)
+        kernels::hold(|| self.layer.sequence_forward_inference(&self.params, input))
     }
 
     /// Back-propagates through time with its own parameters ([`LstmLayer::sequence_backward`]);
@@ -909,8 +909,10 @@ impl<T: Float> Lstm<T> {
     /// # Errors
     /// As [`LstmLayer::sequence_backward`].
     pub fn backward(&mut self, up: &BackwardInput<'_, T>) -> Result<()> {
-        self.layer
-            .sequence_backward(&self.params, &mut self.grads, up)
+        kernels::hold(|| {
+            self.layer
+                .sequence_backward(&self.params, &mut self.grads, up)
+        })
     }
 }
 

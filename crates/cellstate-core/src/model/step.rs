@@ -232,11 +232,14 @@ impl Model {
     /// # Errors
     /// `Error::Shape` / `Error::Value` on a bad batch; nothing changes then.
     pub fn forward_backward(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
-        self.validate_batch(b, true)?;
-        self.forward(b, true)?;
-        let stats = self.loss(b.targets.unwrap_or_default(), true);
-        self.backward()?;
-        Ok(stats)
+        // The pool's workers stay held through the step's passes (kernels::hold).
+        kernels::hold(|| {
+            self.validate_batch(b, true)?;
+            self.forward(b, true)?;
+            let stats = self.loss(b.targets.unwrap_or_default(), true);
+            self.backward()?;
+            Ok(stats)
+        })
     }
 
     /// One training step: forward with dropout, loss, backward, clipping, optimiser update.
@@ -245,6 +248,10 @@ impl Model {
     /// `Error::Shape` / `Error::Value` on a bad batch (nothing changes then); `Error::Value` when the
     /// loss or gradients become non-finite (parameters are left as they were before the step).
     pub fn train_batch(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
+        kernels::hold(|| self.train_step(b))
+    }
+
+    fn train_step(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
         let stats = self.forward_backward(b)?;
         if !stats.loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
             return Err(Error::Value(format!(
@@ -266,7 +273,7 @@ impl Model {
     /// `Error::Shape` / `Error::Value` on a bad batch.
     pub fn evaluate_batch(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
         self.validate_batch(b, true)?;
-        self.forward(b, false)?;
+        kernels::hold(|| self.forward(b, false))?;
         Ok(self.loss(b.targets.unwrap_or_default(), false))
     }
 
@@ -283,7 +290,7 @@ impl Model {
             },
             false,
         )?;
-        self.forward(b, false)?;
+        kernels::hold(|| self.forward(b, false))?;
         let mut out = self.logits();
         predictions_in_place(self.config.loss, &mut out, self.config.units);
         Ok(out)
