@@ -354,7 +354,11 @@ mod tests {
                     if t >= 200 {
                         0.0
                     } else {
-                        let sign = if (t as usize + i) % 3 == 0 { -1.0 } else { 1.0 };
+                        let sign = if (t as usize + i).is_multiple_of(3) {
+                            -1.0
+                        } else {
+                            1.0
+                        };
                         sign * 10f32.powf(-(t as f32) * (i as f32 + 1.0) / 40.0).max(1e-30)
                     }
                 })
