@@ -44,6 +44,15 @@ impl Model {
         let lp = &self.params[self.lstm_range.clone()];
         self.lstm.set_training(training);
         let input = match (&self.config.input, b.x) {
+            // Evaluation and prediction hand the LSTM the batch-first input as it is: its inference
+            // forward reads it in place (the same bits). Wasm relaxed, seed tier (dense one-hot
+            // input, 7.7 MB a batch of 64): predict 13.8 ms with the time-major copy, against 8.8 ms
+            // for the LSTM layer's own forward, which already read it in place.
+            (InputConfig::Dense { .. }, Some(x)) if !training => ForwardInput {
+                x,
+                batch_first: true,
+                ..Default::default()
+            },
             (InputConfig::Dense { features }, Some(x)) => {
                 self.x.resize(n * t * features, 0.0);
                 swap_leading(x, &mut self.x, n, t, *features);
