@@ -138,7 +138,15 @@ export class SequenceModel {
    * @throws {DisposedError} after `dispose()`.
    */
   gradients(): Record<string, Tensor> {
-    return this.#split(call(() => this.#handle().grads()));
+    return this.#split(this.gradientsFlat());
+  }
+
+  /**
+   * {@link gradients} as one flat copy in {@link parameterNames} order (what {@link applyGradients} takes). @internal
+   * @throws {DisposedError} after `dispose()`.
+   */
+  gradientsFlat(): Float32Array {
+    return call(() => this.#handle().grads());
   }
 
   /**
