@@ -281,8 +281,10 @@ impl Model {
     /// # Errors
     /// `Error::Shape` / `Error::Value` on a bad batch.
     pub fn evaluate_batch(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
-        self.validate_batch(b, true)?;
-        kernels::hold(|| self.forward(b, false))?;
+        kernels::hold(|| {
+            self.validate_batch(b, true)?;
+            self.forward(b, false)
+        })?;
         Ok(self.loss(b.targets.unwrap_or_default(), false))
     }
 
@@ -292,14 +294,16 @@ impl Model {
     /// # Errors
     /// `Error::Shape` / `Error::Value` on a bad batch.
     pub fn predict_batch(&mut self, b: &Batch<'_>) -> Result<Vec<f32>> {
-        self.validate_batch(
-            &Batch {
-                targets: None,
-                ..*b
-            },
-            false,
-        )?;
-        kernels::hold(|| self.forward(b, false))?;
+        kernels::hold(|| {
+            self.validate_batch(
+                &Batch {
+                    targets: None,
+                    ..*b
+                },
+                false,
+            )?;
+            self.forward(b, false)
+        })?;
         let mut out = self.logits();
         predictions_in_place(self.config.loss, &mut out, self.config.units);
         Ok(out)
