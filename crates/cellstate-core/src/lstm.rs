@@ -1718,7 +1718,6 @@ impl<T: Float> LstmLayer<T> {
             team_scratch,
             team_h,
             input_gradient,
-            w_ih_t,
             ..
         } = self;
         match up.d_h_n {
@@ -1794,19 +1793,29 @@ impl<T: Float> LstmLayer<T> {
         if tokens {
             // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered,
             // summed in dW_ihᵀ (V, G) rows (contiguous) and added back transposed once.
-            let dwt = w_ih_t;
-            dwt.clear();
-            dwt.resize(n_in * g, T::ZERO);
-            for (row, &v) in d_g.chunks_exact(g).zip(&cache.tokens) {
-                let dst = &mut dwt[v as usize * g..(v as usize + 1) * g];
-                dst.iter_mut().zip(row).for_each(|(a, gv)| *a += *gv);
-            }
-            let dw = &mut grads[off.w_ih..off.w_ih + g * n_in];
-            for (u, dw_row) in dw.chunks_exact_mut(n_in).enumerate() {
-                for (v, a) in dw_row.iter_mut().enumerate() {
-                    *a += dwt[v * g + u];
+            // Split over ranges of the G columns (each element still summed over the rows in order,
+            // so the bits do not depend on the split), each range summed in a buffer of its own
+            // (ranges of one row share cache lines), then added to dW_ih: the serial scatter was the
+            // largest serial pass of a 2-thread seed step's backward.
+            let dw = Shared::new(&mut grads[off.w_ih..off.w_ih + g * n_in]);
+            let tokens = &cache.tokens;
+            kernels::for_ranges(g, tb * g, &|cols| {
+                let w = cols.len();
+                let mut dwt = vec![T::ZERO; n_in * w];
+                for (row, &v) in d_g.chunks_exact(g).zip(tokens) {
+                    let dst = &mut dwt[v as usize * w..(v as usize + 1) * w];
+                    dst.iter_mut()
+                        .zip(&row[cols.clone()])
+                        .for_each(|(a, gv)| *a += *gv);
                 }
-            }
+                for (i, u) in cols.enumerate() {
+                    // SAFETY: the column ranges of for_ranges are disjoint, so are these rows of dW_ih.
+                    let dw_row = unsafe { dw.rows(u * n_in, n_in) };
+                    for (v, a) in dw_row.iter_mut().enumerate() {
+                        *a += dwt[v * w + i];
+                    }
+                }
+            });
         } else {
             T::gemm(
                 ks,
