@@ -95,6 +95,17 @@ impl LstmConfig {
         }
     }
 
+    /// Forward FLOPs of a call on `batch` sequences of `steps` steps, `2·B·T·4H·(I_k + H)` over layers
+    /// and directions (token input counted as dense): what [`kernels::hold`] weighs a call by.
+    pub(crate) fn forward_flop(&self, batch: usize, steps: usize) -> usize {
+        let g = 4 * self.hidden_size;
+        (0..self.num_layers)
+            .map(|k| {
+                self.directions() * 2 * batch * steps * g * (self.layer_input(k) + self.hidden_size)
+            })
+            .sum()
+    }
+
     /// Total number of parameters.
     pub fn param_count(&self) -> usize {
         let g = 4 * self.hidden_size;
@@ -910,7 +921,8 @@ impl<T: Float> Lstm<T> {
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
     pub fn forward(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
         crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
-        kernels::hold(|| self.layer.sequence_forward(&self.params, input))
+        let flop = self.layer.config.forward_flop(input.batch, input.steps);
+        kernels::hold(flop, || self.layer.sequence_forward(&self.params, input))
     }
 
     /// Runs the inference forward pass with its own parameters
@@ -921,7 +933,10 @@ impl<T: Float> Lstm<T> {
     /// As [`Lstm::forward`].
     pub fn forward_inference(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
         crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
-        kernels::hold(|| self.layer.sequence_forward_inference(&self.params, input))
+        let flop = self.layer.config.forward_flop(input.batch, input.steps);
+        kernels::hold(flop, || {
+            self.layer.sequence_forward_inference(&self.params, input)
+        })
     }
 
     /// Back-propagates through time with its own parameters ([`LstmLayer::sequence_backward`]);
@@ -930,7 +945,10 @@ impl<T: Float> Lstm<T> {
     /// # Errors
     /// As [`LstmLayer::sequence_backward`].
     pub fn backward(&mut self, up: &BackwardInput<'_, T>) -> Result<()> {
-        kernels::hold(|| {
+        let (b, t) = self.layer.last_shape();
+        // Backward is about twice the forward's products.
+        let flop = 2 * self.layer.config.forward_flop(b, t);
+        kernels::hold(flop, || {
             self.layer
                 .sequence_backward(&self.params, &mut self.grads, up)
         })

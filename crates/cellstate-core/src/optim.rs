@@ -283,9 +283,9 @@ impl Optimizer {
                     let g_v = flush(g, g_v_min);
                     *v = beta2 * flush(*v, v_min) + (1.0 - beta2) * g_v * g_v;
                     // PyTorch: p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)
-                    if m.abs() >= m_step_min {
-                        *p -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);
-                    }
+                    // A select, not a branch, so the loop stays vectorised (p − 0 is p, −0 included).
+                    let step = step_size * flush(*m, m_step_min) / (v.sqrt() / bc2_sqrt + eps);
+                    *p -= step;
                 }
             }
         }

@@ -83,7 +83,7 @@ fn held_workers_run_every_pass_once() {
     let counts: Vec<AtomicUsize> = (0..7).map(|_| AtomicUsize::new(0)).collect();
     let member_threads = std::sync::Mutex::new(Vec::new());
     let barrier = Barrier::new(2);
-    hold(|| {
+    hold(usize::MAX, || {
         for round in 0..200 {
             for_each(7, &|i| {
                 counts[i].fetch_add(1, Ordering::Relaxed);
@@ -100,7 +100,7 @@ fn held_workers_run_every_pass_once() {
                 });
             }
             // A nested hold is the same hold.
-            hold(|| for_each(1, &|i| assert_eq!(i, 0)));
+            hold(usize::MAX, || for_each(1, &|i| assert_eq!(i, 0)));
         }
     });
     // Outside the hold, splits go through rayon again.

@@ -323,10 +323,14 @@ pub(crate) fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
 /// forward pass) whose passes are short: measured here (2-core VM), a sleeping worker starts a
 /// pass ~35 µs after it is posted and the caller, waiting for it, sleeps and wakes as long again,
 /// while a pass of the seed tier (H = 16) takes 50-150 µs; a held worker starts within a
-/// microsecond. Nested calls, a single thread and calls from a pool worker run `f` as it is. The
-/// passes are cut exactly as without the hold, so the results are the same bits.
-pub(crate) fn hold<R>(f: impl FnOnce() -> R) -> R {
-    if threads() == 1 {
+/// microsecond. Nested calls, a single thread, calls from a pool worker and calls worth under
+/// [`PARALLEL_MIN_FLOP`] in all (`flop`: the caller's estimate; nothing in them is split, and waking a
+/// worker for nothing cost a tiny training step, B 2 T 10, ~10% here) run `f` as it is. The passes
+/// are cut exactly as without the hold, so the results are the same bits. Forced splits (tests)
+/// hold whatever the size, so that small cases exercise the held passes.
+pub(crate) fn hold<R>(flop: usize, f: impl FnOnce() -> R) -> R {
+    let forced = FORCED_TASKS.with(Cell::get).is_some() || FORCED_TEAM.with(Cell::get).is_some();
+    if threads() == 1 || (flop < PARALLEL_MIN_FLOP && !forced) {
         return f();
     }
     pool::hold(f)
@@ -334,7 +338,6 @@ pub(crate) fn hold<R>(f: impl FnOnce() -> R) -> R {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod pool {
-    use std::cell::Cell;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex, RwLock};
 
@@ -442,17 +445,22 @@ mod pool {
         /// Workers done with the current pass.
         acks: AtomicUsize,
         released: AtomicBool,
+        /// The pool the workers come from, asked for them only when the first pass is posted: a
+        /// call too small to split anything then costs nothing (a tiny training step, B 2, T 10,
+        /// took 85 → 130 µs when the hold woke a worker at its start and waited for it to leave).
+        pool: Arc<rayon::ThreadPool>,
+        spawned: AtomicBool,
     }
 
     // SAFETY: `Job::f` is only called while the `post` that stored it waits for the calls to end
     // (and the closure behind it is `Sync`); everything else is atomics or behind the mutex.
     unsafe impl Sync for Held {}
-    // SAFETY: as above; the workers only borrow the `Held`, which lives on the caller's stack.
+    // SAFETY: as above; the caller and the workers share it through an `Arc`.
     unsafe impl Send for Held {}
 
     thread_local! {
         /// The `Held` the calling thread posts its passes to, while it holds the workers.
-        static CURRENT: Cell<*const Held> = const { Cell::new(std::ptr::null()) };
+        static CURRENT: std::cell::RefCell<Option<Arc<Held>>> = const { std::cell::RefCell::new(None) };
     }
 
     /// Spins on `done`, yielding the core after a while (a worker may have lost its core).
@@ -469,10 +477,8 @@ mod pool {
     }
 
     impl Held {
-        fn current() -> Option<&'static Held> {
-            let p = CURRENT.with(Cell::get);
-            // SAFETY: set only for the duration of `hold`, which owns the `Held` behind it.
-            (!p.is_null()).then(|| unsafe { &*p })
+        fn current() -> Option<Arc<Held>> {
+            CURRENT.with(|c| c.borrow().clone())
         }
 
         fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -482,7 +488,18 @@ mod pool {
         /// Runs `f(0)` here and `f(i)` on held worker `i` for every `i < members` (`members` 0:
         /// every worker present), returning when all of them are done. A team (`members > 1`)
         /// first waits for its members to arrive: they meet at barriers.
-        fn post(&self, members: usize, f: &(dyn Fn(usize) + Sync)) {
+        /// Asks the pool for its workers (once).
+        fn spawn(self: &Arc<Self>) {
+            if !self.spawned.swap(true, Ordering::Relaxed) {
+                for _ in 0..self.pool.current_num_threads() {
+                    let held = Arc::clone(self);
+                    self.pool.spawn(move || held.serve());
+                }
+            }
+        }
+
+        fn post(self: &Arc<Self>, members: usize, f: &(dyn Fn(usize) + Sync)) {
+            self.spawn();
             if members > 1 {
                 spin_until(|| self.lock().present + 1 >= members);
             }
@@ -580,7 +597,7 @@ mod pool {
         let Some(pool) = pool else {
             return f();
         };
-        let held = Held {
+        let held = Arc::new(Held {
             state: Mutex::new(State {
                 generation: 0,
                 job: None,
@@ -590,24 +607,22 @@ mod pool {
             expected: AtomicUsize::new(0),
             acks: AtomicUsize::new(0),
             released: AtomicBool::new(false),
-        };
-        /// Releases the workers and forgets the slot, also when `f` panics.
-        struct Release<'a>(&'a Held);
-        impl Drop for Release<'_> {
+            pool,
+            spawned: AtomicBool::new(false),
+        });
+        /// Releases the workers and forgets the slot, also when `f` panics. Workers still on
+        /// their way leave as soon as they arrive; no one waits for them.
+        struct Release(Arc<Held>);
+        impl Drop for Release {
             fn drop(&mut self) {
-                CURRENT.with(|c| c.set(std::ptr::null()));
+                CURRENT.with(|c| c.borrow_mut().take());
                 self.0.released.store(true, Ordering::Release);
             }
         }
-        let held = &held;
-        pool.in_place_scope(|s| {
-            for _ in 0..pool.current_num_threads() {
-                s.spawn(move |_| held.serve());
-            }
-            CURRENT.with(|c| c.set(held));
-            let _release = Release(held);
-            f()
-        })
+        held.spawn();
+        CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(&held)));
+        let _release = Release(held);
+        f()
     }
 }
 

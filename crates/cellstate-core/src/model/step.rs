@@ -131,6 +131,11 @@ impl Model {
         Ok(())
     }
 
+    /// The LSTM's forward FLOPs on this batch, what [`kernels::hold`] weighs a call by.
+    fn call_flop(&self, b: &Batch<'_>) -> usize {
+        self.lstm.config().forward_flop(b.batch, b.steps)
+    }
+
     /// Rows the head runs on: B, or T·B for per-step outputs.
     fn rows(&self) -> usize {
         if self.config.pooling == Pooling::Sequence {
@@ -242,7 +247,7 @@ impl Model {
     /// `Error::Shape` / `Error::Value` on a bad batch; nothing changes then.
     pub fn forward_backward(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
         // The pool's workers stay held through the step's passes (kernels::hold).
-        kernels::hold(|| {
+        kernels::hold(self.call_flop(b), || {
             self.validate_batch(b, true)?;
             self.forward(b, true)?;
             let stats = self.loss(b.targets.unwrap_or_default(), true);
@@ -257,7 +262,7 @@ impl Model {
     /// `Error::Shape` / `Error::Value` on a bad batch (nothing changes then); `Error::Value` when the
     /// loss or gradients become non-finite (parameters are left as they were before the step).
     pub fn train_batch(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
-        kernels::hold(|| self.train_step(b))
+        kernels::hold(self.call_flop(b), || self.train_step(b))
     }
 
     fn train_step(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
@@ -281,7 +286,7 @@ impl Model {
     /// # Errors
     /// `Error::Shape` / `Error::Value` on a bad batch.
     pub fn evaluate_batch(&mut self, b: &Batch<'_>) -> Result<BatchStats> {
-        kernels::hold(|| {
+        kernels::hold(self.call_flop(b), || {
             self.validate_batch(b, true)?;
             self.forward(b, false)
         })?;
@@ -294,7 +299,7 @@ impl Model {
     /// # Errors
     /// `Error::Shape` / `Error::Value` on a bad batch.
     pub fn predict_batch(&mut self, b: &Batch<'_>) -> Result<Vec<f32>> {
-        kernels::hold(|| {
+        kernels::hold(self.call_flop(b), || {
             self.validate_batch(
                 &Batch {
                     targets: None,
