@@ -445,9 +445,8 @@ mod pool {
         /// Workers done with the current pass.
         acks: AtomicUsize,
         released: AtomicBool,
-        /// The pool the workers come from, asked for them only when the first pass is posted: a
-        /// call too small to split anything then costs nothing (a tiny training step, B 2, T 10,
-        /// took 85 → 130 µs when the hold woke a worker at its start and waited for it to leave).
+        /// The pool the workers come from (asked for them when the hold starts; a call does not
+        /// wait for a worker still on its way when it ends, the `Arc` keeps this alive for it).
         pool: Arc<rayon::ThreadPool>,
         spawned: AtomicBool,
     }
@@ -485,9 +484,6 @@ mod pool {
             self.state.lock().unwrap_or_else(|e| e.into_inner())
         }
 
-        /// Runs `f(0)` here and `f(i)` on held worker `i` for every `i < members` (`members` 0:
-        /// every worker present), returning when all of them are done. A team (`members > 1`)
-        /// first waits for its members to arrive: they meet at barriers.
         /// Asks the pool for its workers (once).
         fn spawn(self: &Arc<Self>) {
             if !self.spawned.swap(true, Ordering::Relaxed) {
@@ -498,6 +494,9 @@ mod pool {
             }
         }
 
+        /// Runs `f(0)` here and `f(i)` on held worker `i` for every `i < members` (`members` 0:
+        /// every worker present), returning when all of them are done. A team (`members > 1`)
+        /// first waits for its members to arrive: they meet at barriers.
         fn post(self: &Arc<Self>, members: usize, f: &(dyn Fn(usize) + Sync)) {
             self.spawn();
             if members > 1 {
