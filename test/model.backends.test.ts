@@ -1,5 +1,5 @@
 /** Models on the two backends agree, and model handles are freed. */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { liveModelHandles, sequenceClassifier } from '../ts/index';
 import { backend, expectClose, expectNoLeak, rng } from './helpers';
 
@@ -47,5 +47,28 @@ describe('models on native and wasm', () => {
       m.dispose();
     };
     expectNoLeak(b, liveModelHandles, base, cycle, 10, 150);
+  });
+
+  // predict hands each chunk's rows to the core as views into the caller's arrays (no copy) and the core reads dense
+  // batch-first input in place: chunks of 3, 5 and all rows, with lengths, give the same bits, the input unchanged.
+  it.each(['native', 'wasm'] as const)('predict the same bits in any chunk size, reading dense input in place (%s)', async (name) => {
+    const m = sequenceClassifier(
+      { input: { features: 5 }, lstm: { hiddenSize: 7, bidirectional: true }, pooling: 'mean', seed: 2 },
+      { backend: await backend(name) },
+    );
+    const r = rng(4);
+    const n = 11;
+    const t = 6;
+    const data = Float32Array.from({ length: n * t * 5 }, () => r() - 0.5);
+    const lengths = Uint32Array.from({ length: n }, (_, i) => 1 + ((i * 5) % t));
+    const x = { data, shape: [n, t, 5], lengths };
+    const before = data.slice();
+    const all = m.predict(x).data;
+    for (const batchSize of [3, 5]) expect(m.predict(x, { batchSize }).data).toEqual(all);
+    // One row alone, out of the middle of the batch.
+    const one = m.predict({ data: data.subarray(4 * t * 5, 5 * t * 5), shape: [1, t, 5], lengths: lengths.subarray(4, 5) }).data;
+    expect(Array.from(one)).toEqual(Array.from(all.subarray(4, 5)));
+    expect(data).toEqual(before);
+    m.dispose();
   });
 });

@@ -10,7 +10,7 @@ import { type DisposableWhereKnown, addSymbolDispose } from '../globals';
 import { type ModelParts, encodeModelBundle } from '../io/bundle';
 import { type ParamInfo, mergeParams, paramSize, splitParams } from '../params';
 import { Tensor, type TensorLike, checkTensor } from '../tensor';
-import { gather, perStep, toBlock, toTargets } from './batching';
+import { perStep, rowsView, toBlock, toTargets } from './batching';
 import { type CoreConfig, type RawModel, coreConfig, isInt, normalizeOptimizer, runBatch } from './core';
 import { type FitRun, type Labeled, checkFit, evaluateBlock, fitSizes, fittingBatch, runFit, splitValidation } from './fit';
 import { META_EPOCHS, META_OPTIMIZER, META_RNG, decodeOptimizer, decodeRng, encodeOptimizer, encodeRng, savedConfig } from './format';
@@ -138,7 +138,15 @@ export class SequenceModel {
    * @throws {DisposedError} after `dispose()`.
    */
   gradients(): Record<string, Tensor> {
-    return this.#split(call(() => this.#handle().grads()));
+    return this.#split(this.gradientsFlat());
+  }
+
+  /**
+   * {@link gradients} as one flat copy in {@link parameterNames} order (what {@link applyGradients} takes). @internal
+   * @throws {DisposedError} after `dispose()`.
+   */
+  gradientsFlat(): Float32Array {
+    return call(() => this.#handle().grads());
   }
 
   /**
@@ -301,7 +309,7 @@ export class SequenceModel {
     const out = new Float32Array(b.n * per);
     const size = fittingBatch(raw, batchSize, b.steps);
     for (let from = 0; from < b.n; from += size) {
-      const { block: g } = gather(b, null, null, from, Math.min(b.n, from + size));
+      const g = rowsView(b, from, Math.min(b.n, from + size));
       out.set(
         call(() => raw.predictBatch(g.tokens, g.x, g.n, g.steps, g.lengths)),
         from * per,

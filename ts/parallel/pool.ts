@@ -319,24 +319,19 @@ export class ParallelModel {
       }),
     );
     const terms = replies.reduce((s, r) => s + r.terms, 0);
-    const sum: Record<string, TensorLike> = {};
     const stats: BatchStats = { loss: 0, correct: 0, counted: 0, terms };
-    for (const name of this.model.parameterNames) {
-      const first = replies[0].grads[name];
-      const acc = new Float64Array(first.data.length);
-      for (const r of replies) {
-        const w = r.terms / terms;
-        const g = r.grads[name].data;
-        for (let i = 0; i < acc.length; i++) acc[i] += w * g[i];
-      }
-      sum[name] = { data: Float32Array.from(acc), shape: first.shape };
-    }
+    // One flat loop over all parameters (the replies are flat, in parameterNames order): per parameter a loop,
+    // Float32Array.from and the by-name merge in applyGradients were 0.28 ms of a 2.8 ms seed step (wasm relaxed, 2 workers).
+    const acc = new Float64Array(replies[0].grads.length);
     for (const r of replies) {
-      stats.loss += (r.terms / terms) * r.loss;
+      const w = r.terms / terms;
+      const g = r.grads;
+      for (let i = 0; i < acc.length; i++) acc[i] += w * g[i];
+      stats.loss += w * r.loss;
       stats.correct += r.correct;
       stats.counted += r.count;
     }
-    this.model.applyGradients(sum);
+    this.model.applyGradients(new Float32Array(acc));
     this.#version++;
     return stats;
   }

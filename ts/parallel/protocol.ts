@@ -43,7 +43,8 @@ export type Reply =
       correct: number;
       count: number;
       terms: number;
-      grads: Record<string, TensorLike>;
+      /** Flat, in the model's `parameterNames` order. */
+      grads: Float32Array;
     }
   | { id: number; ok: true; type: 'predict'; output: TensorLike }
   | { id: number; ok: true; type: 'close' }

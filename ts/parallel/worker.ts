@@ -44,7 +44,7 @@ export function createHandler(): (req: Request) => Promise<Reply> {
           const m = need();
           const { shard } = req;
           const s = m.computeGradients({ data: shard.data, shape: shard.shape, lengths: shard.lengths }, shard.targets!);
-          const grads = Object.fromEntries(Object.entries(m.gradients()).map(([k, t]) => [k, { data: t.data, shape: [...t.shape] }]));
+          const grads = m.gradientsFlat();
           return { id: req.id, ok: true, type: 'gradients', loss: s.loss, correct: s.correct, count: s.count, terms: s.terms, grads };
         }
         case 'predict': {

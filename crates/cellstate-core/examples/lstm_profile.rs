@@ -84,7 +84,8 @@ fn main() {
                 batch_first: true,
                 ..Default::default()
             };
-            let rate = median_rate(seconds, b, || lstm.forward(&input).unwrap());
+            // The inference forward (no caches), as the benchmark's infer rows (`forward(x, { grad: false })`).
+            let rate = median_rate(seconds, b, || lstm.forward_inference(&input).unwrap());
             let gflops = 2.0 * (t * 4 * h * (f + h)) as f64 * rate / 1e9;
             println!(
                 "{name:<7} infer {threads}t {:<9} {rate:10.1} samples/s {gflops:6.1} GFLOP/s",

@@ -95,6 +95,17 @@ impl LstmConfig {
         }
     }
 
+    /// Forward FLOPs of a call on `batch` sequences of `steps` steps, `2·B·T·4H·(I_k + H)` over layers
+    /// and directions (token input counted as dense): what [`kernels::hold`] weighs a call by.
+    pub(crate) fn forward_flop(&self, batch: usize, steps: usize) -> usize {
+        let g = 4 * self.hidden_size;
+        (0..self.num_layers)
+            .map(|k| {
+                self.directions() * 2 * batch * steps * g * (self.layer_input(k) + self.hidden_size)
+            })
+            .sum()
+    }
+
     /// Total number of parameters.
     pub fn param_count(&self) -> usize {
         let g = 4 * self.hidden_size;
@@ -331,6 +342,19 @@ struct Recurrence<'a, T: Float> {
     d_state: [Shared<T>; 3],
     /// Set when the recurrence runs on a team.
     team: Option<Team<'a, T>>,
+    /// Forward over batch rows on token input: each part gathers its own rows of `acts` just before
+    /// their step's product (see direction_forward), instead of one serial pass over all of them.
+    gather: Option<Gather<'a, T>>,
+}
+
+/// Token input's `acts` rows, `b_ih + b_hh + W_ih[:, v]`, written by the part that reads them.
+struct Gather<'a, T: Float> {
+    /// W_ihᵀ `(V, G)`: row v is the column of token v.
+    w_ih_t: &'a [T],
+    /// `b_ih + b_hh`, `(G)`.
+    bias: &'a [T],
+    /// Token ids `[T][B]`.
+    tokens: &'a [u32],
 }
 
 /// What the members of a team share: the chunks of hidden units (each member owns a run of them),
@@ -460,6 +484,14 @@ impl<T: Float> Recurrence<'_, T> {
             let at = step * b + j0;
             // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
             let gates = unsafe { self.acts.rows(at * g, nb * g) };
+            if let Some(gather) = &self.gather {
+                for (row, &v) in gates.chunks_exact_mut(g).zip(&gather.tokens[at..at + nb]) {
+                    let col = &gather.w_ih_t[v as usize * g..(v as usize + 1) * g];
+                    for ((a, bb), w) in row.iter_mut().zip(gather.bias).zip(col) {
+                        *a = *bb + *w;
+                    }
+                }
+            }
             if keep_cache {
                 // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
                 unsafe { self.h_prev.rows(at * h, nb * h) }.copy_from_slice(hn);
@@ -889,7 +921,8 @@ impl<T: Float> Lstm<T> {
     /// `Error::Shape` / `Error::Value` on bad input; nothing is changed then.
     pub fn forward(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
         crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
-        self.layer.sequence_forward(&self.params, input)
+        let flop = self.layer.config.forward_flop(input.batch, input.steps);
+        kernels::hold(flop, || self.layer.sequence_forward(&self.params, input))
     }
 
     /// Runs the inference forward pass with its own parameters
@@ -900,7 +933,10 @@ impl<T: Float> Lstm<T> {
     /// As [`Lstm::forward`].
     pub fn forward_inference(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
         crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
-        self.layer.sequence_forward_inference(&self.params, input)
+        let flop = self.layer.config.forward_flop(input.batch, input.steps);
+        kernels::hold(flop, || {
+            self.layer.sequence_forward_inference(&self.params, input)
+        })
     }
 
     /// Back-propagates through time with its own parameters ([`LstmLayer::sequence_backward`]);
@@ -909,8 +945,13 @@ impl<T: Float> Lstm<T> {
     /// # Errors
     /// As [`LstmLayer::sequence_backward`].
     pub fn backward(&mut self, up: &BackwardInput<'_, T>) -> Result<()> {
-        self.layer
-            .sequence_backward(&self.params, &mut self.grads, up)
+        let (b, t) = self.layer.last_shape();
+        // Backward is about twice the forward's products.
+        let flop = 2 * self.layer.config.forward_flop(b, t);
+        kernels::hold(flop, || {
+            self.layer
+                .sequence_backward(&self.params, &mut self.grads, up)
+        })
     }
 }
 
@@ -1367,10 +1408,20 @@ impl<T: Float> LstmLayer<T> {
         bias.extend(b_ih.iter().zip(b_hh).map(|(a, b)| *a + *b));
         let bias = &*bias;
         let w_ih = &p[off.w_ih..off.w_ih + g * off.input];
-        if k == 0 && !cache.tokens.is_empty() {
+        let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
+        let tokens = k == 0 && !cache.tokens.is_empty();
+        // Over batch rows, each part gathers its own rows as it reaches their step (the rows it then
+        // reads are in its cache, and the pass is split over the threads): the serial gather
+        // (6400 rows at the seed tier) was the largest serial stretch of a 2-thread seed step.
+        let gather_in_parts = tokens && matches!(split, kernels::Split::Rows(_));
+        if tokens {
             // W_ihᵀ (V, G) once per call: each step's gather then reads one contiguous row.
-            let wt = &mut self.w_ih_t;
-            transpose(w_ih, wt, g, off.input);
+            transpose(w_ih, &mut self.w_ih_t, g, off.input);
+        }
+        if gather_in_parts {
+            // The rows are written in forward_rows.
+        } else if tokens {
+            let wt = &self.w_ih_t;
             for (row, &v) in acts.chunks_exact_mut(g).zip(&cache.tokens) {
                 let col = &wt[v as usize * g..(v as usize + 1) * g];
                 for ((a, bb), w) in row.iter_mut().zip(bias).zip(col) {
@@ -1438,7 +1489,6 @@ impl<T: Float> LstmLayer<T> {
             );
         }
         let w_hh = &p[off.w_hh..off.w_hh + g * h];
-        let split = kernels::recurrence_split(b, h, 2 * t * b * g * h, g * h * size_of::<T>());
         let (chunks, owned, claimed) = team_chunks(&split);
         let mut team_buffers = TeamBuffers {
             packed: &mut self.team_packed,
@@ -1475,6 +1525,11 @@ impl<T: Float> LstmLayer<T> {
                 Shared::new(&mut []),
             ],
             team,
+            gather: gather_in_parts.then_some(Gather {
+                w_ih_t: &self.w_ih_t,
+                bias,
+                tokens: &cache.tokens,
+            }),
         };
         let (y, h_n, c_n) = (
             Shared::new(y),
@@ -1681,7 +1736,6 @@ impl<T: Float> LstmLayer<T> {
             team_scratch,
             team_h,
             input_gradient,
-            w_ih_t,
             ..
         } = self;
         match up.d_h_n {
@@ -1726,6 +1780,7 @@ impl<T: Float> LstmLayer<T> {
                 Shared::new(&mut s.d_c),
             ],
             team,
+            gather: None,
         };
         let d_gates = Shared::new(&mut s.d_gates);
         match &split {
@@ -1756,19 +1811,29 @@ impl<T: Float> LstmLayer<T> {
         if tokens {
             // One-hot input: dW_ih[:, v] += dG row, a scatter into the columns the forward gathered,
             // summed in dW_ihᵀ (V, G) rows (contiguous) and added back transposed once.
-            let dwt = w_ih_t;
-            dwt.clear();
-            dwt.resize(n_in * g, T::ZERO);
-            for (row, &v) in d_g.chunks_exact(g).zip(&cache.tokens) {
-                let dst = &mut dwt[v as usize * g..(v as usize + 1) * g];
-                dst.iter_mut().zip(row).for_each(|(a, gv)| *a += *gv);
-            }
-            let dw = &mut grads[off.w_ih..off.w_ih + g * n_in];
-            for (u, dw_row) in dw.chunks_exact_mut(n_in).enumerate() {
-                for (v, a) in dw_row.iter_mut().enumerate() {
-                    *a += dwt[v * g + u];
+            // Split over ranges of the G columns (each element still summed over the rows in order,
+            // so the bits do not depend on the split), each range summed in a buffer of its own
+            // (ranges of one row share cache lines), then added to dW_ih: the serial scatter was the
+            // largest serial pass of a 2-thread seed step's backward.
+            let dw = Shared::new(&mut grads[off.w_ih..off.w_ih + g * n_in]);
+            let tokens = &cache.tokens;
+            kernels::for_ranges(g, tb * g, &|cols| {
+                let w = cols.len();
+                let mut dwt = vec![T::ZERO; n_in * w];
+                for (row, &v) in d_g.chunks_exact(g).zip(tokens) {
+                    let dst = &mut dwt[v as usize * w..(v as usize + 1) * w];
+                    dst.iter_mut()
+                        .zip(&row[cols.clone()])
+                        .for_each(|(a, gv)| *a += *gv);
                 }
-            }
+                for (i, u) in cols.enumerate() {
+                    // SAFETY: the column ranges of for_ranges are disjoint, so are these rows of dW_ih.
+                    let dw_row = unsafe { dw.rows(u * n_in, n_in) };
+                    for (v, a) in dw_row.iter_mut().enumerate() {
+                        *a += dwt[v * w + i];
+                    }
+                }
+            });
         } else {
             T::gemm(
                 ks,
@@ -1819,12 +1884,20 @@ impl<T: Float> LstmLayer<T> {
                     d_b_hh.rows(cols.start, cols.len()),
                 )
             };
+            // Summed in a local copy, written back once: the parts' column ranges can share a
+            // cache line of `grads` (at G = 64 the split falls inside one), and adding in place
+            // bounced that line between the cores on every row (8× this pass's serial time at the
+            // seed tier, 2 threads). The same additions in the same order, so the same bits.
+            let mut sums: Vec<T> = bi.iter().chain(bh.iter()).copied().collect();
+            let (si, sh) = sums.split_at_mut(cols.len());
             for row in d_g.chunks_exact(g) {
-                for ((a, c), v) in bi.iter_mut().zip(bh.iter_mut()).zip(&row[cols.clone()]) {
+                for ((a, c), v) in si.iter_mut().zip(sh.iter_mut()).zip(&row[cols.clone()]) {
                     *a += *v;
                     *c += *v;
                 }
             }
+            bi.copy_from_slice(si);
+            bh.copy_from_slice(sh);
         });
         if !tokens && (k > 0 || *input_gradient) {
             let w_ih = &params[off.w_ih..off.w_ih + g * n_in];
@@ -2157,6 +2230,71 @@ mod tests {
                 assert_eq!(bits(&one.2), bits(&other.2), "grads, {what}");
                 assert_eq!(bits(&one.3), bits(&other.3), "dx, {what}");
             }
+        }
+    }
+
+    /// Token input split over batch rows (each part gathers its own rows of the input product) and
+    /// on a team (one serial gather): outputs and gradients bit for bit those of one part.
+    #[test]
+    fn token_input_results_do_not_depend_on_the_split() {
+        let config = LstmConfig {
+            input_size: 23,
+            // Two 16-unit quanta, so that a forced team has two members.
+            hidden_size: 32,
+            num_layers: 2,
+            bidirectional: true,
+        };
+        let (b, t) = (11, 7);
+        let tokens: Vec<u32> = (0..b * t).map(|i| ((i * 7919) % 23) as u32).collect();
+        let lengths: Vec<u32> = (0..b).map(|j| (t - j % 4) as u32).collect();
+        let dy: Vec<f32> = values(b * t * 2 * 32, 21)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let run = |parts: usize| {
+            let go = || {
+                let mut lstm = Lstm::<f32>::new(config, 4).unwrap();
+                lstm.forward(&ForwardInput {
+                    tokens: Some(&tokens),
+                    batch: b,
+                    steps: t,
+                    batch_first: true,
+                    lengths: Some(&lengths),
+                    ..Default::default()
+                })
+                .unwrap();
+                let mut y = vec![0.0; lstm.layer().output_len()];
+                lstm.layer().read_output(&mut y).unwrap();
+                lstm.backward(&BackwardInput {
+                    d_output: Some(&dy),
+                    ..Default::default()
+                })
+                .unwrap();
+                (y, lstm.grads().to_vec())
+            };
+            if parts == 0 {
+                kernels::with_forced_team(2, go)
+            } else {
+                kernels::with_forced_tasks(parts, go)
+            }
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let before = kernels::threads();
+        kernels::set_threads(2).unwrap();
+        let one = run(1);
+        let others: Vec<_> = [2, 3, 5, 0].iter().map(|&p| (p, run(p))).collect();
+        kernels::set_threads(before).unwrap();
+        for (parts, other) in others {
+            assert_eq!(
+                bits(&one.0),
+                bits(&other.0),
+                "output, {parts} parts (0: team)"
+            );
+            assert_eq!(
+                bits(&one.1),
+                bits(&other.1),
+                "grads, {parts} parts (0: team)"
+            );
         }
     }
 

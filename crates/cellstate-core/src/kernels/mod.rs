@@ -263,7 +263,9 @@ mod threads;
 
 pub use scalar::{cell_backward_reference, cell_forward_reference, gemm_reference, Scalar};
 pub use selftest::self_test;
-pub(crate) use threads::{for_each, for_ranges, recurrence_split, serial, team, Barrier, Split};
+pub(crate) use threads::{
+    for_each, for_ranges, hold, recurrence_split, serial, team, Barrier, Split,
+};
 pub use threads::{set_threads, threads};
 #[cfg(test)]
 pub(crate) use threads::{with_forced_tasks, with_forced_team};

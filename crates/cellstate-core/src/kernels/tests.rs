@@ -70,3 +70,53 @@ fn selection_by_name() {
     assert_eq!(forced, "scalar");
     assert_eq!(by_name(best).unwrap().name(), best);
 }
+
+/// Passes posted to held workers (`hold`): every task of a split runs exactly once, a team's members
+/// run at once on distinct threads (they meet at a barrier each round), nested holds and single
+/// tasks run inline, and the workers are released afterwards (the pool serves rayon's queue again).
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn held_workers_run_every_pass_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let before = threads();
+    set_threads(2).unwrap();
+    let counts: Vec<AtomicUsize> = (0..7).map(|_| AtomicUsize::new(0)).collect();
+    let member_threads = std::sync::Mutex::new(Vec::new());
+    let barrier = Barrier::new(2);
+    hold(usize::MAX, || {
+        for round in 0..200 {
+            for_each(7, &|i| {
+                counts[i].fetch_add(1, Ordering::Relaxed);
+            });
+            if round % 50 == 0 {
+                team(2, &|me| {
+                    for _ in 0..3 {
+                        barrier.wait();
+                    }
+                    member_threads
+                        .lock()
+                        .unwrap()
+                        .push((me, std::thread::current().id()));
+                });
+            }
+            // A nested hold is the same hold.
+            hold(usize::MAX, || for_each(1, &|i| assert_eq!(i, 0)));
+        }
+    });
+    // Outside the hold, splits go through rayon again.
+    for_each(7, &|i| {
+        counts[i].fetch_add(1, Ordering::Relaxed);
+    });
+    set_threads(before).unwrap();
+    for (i, c) in counts.iter().enumerate() {
+        assert_eq!(c.load(Ordering::Relaxed), 201, "task {i}");
+    }
+    let members = member_threads.into_inner().unwrap();
+    assert_eq!(members.len(), 8);
+    for pair in members.chunks(2) {
+        let mut ids: Vec<_> = pair.iter().map(|m| m.0).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [0, 1]);
+        assert_ne!(pair[0].1, pair[1].1, "team members on one thread");
+    }
+}

@@ -317,10 +317,29 @@ pub(crate) fn for_each(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     pool::run(tasks, f);
 }
 
+/// Runs `f` with the pool's workers held for it: between the parallel passes inside `f` they spin
+/// (then yield) waiting for the next one instead of going back to sleep, and each pass is handed to
+/// them through a shared slot rather than rayon's queue. For one model call (a training step, a
+/// forward pass) whose passes are short: measured here (2-core VM), a sleeping worker starts a
+/// pass ~35 µs after it is posted and the caller, waiting for it, sleeps and wakes as long again,
+/// while a pass of the seed tier (H = 16) takes 50-150 µs; a held worker starts within a
+/// microsecond. Nested calls, a single thread, calls from a pool worker and calls worth under
+/// [`PARALLEL_MIN_FLOP`] in all (`flop`: the caller's estimate; nothing in them is split, and waking a
+/// worker for nothing cost a tiny training step, B 2 T 10, ~10% here) run `f` as it is. The passes
+/// are cut exactly as without the hold, so the results are the same bits. Forced splits (tests)
+/// hold whatever the size, so that small cases exercise the held passes.
+pub(crate) fn hold<R>(flop: usize, f: impl FnOnce() -> R) -> R {
+    let forced = FORCED_TASKS.with(Cell::get).is_some() || FORCED_TEAM.with(Cell::get).is_some();
+    if threads() == 1 || (flop < PARALLEL_MIN_FLOP && !forced) {
+        return f();
+    }
+    pool::hold(f)
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod pool {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, RwLock};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex, RwLock};
 
     /// The workers besides the caller; `None` while `threads() == 1`.
     static POOL: RwLock<Option<Arc<rayon::ThreadPool>>> = RwLock::new(None);
@@ -347,6 +366,10 @@ mod pool {
     }
 
     pub(super) fn team(members: usize, f: &(dyn Fn(usize) + Sync)) {
+        if let Some(held) = Held::current() {
+            held.post(members, f);
+            return;
+        }
         let pool = POOL.read().unwrap_or_else(|e| e.into_inner()).clone();
         let pool = pool.expect("a team of several threads needs the pool (threads() > 1)");
         assert!(
@@ -366,11 +389,6 @@ mod pool {
     }
 
     pub(super) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
-        let pool = POOL.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let Some(pool) = pool else {
-            (0..tasks).for_each(f);
-            return;
-        };
         let next = AtomicUsize::new(0);
         let claim = || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -378,6 +396,16 @@ mod pool {
                 break;
             }
             f(i);
+        };
+        if let Some(held) = Held::current() {
+            // Every held worker claims tasks, as many as are present (none is waited for).
+            held.post(0, &|_| claim());
+            return;
+        }
+        let pool = POOL.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(pool) = pool else {
+            (0..tasks).for_each(f);
+            return;
         };
         let helpers = pool.current_num_threads().min(tasks - 1);
         // The scope returns only when every helper is done, so the borrows of `f` end in time.
@@ -387,6 +415,213 @@ mod pool {
             }
             claim();
         });
+    }
+
+    /// A pass posted to the held workers: `f` and how many members it needs (0: any number).
+    #[derive(Clone, Copy)]
+    struct Job {
+        /// Lifetime-erased; see [`Held::post`] for why it outlives every call through it.
+        f: *const (dyn Fn(usize) + Sync + 'static),
+        members: usize,
+    }
+
+    /// What the caller and its held workers share, guarded by [`Held::state`].
+    struct State {
+        /// Number of the last posted pass; a worker runs each pass posted after it arrived.
+        generation: usize,
+        job: Option<Job>,
+        /// Workers that have arrived (they number themselves 1, 2, .. in that order).
+        present: usize,
+    }
+
+    /// The slot through which [`hold`] hands passes to the pool's workers.
+    struct Held {
+        state: Mutex<State>,
+        /// Mirrors `State::generation`, for the workers to spin on without the lock.
+        posted: AtomicUsize,
+        /// Workers the current pass waits for: those present when it was posted and those that
+        /// arrived while it ran (changed only under the lock).
+        expected: AtomicUsize,
+        /// Workers done with the current pass.
+        acks: AtomicUsize,
+        released: AtomicBool,
+        /// The pool the workers come from (asked for them when the hold starts; a call does not
+        /// wait for a worker still on its way when it ends, the `Arc` keeps this alive for it).
+        pool: Arc<rayon::ThreadPool>,
+        spawned: AtomicBool,
+    }
+
+    // SAFETY: `Job::f` is only called while the `post` that stored it waits for the calls to end
+    // (and the closure behind it is `Sync`); everything else is atomics or behind the mutex.
+    unsafe impl Sync for Held {}
+    // SAFETY: as above; the caller and the workers share it through an `Arc`.
+    unsafe impl Send for Held {}
+
+    thread_local! {
+        /// The `Held` the calling thread posts its passes to, while it holds the workers.
+        static CURRENT: std::cell::RefCell<Option<Arc<Held>>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// Spins on `done`, yielding the core after a while (a worker may have lost its core).
+    fn spin_until(done: impl Fn() -> bool) {
+        let mut spins = 0u32;
+        while !done() {
+            if spins < 1 << 12 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    impl Held {
+        fn current() -> Option<Arc<Held>> {
+            CURRENT.with(|c| c.borrow().clone())
+        }
+
+        fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+            self.state.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        /// Asks the pool for its workers (once).
+        fn spawn(self: &Arc<Self>) {
+            if !self.spawned.swap(true, Ordering::Relaxed) {
+                for _ in 0..self.pool.current_num_threads() {
+                    let held = Arc::clone(self);
+                    self.pool.spawn(move || held.serve());
+                }
+            }
+        }
+
+        /// Runs `f(0)` here and `f(i)` on held worker `i` for every `i < members` (`members` 0:
+        /// every worker present), returning when all of them are done. A team (`members > 1`)
+        /// first waits for its members to arrive: they meet at barriers.
+        fn post(self: &Arc<Self>, members: usize, f: &(dyn Fn(usize) + Sync)) {
+            self.spawn();
+            if members > 1 {
+                spin_until(|| self.lock().present + 1 >= members);
+            }
+            // SAFETY: only the lifetime is erased; this call returns after every worker that
+            // could call through the pointer has acknowledged the pass (`acks == expected`),
+            // and the pointer is cleared before the closure's borrow ends.
+            let f_static: &(dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(f) };
+            {
+                let mut st = self.lock();
+                st.generation += 1;
+                st.job = Some(Job {
+                    f: f_static,
+                    members,
+                });
+                self.expected.store(st.present, Ordering::Relaxed);
+                self.acks.store(0, Ordering::Relaxed);
+                self.posted.store(st.generation, Ordering::Release);
+            }
+            /// Waits for the workers even when `f(0)` panics, so no worker calls a dead closure.
+            struct Wait<'a>(&'a Held);
+            impl Drop for Wait<'_> {
+                fn drop(&mut self) {
+                    let held = self.0;
+                    loop {
+                        spin_until(|| {
+                            held.acks.load(Ordering::Acquire)
+                                >= held.expected.load(Ordering::Acquire)
+                        });
+                        // Confirmed under the lock, which a worker joining the pass takes.
+                        let mut st = held.lock();
+                        if held.acks.load(Ordering::Acquire)
+                            >= held.expected.load(Ordering::Relaxed)
+                        {
+                            st.job = None;
+                            return;
+                        }
+                    }
+                }
+            }
+            let _wait = Wait(self);
+            f(0);
+        }
+
+        /// A held worker's loop: runs each pass posted after it arrived until released.
+        fn serve(&self) {
+            let (me, mut seen) = {
+                let mut st = self.lock();
+                st.present += 1;
+                if st.job.is_some() {
+                    // A pass is running (the caller did not wait for this worker to wake up):
+                    // join it, to claim what is left of its tasks.
+                    self.expected.fetch_add(1, Ordering::Release);
+                    (st.present, st.generation - 1)
+                } else {
+                    (st.present, st.generation)
+                }
+            };
+            loop {
+                spin_until(|| {
+                    self.posted.load(Ordering::Acquire) != seen
+                        || self.released.load(Ordering::Acquire)
+                });
+                let job = {
+                    let st = self.lock();
+                    if st.generation == seen {
+                        // Released with no pass left.
+                        return;
+                    }
+                    seen = st.generation;
+                    st.job
+                };
+                /// Acknowledges the pass even if it panics (the caller waits for it).
+                struct Ack<'a>(&'a AtomicUsize);
+                impl Drop for Ack<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_add(1, Ordering::Release);
+                    }
+                }
+                let _ack = Ack(&self.acks);
+                if let Some(job) = job {
+                    if job.members == 0 || me < job.members {
+                        // SAFETY: the poster waits for this pass's acknowledgement (see `post`).
+                        unsafe { (*job.f)(me) };
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn hold<R>(f: impl FnOnce() -> R) -> R {
+        if inside() || Held::current().is_some() {
+            return f();
+        }
+        let pool = POOL.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(pool) = pool else {
+            return f();
+        };
+        let held = Arc::new(Held {
+            state: Mutex::new(State {
+                generation: 0,
+                job: None,
+                present: 0,
+            }),
+            posted: AtomicUsize::new(0),
+            expected: AtomicUsize::new(0),
+            acks: AtomicUsize::new(0),
+            released: AtomicBool::new(false),
+            pool,
+            spawned: AtomicBool::new(false),
+        });
+        /// Releases the workers and forgets the slot, also when `f` panics. Workers still on
+        /// their way leave as soon as they arrive; no one waits for them.
+        struct Release(Arc<Held>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.borrow_mut().take());
+                self.0.released.store(true, Ordering::Release);
+            }
+        }
+        held.spawn();
+        CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(&held)));
+        let _release = Release(held);
+        f()
     }
 }
 
@@ -408,6 +643,10 @@ mod pool {
 
     pub(super) fn inside() -> bool {
         false
+    }
+
+    pub(super) fn hold<R>(f: impl FnOnce() -> R) -> R {
+        f()
     }
 
     pub(super) fn team(members: usize, f: &(dyn Fn(usize) + Sync)) {

@@ -388,3 +388,38 @@ fn embedding_dropout_out_of_range_is_refused() {
         "{err}"
     );
 }
+
+/// Prediction and evaluation hand the LSTM dense batch-first input in place (no time-major copy);
+/// the training forward copies it to time-major. Both must give the same logits bit for bit, for a
+/// pooled head and a per-step one, with uneven lengths, on two stacked bidirectional layers.
+#[test]
+fn dense_prediction_in_place_equals_the_training_forward() {
+    use super::{Batch, Model, ModelConfig};
+    for pooling in ["last", "sequence"] {
+        let json = format!(
+            r#"{{"input":{{"kind":"dense","features":5}},"lstm":{{"hiddenSize":7,"numLayers":2,"bidirectional":true}},"pooling":"{pooling}","units":3,"loss":"mse","seed":3}}"#
+        );
+        let mut model = Model::new(ModelConfig::from_json(&json).unwrap()).unwrap();
+        let (b, t) = (4, 6);
+        let x: Vec<f32> = values(b * t * 5, 11).iter().map(|&v| v as f32).collect();
+        let lengths = [6u32, 2, 5, 1];
+        let per_step = pooling == "sequence";
+        let y = vec![0.5f32; if per_step { b * t * 3 } else { b * 3 }];
+        let batch = Batch {
+            tokens: None,
+            x: Some(&x),
+            batch: b,
+            steps: t,
+            lengths: Some(&lengths),
+            targets: Some(&y),
+        };
+        model.forward_backward(&batch).unwrap();
+        let trained = model.logits();
+        // predict_batch applies the identity for MSE: its outputs are the logits.
+        let predicted = model.predict_batch(&batch).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&trained), bits(&predicted), "pooling {pooling}");
+        model.evaluate_batch(&batch).unwrap();
+        assert_eq!(bits(&trained), bits(&model.logits()), "pooling {pooling}");
+    }
+}
