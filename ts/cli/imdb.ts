@@ -209,11 +209,11 @@ set, keeps the epoch with the best validation accuracy and tests once, on it.
 Presets:
   seed     the seed notebook: 300 words, first 15,000 train / 10,000 test reviews, maxlen 100 ('post'),
            one-hot → LSTM(16) → Linear(1), Adam 1e-3, batch 64, 10 epochs (default)
-  fast     20,000 words, all 25,000 + 25,000 reviews, maxlen 400, Embedding 64 → BiLSTM 64 with
+  fast     10,000 words, all 25,000 + 25,000 reviews, maxlen 400, Embedding 64 → BiLSTM 64 with
            masking and max pooling, dropout 0.5, AdamW 3e-3 (weight decay 0.05), warm-up + cosine,
-           clip-norm 1, length-bucketed batches, 4 epochs; 10% of the training reviews held out, the
-           best epoch on them kept and tested
-  strong   as fast, with Embedding 128 → BiLSTM 96, batch 32 and 5 epochs
+           clip-norm 1, length-bucketed batches, 4 epochs; 10% of the training reviews held out by
+           movie, the best epoch on them kept and tested
+  strong   as fast, with Embedding 128 (dropout 0.3 on it) → BiLSTM 96, batch 32 and 5 epochs
 
 Options (each overrides the preset):
 ${helpOf(TRAIN_FLAGS)}
