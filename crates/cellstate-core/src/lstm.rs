@@ -345,6 +345,24 @@ struct Recurrence<'a, T: Float> {
     /// Forward over batch rows on token input: each part gathers its own rows of `acts` just before
     /// their step's product (see direction_forward), instead of one serial pass over all of them.
     gather: Option<Gather<'a, T>>,
+    /// Inference over batch rows on dense input: each part computes its rows' input product step by
+    /// step into a gate block of its own (see direction_forward), instead of reading `[T][B][G]`
+    /// rows that one hoisted product wrote.
+    input: Option<StepInput<'a, T>>,
+}
+
+/// Dense input read per step by [`Recurrence::forward_rows`]: row `j` of step `s` is
+/// `x[s·step_stride + j·row_stride..][..F]`, so batch-first input (`row_stride = T·F`, `step_stride =
+/// F`) and time-major input (`F`, `B·F`) are read in place.
+struct StepInput<'a, T: Float> {
+    x: &'a [T],
+    features: usize,
+    row_stride: usize,
+    step_stride: usize,
+    /// W_ihᵀ `(F, G)`, packed once per call.
+    packed: &'a PackedB<T>,
+    /// `b_ih + b_hh`, `(G)`.
+    bias: &'a [T],
 }
 
 /// Token input's `acts` rows, `b_ih + b_hh + W_ih[:, v]`, written by the part that reads them.
@@ -482,8 +500,31 @@ impl<T: Float> Recurrence<'_, T> {
         for s in 0..t {
             let step = self.step(s, true);
             let at = step * b + j0;
+            // Per-step input: every step's gates go to the step-0 rows of this part (the part's own
+            // rows, kept in cache from one step to the next); else this step's rows of `acts`.
+            let slot = if self.input.is_some() { j0 } else { at };
             // SAFETY: only this part's rows j0..j0+nb of a step or of the state.
-            let gates = unsafe { self.acts.rows(at * g, nb * g) };
+            let gates = unsafe { self.acts.rows(slot * g, nb * g) };
+            if let Some(input) = &self.input {
+                // The same sums as the hoisted product: the bias, then x·W_ihᵀ added in one call.
+                for row in gates.chunks_exact_mut(g) {
+                    row.copy_from_slice(input.bias);
+                }
+                let lda = input.row_stride;
+                T::gemm_packed_b(
+                    self.ks,
+                    Trans::N,
+                    nb,
+                    g,
+                    input.features,
+                    &input.x[step * input.step_stride + j0 * lda..],
+                    lda,
+                    input.packed,
+                    gates,
+                    g,
+                    true,
+                );
+            }
             if let Some(gather) = &self.gather {
                 for (row, &v) in gates.chunks_exact_mut(g).zip(&gather.tokens[at..at + nb]) {
                     let col = &gather.w_ih_t[v as usize * g..(v as usize + 1) * g];
@@ -1418,7 +1459,22 @@ impl<T: Float> LstmLayer<T> {
             // W_ihᵀ (V, G) once per call: each step's gather then reads one contiguous row.
             transpose(w_ih, &mut self.w_ih_t, g, off.input);
         }
-        if gather_in_parts {
+        // Inference over batch rows on dense input: the input product runs per step in
+        // forward_rows, into gate rows that stay in cache. Hoisted, it wrote `[T][B][G]` (13 MB at
+        // the medium tier) that the recurrence and the cell then read back from memory.
+        let per_step = !keep_cache && !tokens && matches!(split, kernels::Split::Rows(_));
+        if per_step {
+            T::pack_b(
+                ks,
+                Trans::T,
+                off.input,
+                g,
+                w_ih,
+                off.input,
+                &mut self.packed_w_ih,
+            );
+        }
+        if gather_in_parts || per_step {
             // The rows are written in forward_rows.
         } else if tokens {
             let wt = &self.w_ih_t;
@@ -1529,6 +1585,21 @@ impl<T: Float> LstmLayer<T> {
                 w_ih_t: &self.w_ih_t,
                 bias,
                 tokens: &cache.tokens,
+            }),
+            input: per_step.then(|| {
+                let f = off.input;
+                let (x, row_stride, step_stride) = match x_batch_first {
+                    Some(x) => (x, t * f, f),
+                    None => (&x[..], f, b * f),
+                };
+                StepInput {
+                    x,
+                    features: f,
+                    row_stride,
+                    step_stride,
+                    packed: &self.packed_w_ih,
+                    bias,
+                }
             }),
         };
         let (y, h_n, c_n) = (
@@ -1781,6 +1852,7 @@ impl<T: Float> LstmLayer<T> {
             ],
             team,
             gather: None,
+            input: None,
         };
         let d_gates = Shared::new(&mut s.d_gates);
         match &split {
@@ -2145,18 +2217,29 @@ mod tests {
     /// of two threads) gives bitwise the single-part result: every row runs the same operations
     /// whichever part holds it. So does a team of two over hidden units (16 and 3 of the 19: a
     /// vector tail in the second member), training and inference. Also: the inference forward gives
-    /// bitwise the training forward's outputs, and refuses a backward pass after it.
+    /// bitwise the training forward's outputs (its input product runs per step over rows, the
+    /// training forward's is hoisted over all steps), and refuses a backward pass after it. Input
+    /// sizes 5 and 150 (the latter over two of the GEMM's k-blocks).
     #[test]
     fn row_split_and_inference_forward_change_no_bit() {
+        for features in [5, 150] {
+            split_and_inference_bits(features);
+        }
+    }
+
+    fn split_and_inference_bits(features: usize) {
         let config = LstmConfig {
-            input_size: 5,
+            input_size: features,
             hidden_size: 19,
             num_layers: 2,
             bidirectional: true,
         };
         let (b, t) = (11, 6);
         let lengths: Vec<u32> = (0..b as u32).map(|j| 1 + (j * 5) % t as u32).collect();
-        let x: Vec<f32> = values(b * t * 5, 3).iter().map(|&v| v as f32).collect();
+        let x: Vec<f32> = values(b * t * features, 3)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
         let dy: Vec<f32> = values(b * t * 2 * 19, 4)
             .iter()
             .map(|&v| v as f32)
@@ -2216,6 +2299,7 @@ mod tests {
             .map(|&p| (format!("{p} parts"), run(p, false)))
             .collect();
         let inference = [
+            ("inference, 1 part", run(1, true)),
             ("inference, 3 parts", run(3, true)),
             ("inference, team", run(0, true)),
         ];
@@ -2224,8 +2308,8 @@ mod tests {
             others.push((what.to_string(), other));
         }
         for (what, other) in others {
-            assert_eq!(bits(&one.0), bits(&other.0), "output, {what}");
-            assert_eq!(bits(&one.1), bits(&other.1), "h_n, {what}");
+            assert_eq!(bits(&one.0), bits(&other.0), "output, {what}, F {features}");
+            assert_eq!(bits(&one.1), bits(&other.1), "h_n, {what}, F {features}");
             if !what.starts_with("inference") {
                 assert_eq!(bits(&one.2), bits(&other.2), "grads, {what}");
                 assert_eq!(bits(&one.3), bits(&other.3), "dx, {what}");
