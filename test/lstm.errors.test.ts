@@ -1,6 +1,6 @@
 /** Bad input gets a typed error naming the problem and the expected shape, and leaves state as it was. */
 import { describe, expect, it } from 'vitest';
-import { DisposedError, LSTM, ShapeError, StateError, type TensorLike, ValueError } from '../ts/index';
+import { DisposedError, LSTM, ShapeError, StateError, type TensorLike, ValueError, sequenceClassifier } from '../ts/index';
 import { backend, backendNames, randomTensor, rng, thrown } from './helpers';
 
 describe.each(backendNames)('LSTM errors on %s', (name) => {
@@ -15,6 +15,21 @@ describe.each(backendNames)('LSTM errors on %s', (name) => {
     expect(() => new LSTM({ inputSize: -1, hiddenSize: 2, backend: b })).toThrow(/inputSize/);
     expect(() => new LSTM({ inputSize: 3, hiddenSize: 2, numLayers: 0, backend: b })).toThrow(/numLayers/);
     expect(() => new LSTM({ inputSize: 3, hiddenSize: 2, seed: -1, backend: b })).toThrow(/seed/);
+  });
+
+  it('rejects a backend given by name, saying how to load one', () => {
+    for (const make of [
+      () => new LSTM({ inputSize: 3, hiddenSize: 2, backend: name as never }),
+      () => sequenceClassifier({ input: { features: 3 }, lstm: { hiddenSize: 2 } }, { backend: name as never }),
+    ]) {
+      expect(make).toThrow(ValueError);
+      expect(make).toThrow(
+        `backend must be a Backend from init() or loadBackend(), got "${name}"; for a backend by name, pass \`await loadBackend({ backend: "${name}" })\``,
+      );
+    }
+    expect(() => new LSTM({ inputSize: 3, hiddenSize: 2, backend: null as never })).toThrow(
+      /backend must be a Backend from init\(\) or loadBackend\(\), got null$/,
+    );
   });
 
   it('rejects wrong shapes with the expected shape in the message', async () => {

@@ -85,4 +85,31 @@ describe.each(backendNames)('LSTM inference forward on %s', (name) => {
     expect(lstm.backward().params).toEqual(before);
     lstm.dispose();
   });
+
+  it('leaves the output sequence out with output: false, the states bit for bit, backward unchanged', async () => {
+    const b = await backend(name);
+    const lstm = new LSTM({ inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, batchFirst: true, seed: 5, backend: b });
+    const r = rng(7);
+    const x = randomTensor([3, 5, 4], r);
+    const dOut = randomTensor([3, 5, 12], r);
+    const full = lstm.forward(x, { lengths: [5, 2, 4] });
+    const fullGrads = lstm.backward({ output: dOut });
+    for (const grad of [true, false]) {
+      const states = lstm.forward(x, { lengths: [5, 2, 4], grad, output: false });
+      expect(Object.keys(states).sort()).toEqual(['cN', 'hN']);
+      expect(bits(states.hN.data)).toEqual(bits(full.hN.data));
+      expect(bits(states.cN.data)).toEqual(bits(full.cN.data));
+      expect(states.hN.shape).toEqual(full.hN.shape);
+    }
+    // A training forward without its output returned still back-propagates an output gradient.
+    lstm.forward(x, { lengths: [5, 2, 4], output: false });
+    const grads = lstm.backward({ output: dOut });
+    expect(bits(grads.x.data)).toEqual(bits(fullGrads.x.data));
+    expect(grads.params).toEqual(fullGrads.params);
+    // A bad flag is refused before anything runs: the training forward above is still the one cached.
+    expect(() => lstm.forward(x, { grad: false, output: 'no' as never })).toThrow(ValueError);
+    expect(() => lstm.forward(x, { output: 1 as never })).toThrow(/output must be a boolean, got/);
+    expect(lstm.backward({ output: dOut }).params).toEqual(fullGrads.params);
+    lstm.dispose();
+  });
 });

@@ -183,6 +183,9 @@ const x: TensorLike = new Tensor(new Float32Array(6), [1, 2, 3]);
 const result: ForwardResult = lstm.forward(x, { lengths: [2] });
 const h: Float32Array = result.hN.data;
 const shape: number[] = result.output.shape;
+const states: StateResult = lstm.forward(x, { grad: false, output: false });
+// @ts-expect-error output: false returns the states only
+const none: Tensor = lstm.forward(x, { output: false }).output;
 lstm.dispose();
 const err: CellstateError = new BackendError('x');
 // @ts-expect-error hiddenSize is a number, not a string
@@ -191,10 +194,10 @@ new LSTM({ inputSize: 3, hiddenSize: '16' });
 await init({ backend: 'webgpu' });
 // @ts-expect-error forward returns tensors, not arrays
 const wrong: number[] = lstm.forward(x).output;
-console.log(name, h, shape, err, wrong);
+console.log(name, h, shape, err, wrong, states, none);
 `;
     const names =
-      'init, LSTM, Tensor, BackendError, type Backend, type BackendName, type LSTMOptions, type TensorLike, type ForwardResult, type CellstateError';
+      'init, LSTM, Tensor, BackendError, type Backend, type BackendName, type LSTMOptions, type TensorLike, type ForwardResult, type StateResult, type CellstateError';
     writeFileSync(join(consumer, 'types-esm.mts'), `import { ${names} } from 'cellstate';\n${body}export {};\n`);
     // Top-level await is ESM only: the CommonJS variant wraps the same body in an async function.
     writeFileSync(

@@ -373,6 +373,24 @@ export function getBackend(): Backend {
 }
 
 /**
+ * The `backend` option of a layer or model: the one given, else the default. @internal
+ * @throws {ValueError} when it is not a Backend (a name such as 'native' is the usual slip).
+ * @throws {StateError} when none is given and `init()` has not run.
+ */
+export function backendOption(backend: unknown): Backend {
+  if (backend === undefined) return getBackend();
+  const b = backend as Partial<Backend> | null;
+  if (typeof b !== 'object' || b === null || typeof b.raw !== 'object' || typeof b.name !== 'string') {
+    const hint =
+      typeof backend === 'string' ? `; for a backend by name, pass \`await loadBackend({ backend: ${JSON.stringify(backend)} })\`` : '';
+    throw new ValueError(
+      `backend must be a Backend from init() or loadBackend(), got ${typeof backend === 'string' ? JSON.stringify(backend) : String(backend)}${hint}`,
+    );
+  }
+  return b as Backend;
+}
+
+/**
  * Runs a binding call and turns its `[kind] message` errors into typed errors. @internal
  * @throws {ShapeError} / {ValueError} / {StateError} for the core's `[shape|value|state] message` errors; any other error as `fn` threw it.
  */

@@ -2,7 +2,7 @@
 export { init, loadBackend, getBackend, relaxedSimdSupported } from './backend';
 export type { Backend, BackendName, InitOptions, WasmBuild, WasmSource } from './backend';
 export { LSTM, liveHandles } from './lstm';
-export type { LSTMOptions, ForwardOptions, ForwardResult, BackwardOptions, Gradients } from './lstm';
+export type { LSTMOptions, ForwardOptions, ForwardResult, StateResult, BackwardOptions, Gradients } from './lstm';
 export * from './model/index';
 export { Tensor, shapeSize } from './tensor';
 export type { TensorLike } from './tensor';

@@ -2,7 +2,7 @@
  * The LSTM layer with PyTorch's `nn.LSTM` semantics and state-dict names, over either backend.
  * Shapes: B batch, T steps, F inputSize, H hiddenSize, D directions, L numLayers.
  */
-import { type Backend, type RawLstm, call, getBackend } from './backend';
+import { type Backend, type RawLstm, backendOption, call } from './backend';
 import { DisposedError, ShapeError, ValueError, describe } from './errors';
 import { type DisposableWhereKnown, addSymbolDispose } from './globals';
 import { type ParamInfo, mergeParams, paramSize, splitParams } from './params';
@@ -44,16 +44,27 @@ export interface ForwardOptions {
    * Default `true`.
    */
   grad?: boolean;
+  /**
+   * `false` leaves the (B, T, D·H) output sequence out of the result: only `hN` and `cN` are returned, as
+   * for a classifier that reads the last hidden state (Keras' `return_sequences=False`). It saves copying
+   * B·T·D·H floats out of the backend; the numbers are the same, and `backward` may still take an output
+   * gradient. Default `true`.
+   */
+  output?: boolean;
 }
 
-/** Result of {@link LSTM.forward}. */
-export interface ForwardResult {
-  /** (B, T, D·H) with batchFirst, else (T, B, D·H). */
-  output: Tensor;
+/** The final states of {@link LSTM.forward}: what `{ output: false }` returns. */
+export interface StateResult {
   /** (L·D, B, H). */
   hN: Tensor;
   /** (L·D, B, H). */
   cN: Tensor;
+}
+
+/** Result of {@link LSTM.forward}. */
+export interface ForwardResult extends StateResult {
+  /** (B, T, D·H) with batchFirst, else (T, B, D·H). */
+  output: Tensor;
 }
 
 /** Upstream gradients for {@link LSTM.backward}; absent ones are zero. */
@@ -144,7 +155,7 @@ export class LSTM {
     this.batchFirst = options.batchFirst ?? true;
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new ValueError(`seed must be a non-negative safe integer, got ${seed}`);
-    this.backend = options.backend ?? getBackend();
+    this.backend = backendOption(options.backend);
     const raw = call(() => new this.backend.raw.LstmHandle(this.inputSize, this.hiddenSize, this.numLayers, this.bidirectional, seed));
     this.#raw = raw;
     this.#table = JSON.parse(raw.paramTable()) as ParamInfo[];
@@ -212,7 +223,10 @@ export class LSTM {
    * @throws {ValueError} on NaN/Infinity, or lengths that are not integers in 1..T.
    * @throws {DisposedError} after dispose().
    */
-  forward(x: TensorLike, options: ForwardOptions = {}): ForwardResult {
+  forward(x: TensorLike, options?: ForwardOptions & { output?: true }): ForwardResult;
+  forward(x: TensorLike, options: ForwardOptions & { output: false }): StateResult;
+  forward(x: TensorLike, options?: ForwardOptions): StateResult & { output?: Tensor };
+  forward(x: TensorLike, options: ForwardOptions = {}): StateResult & { output?: Tensor } {
     const raw = this.#handle();
     const layout = this.batchFirst ? '(batch, steps, inputSize)' : '(steps, batch, inputSize)';
     checkTensor('x', x, [-1, -1, this.inputSize], `${layout} = [B, T, ${this.inputSize}]`);
@@ -241,16 +255,18 @@ export class LSTM {
     }
     const grad = options.grad ?? true;
     if (typeof grad !== 'boolean') throw new ValueError(`grad must be a boolean, got ${describe(grad)}`);
+    const output = options.output ?? true;
+    if (typeof output !== 'boolean') throw new ValueError(`output must be a boolean, got ${describe(output)}`);
     call(() => raw.forward(x.data, batch, steps, this.batchFirst, h0, c0, lengths, grad));
     this.#lastInput = { batch, steps };
-    const outShape = this.#outputShape(batch, steps);
+    const states = { hN: new Tensor(raw.hN(), state), cN: new Tensor(raw.cN(), state) };
+    if (!output) return states;
     return {
       output: new Tensor(
         call(() => raw.output()),
-        outShape,
+        this.#outputShape(batch, steps),
       ),
-      hN: new Tensor(raw.hN(), state),
-      cN: new Tensor(raw.cN(), state),
+      ...states,
     };
   }
 

@@ -51,8 +51,9 @@ function modelInput(cfg, data, b) {
 }
 
 function inferStep(lstm, cfg, x, b) {
-  // Inference: no caches for a backward pass (as every peer's infer row).
-  return lstm.forward({ data: x, shape: [b, cfg.T, cfg.F] }, { grad: false });
+  // Inference: no caches for a backward pass, and h_T/c_T out without the output sequence (as ONNX Runtime's
+  // model, which returns h_n only).
+  return lstm.forward({ data: x, shape: [b, cfg.T, cfg.F] }, { grad: false, output: false });
 }
 
 /** What the check compares: h_T for infer; for train the logits and every parameter gradient of one batch. */

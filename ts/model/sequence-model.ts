@@ -4,7 +4,7 @@
  * (./fit.ts); inputs are checked in ./batching.ts, the config in ./core.ts.
  * Shapes: B batch, T steps, F features, V vocabulary, U output units.
  */
-import { type Backend, call, getBackend } from '../backend';
+import { type Backend, backendOption, call } from '../backend';
 import { DataError, DisposedError, StateError, ValueError } from '../errors';
 import { type DisposableWhereKnown, addSymbolDispose } from '../globals';
 import { type ModelParts, encodeModelBundle } from '../io/bundle';
@@ -85,7 +85,7 @@ export class SequenceModel {
    */
   constructor(config: SequenceModelConfig, options: { backend?: Backend } = {}) {
     this.#core = coreConfig(config);
-    this.backend = options.backend ?? getBackend();
+    this.backend = backendOption(options.backend);
     const Handle = (this.backend.raw as unknown as { ModelHandle: new (json: string) => RawModel }).ModelHandle;
     const raw = call(() => new Handle(JSON.stringify(this.#core)));
     this.#raw = raw;
