@@ -23,6 +23,7 @@ x86_tile!(
     "avx2,fma",
     mr = 6,
     w = 8,
+    rows = [2, 4],
     _mm256_setzero_ps,
     _mm256_loadu_ps,
     _mm256_set1_ps,

@@ -126,12 +126,13 @@ macro_rules! simd_kernels {
 
 /// The x86 register tile `$mr × 2·$w` (two `$w`-lane vectors a row): the one loop AVX2 and AVX-512
 /// share, spelled in each set's intrinsics (`$zero`, `$load`, `$splat`, `$fmadd`, `$add`, `$store`)
-/// under its `#[target_feature]`. Expands to a unit struct `$tile` implementing
-/// [`pack::MicroKernel`] and the module-level `tile` it forwards to; the constants are literals, so
-/// the code is the same as the loop written out per set.
+/// under its `#[target_feature]`, with tiles of `rows` rows (fewer than `$mr`) for a block's last
+/// rows. Expands to a unit struct `$tile` implementing [`pack::MicroKernel`] and the module-level
+/// `tile::<R>` it forwards to; the constants are literals, so the code is the same as the loop
+/// written out per set.
 #[cfg(target_arch = "x86_64")]
 macro_rules! x86_tile {
-    ($tile:ident, $feature:literal, mr = $mr:literal, w = $w:literal,
+    ($tile:ident, $feature:literal, mr = $mr:literal, w = $w:literal, rows = [$($rows:literal),*],
         $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $add:ident, $store:ident) => {
         struct $tile;
 
@@ -148,13 +149,32 @@ macro_rules! x86_tile {
                 ldc: usize,
                 accumulate: bool,
             ) {
-                tile(k, a, b, c, ldc, accumulate)
+                tile::<$mr>(k, a, b, c, ldc, accumulate)
+            }
+
+            const ROWS: &'static [usize] = &[$($rows),*];
+
+            #[inline(always)]
+            unsafe fn tile_rows(
+                rows: usize,
+                k: usize,
+                a: *const f32,
+                b: *const f32,
+                c: *mut f32,
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                match rows {
+                    $($rows => tile::<$rows>(k, a, b, c, ldc, accumulate),)*
+                    _ => unreachable!("no {rows}-row tile in this set"),
+                }
             }
         }
 
+        /// `R` rows of the register tile (`R` = MR or one of `rows`), over an A panel `[k][R]`.
         #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn tile(
+        unsafe fn tile<const R: usize>(
             k: usize,
             a: *const f32,
             b: *const f32,
@@ -166,25 +186,25 @@ macro_rules! x86_tile {
                 // The C tile is read only after the k loop: fetch its lines now, so the loads at
                 // the end do not wait on L3 (the recurrence adds onto gate rows the input product
                 // wrote long before, 52 MB earlier at the large tier).
-                for r in 0..$mr {
+                for r in 0..R {
                     _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc) as *const i8);
                     _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc + $w) as *const i8);
                 }
             }
-            let mut acc = [[$zero(); 2]; $mr];
+            let mut acc = [[$zero(); 2]; R];
             for p in 0..k {
                 // SAFETY: p < k and the packed panels hold k·NR (B) and k·MR (A) floats (MicroKernel
                 // contract).
                 let (b0, b1) = ($load(b.add(p * 2 * $w)), $load(b.add(p * 2 * $w + $w)));
                 for (r, row) in acc.iter_mut().enumerate() {
-                    let ar = $splat(*a.add(p * $mr + r));
+                    let ar = $splat(*a.add(p * R + r));
                     row[0] = $fmadd(ar, b0, row[0]);
                     row[1] = $fmadd(ar, b1, row[1]);
                 }
             }
             for (r, row) in acc.iter().enumerate() {
                 for (h, &v) in row.iter().enumerate() {
-                    // SAFETY: row r < MR, columns h·w..h·w+w < NR lie in the caller's tile of C.
+                    // SAFETY: row r < R, columns h·w..h·w+w < NR lie in the caller's tile of C.
                     let cp = c.add(r * ldc + h * $w);
                     let v = if accumulate { $add($load(cp), v) } else { v };
                     $store(cp, v);

@@ -34,6 +34,59 @@ pub(crate) trait MicroKernel {
         ldc: usize,
         accumulate: bool,
     );
+
+    /// Register tiles of fewer rows than MR this set also has, ascending (none by default): a
+    /// block's rows left over after whole MR panels go to the smallest that covers them (see
+    /// [`row_panels`]).
+    const ROWS: &'static [usize] = &[];
+
+    /// A full-width tile of `rows` rows, `rows` one of [`ROWS`](Self::ROWS), over an A panel
+    /// laid out `[k][rows]`. Each element is the same sum as in the MR-row tile, so the bits do not
+    /// depend on which tile ran.
+    ///
+    /// # Safety
+    /// As for [`tile`](Self::tile), with `a` holding `k·rows` floats and `c` `rows` rows.
+    unsafe fn tile_rows(
+        rows: usize,
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let _ = (k, a, b, c, ldc, accumulate);
+        unreachable!("no {rows}-row tile in this set");
+    }
+}
+
+/// The row panels of an `mc`-row block: `(first row, rows, packed width)`, the width MR or one of
+/// `K::ROWS` (a panel of fewer rows than its width is zero-padded and run through a buffer). Whole
+/// MR panels first; a remainder r goes to the smallest tile that covers it, except that when MR + r
+/// fits two tiles of the largest smaller size, the last MR panel and r become those two (AVX-512's
+/// 64 rows: four 12-row tiles and two of 8, rather than five and a 4-row tile that leaves FMA
+/// latency uncovered).
+pub(crate) fn row_panels<K: MicroKernel>(mc: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let (full, rest) = (mc / K::MR, mc % K::MR);
+    let cover = |r: usize| K::ROWS.iter().copied().find(|&t| t >= r).unwrap_or(K::MR);
+    let small = K::ROWS.last().copied();
+    let split = match small {
+        Some(t) if rest > 0 && full > 0 && K::MR + rest <= 2 * t => Some(t),
+        _ => None,
+    };
+    let whole = if split.is_some() { full - 1 } else { full };
+    let tail: [Option<usize>; 2] = match split {
+        Some(t) => [Some(t), Some(K::MR + rest - t)],
+        None => [(rest > 0).then_some(rest), None],
+    };
+    let mut at = whole * K::MR;
+    (0..whole)
+        .map(|i| (i * K::MR, K::MR, K::MR))
+        .chain(tail.into_iter().flatten().map(move |r| {
+            let start = at;
+            at += r;
+            (start, r, cover(r))
+        }))
 }
 
 /// Inner-dimension block: a `KC × NR` B panel (8 KiB at NR = 16, 16 KiB at 32) stays in L1 across
@@ -45,8 +98,8 @@ const KC: usize = 128;
 const MC: usize = 96;
 /// Column block: a `KC × NC` B block (2 MiB) fits this generation's L2.
 const NC: usize = 2048;
-/// Largest `MR × NR` any kernel uses (AVX-512's 8 × 32); sizes the edge-tile buffer on the stack.
-const TILE_MAX: usize = 256;
+/// Largest `MR × NR` any kernel uses (AVX-512's 12 × 32); sizes the edge-tile buffer on the stack.
+pub(crate) const TILE_MAX: usize = 384;
 /// Packed panels start on a 64-byte boundary so full-width loads never split a cache line.
 const ALIGN_FLOATS: usize = 16;
 
@@ -306,16 +359,18 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
                     for jr in (0..nc).step_by(K::NR) {
                         let nr = K::NR.min(nc - jr);
                         let bp = base.add((jr / K::NR) * stride);
-                        for ir in (0..mc).step_by(K::MR) {
-                            let mr = K::MR.min(mc - ir);
+                        for (ir, mr, width) in row_panels::<K>(mc) {
+                            // Panels before row ir hold ir rows of kc each, whatever their widths.
                             let ap = apack.as_ptr().add(ir * kc);
                             // SAFETY: (ic+ir, jc+jr) is inside this task's rectangle of C; a full
-                            // tile writes rows ic+ir..+MR, columns jc+jr..+NR, all inside it.
+                            // tile writes rows ic+ir..+mr, columns jc+jr..+NR, all inside it.
                             let cp = c.add((ic + ir) * ldc + jc + jr);
-                            if mr == K::MR && nr == K::NR {
+                            if nr < K::NR || mr < width {
+                                edge_tile::<K>(kc, ap, bp, cp, ldc, acc, mr, nr, width);
+                            } else if width == K::MR {
                                 K::tile(kc, ap, bp, cp, ldc, acc);
                             } else {
-                                edge_tile::<K>(kc, ap, bp, cp, ldc, acc, mr, nr);
+                                K::tile_rows(width, kc, ap, bp, cp, ldc, acc);
                             }
                         }
                     }
@@ -356,8 +411,10 @@ pub(crate) fn pack_b_whole<K: MicroKernel>(
     (out.offset, out.k, out.n, out.panel) = (skip, k, n, K::NR);
 }
 
-/// A partial tile: run the full kernel into a stack buffer, then copy its `mr × nr` corner.
+/// A partial tile: run the `width`-row kernel (MR or one of `K::ROWS`) into a stack buffer, then
+/// copy its `mr × nr` corner.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn edge_tile<K: MicroKernel>(
     kc: usize,
     ap: *const f32,
@@ -367,9 +424,14 @@ unsafe fn edge_tile<K: MicroKernel>(
     accumulate: bool,
     mr: usize,
     nr: usize,
+    width: usize,
 ) {
     let mut tmp = [0.0f32; TILE_MAX];
-    K::tile(kc, ap, bp, tmp.as_mut_ptr(), K::NR, false);
+    if width == K::MR {
+        K::tile(kc, ap, bp, tmp.as_mut_ptr(), K::NR, false);
+    } else {
+        K::tile_rows(width, kc, ap, bp, tmp.as_mut_ptr(), K::NR, false);
+    }
     for r in 0..mr {
         for j in 0..nr {
             // SAFETY: r < mr and j < nr keep the element inside the caller's m × n tile of C.
@@ -396,8 +458,10 @@ fn pack_b<K: MicroKernel>(
     pack_panels(tb == Trans::N, K::NR, b, ldb, pc, jc, kc, nc, dst)
 }
 
-/// Packs `op(A)[ic..ic+mc, pc..pc+kc]` into `[mc/MR][kc][MR]`, zero-padding the last panel.
+/// Packs `op(A)[ic..ic+mc, pc..pc+kc]` into the panels of [`row_panels`]: each `[kc][width]`,
+/// zero-padded past its rows, one after the other (panel of first row r at `r·kc`).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn pack_a<K: MicroKernel>(
     ta: Trans,
     a: &[f32],
@@ -409,7 +473,19 @@ fn pack_a<K: MicroKernel>(
     dst: &mut [f32],
 ) {
     // Stored k × m (`T`): a packed row is a slice of an A row.
-    pack_panels(ta == Trans::T, K::MR, a, lda, pc, ic, kc, mc, dst)
+    let k_major = ta == Trans::T;
+    for (r, rows, width) in row_panels::<K>(mc) {
+        let out = &mut dst[r * kc..(r + width) * kc];
+        let j0 = ic + r;
+        // One call per width, so each copy has a constant length once inlined.
+        if width == K::MR {
+            pack_panels(k_major, K::MR, a, lda, pc, j0, kc, rows, out)
+        } else if Some(&width) == K::ROWS.first() {
+            pack_panels(k_major, K::ROWS[0], a, lda, pc, j0, kc, rows, out)
+        } else {
+            pack_panels(k_major, width, a, lda, pc, j0, kc, rows, out)
+        }
+    }
 }
 
 /// The packing both operands share: the block `x[p0..p0+kc][j0..j0+nc]` of a k-major view of `src`
@@ -461,5 +537,73 @@ fn pack_panels(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! plan_kernel {
+        ($name:ident, $mr:literal, $rows:expr) => {
+            struct $name;
+            impl MicroKernel for $name {
+                const MR: usize = $mr;
+                const NR: usize = 16;
+                const ROWS: &'static [usize] = $rows;
+                unsafe fn tile(
+                    _: usize,
+                    _: *const f32,
+                    _: *const f32,
+                    _: *mut f32,
+                    _: usize,
+                    _: bool,
+                ) {
+                }
+            }
+        };
+    }
+    plan_kernel!(Twelve, 12, &[4, 8]);
+    plan_kernel!(Six, 6, &[2, 4]);
+    plan_kernel!(Plain, 8, &[]);
+
+    fn plan<K: MicroKernel>(mc: usize) -> Vec<(usize, usize, usize)> {
+        row_panels::<K>(mc).collect()
+    }
+
+    /// The panels tile the block's rows in order, each width MR or one of ROWS and at least its
+    /// rows; 64 and 32 rows run without a padded tile on AVX-512's plan.
+    #[test]
+    fn row_panels_cover_every_row_once() {
+        fn check<K: MicroKernel>() {
+            for mc in 0..=200 {
+                let mut next = 0;
+                for (start, rows, width) in row_panels::<K>(mc) {
+                    assert_eq!(start, next, "mc {mc}");
+                    assert!(rows >= 1 && rows <= width, "mc {mc}");
+                    assert!(width == K::MR || K::ROWS.contains(&width), "mc {mc}");
+                    next += rows;
+                }
+                assert_eq!(next, mc);
+            }
+        }
+        check::<Twelve>();
+        check::<Six>();
+        check::<Plain>();
+        assert_eq!(
+            plan::<Twelve>(64),
+            [
+                (0, 12, 12),
+                (12, 12, 12),
+                (24, 12, 12),
+                (36, 12, 12),
+                (48, 8, 8),
+                (56, 8, 8)
+            ]
+        );
+        assert_eq!(plan::<Twelve>(32), [(0, 12, 12), (12, 12, 12), (24, 8, 8)]);
+        assert_eq!(plan::<Twelve>(5), [(0, 5, 8)]);
+        assert_eq!(plan::<Six>(64).last(), Some(&(60, 4, 4)));
+        assert_eq!(plan::<Plain>(13), [(0, 8, 8), (8, 5, 8)]);
     }
 }

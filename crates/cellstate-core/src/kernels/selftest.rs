@@ -5,11 +5,21 @@
 use super::threads::with_forced_tasks;
 use super::{Kernels, PackedB, Scalar, Trans};
 
-/// Inner dimensions up to 12 cover every remainder of the 6/8-row and 8/16/32-column tiles; the
-/// larger sizes cross the 96-row and 128-deep blocks, and the last shapes cross the 2048-column block.
+/// Inner dimensions up to 12 cover every remainder of the 6/12-row and 8/16/32-column tiles; the
+/// larger sizes cross the 96-row and 128-deep blocks, WIDE crosses the 2048-column block, and SPLIT's
+/// row counts leave 1-4 rows past whole 6- or 12-row panels (the last panel and the rest then run as
+/// two smaller tiles where a set has them; 64 and 32 are the benchmark's batch and half of it).
 const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
 const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
 const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
+const SPLIT: [(usize, usize, usize); 6] = [
+    (16, 40, 20),
+    (28, 33, 130),
+    (64, 96, 17),
+    (32, 64, 9),
+    (100, 35, 3),
+    (14, 31, 7),
+];
 /// Tasks the split variant is cut into: 3 leaves an uneven last part on most tile grids.
 const SPLIT_TASKS: usize = 3;
 
@@ -42,6 +52,7 @@ pub fn self_test(set: &dyn Kernels) -> Result<(), String> {
         }
     }
     shapes.extend(WIDE);
+    shapes.extend(SPLIT);
     let mut case = 0usize;
     for &(m, n, k) in &shapes {
         for ta in [Trans::N, Trans::T] {
