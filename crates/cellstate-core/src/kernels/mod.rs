@@ -149,10 +149,29 @@ macro_rules! x86_tile {
                 ldc: usize,
                 accumulate: bool,
             ) {
-                tile::<$mr>(k, a, b, c, ldc, accumulate)
+                tile::<$mr, false>(k, a, 0, b, c, ldc, accumulate)
             }
 
             const ROWS: &'static [usize] = &[$($rows),*];
+            const DIRECT: bool = true;
+
+            #[inline(always)]
+            unsafe fn tile_direct(
+                rows: usize,
+                k: usize,
+                a: *const f32,
+                lda: usize,
+                b: *const f32,
+                c: *mut f32,
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                match rows {
+                    $mr => tile::<$mr, true>(k, a, lda, b, c, ldc, accumulate),
+                    $($rows => tile::<$rows, true>(k, a, lda, b, c, ldc, accumulate),)*
+                    _ => unreachable!("no {rows}-row tile in this set"),
+                }
+            }
 
             #[inline(always)]
             unsafe fn tile_rows(
@@ -165,18 +184,20 @@ macro_rules! x86_tile {
                 accumulate: bool,
             ) {
                 match rows {
-                    $($rows => tile::<$rows>(k, a, b, c, ldc, accumulate),)*
+                    $($rows => tile::<$rows, false>(k, a, 0, b, c, ldc, accumulate),)*
                     _ => unreachable!("no {rows}-row tile in this set"),
                 }
             }
         }
 
-        /// `R` rows of the register tile (`R` = MR or one of `rows`), over an A panel `[k][R]`.
+        /// `R` rows of the register tile (`R` = MR or one of `rows`), over an A panel `[k][R]`,
+        /// or with `DIRECT` over A in place (row r at `a + r·lda`).
         #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn tile<const R: usize>(
+        unsafe fn tile<const R: usize, const DIRECT: bool>(
             k: usize,
             a: *const f32,
+            lda: usize,
             b: *const f32,
             c: *mut f32,
             ldc: usize,
@@ -197,7 +218,8 @@ macro_rules! x86_tile {
                 // contract).
                 let (b0, b1) = ($load(b.add(p * 2 * $w)), $load(b.add(p * 2 * $w + $w)));
                 for (r, row) in acc.iter_mut().enumerate() {
-                    let ar = $splat(*a.add(p * R + r));
+                    let at = if DIRECT { r * lda + p } else { p * R + r };
+                    let ar = $splat(*a.add(at));
                     row[0] = $fmadd(ar, b0, row[0]);
                     row[1] = $fmadd(ar, b1, row[1]);
                 }

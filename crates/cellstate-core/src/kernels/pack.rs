@@ -35,6 +35,32 @@ pub(crate) trait MicroKernel {
         accumulate: bool,
     );
 
+    /// Whether [`tile_direct`](Self::tile_direct) exists: the tiles can read an A stored m × k
+    /// (`Trans::N`) in place, so the driver skips packing it. Packing A (a transpose into `[k][MR]`
+    /// panels) costs about as much as the product when n is small: 28% of the seed tier's
+    /// inference products (n = 64) in perf.
+    const DIRECT: bool = false;
+
+    /// As [`tile`](Self::tile) or [`tile_rows`](Self::tile_rows) (`rows` = MR or one of ROWS), with
+    /// A read in place: row r of the tile at `a + r·lda`, its k values contiguous.
+    ///
+    /// # Safety
+    /// As for [`tile`](Self::tile), with `a + r·lda` holding k readable floats for each r < rows.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_direct(
+        rows: usize,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let _ = (k, a, lda, b, c, ldc, accumulate);
+        unreachable!("no direct {rows}-row tile in this set");
+    }
+
     /// Register tiles of fewer rows than MR this set also has, ascending (none by default): a
     /// block's rows left over after whole MR panels go to the smallest that covers them (see
     /// [`row_panels`]).
@@ -353,9 +379,12 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
                         )
                     }
                 };
+                // A read in place where the set can and every tile of this block is full width;
+                // panels of fewer rows than their tile are still packed (zero-padded).
+                let direct = K::DIRECT && job.ta == Trans::N && nc.is_multiple_of(K::NR);
                 for ic in (rows.start..rows.end).step_by(mc_max) {
                     let mc = mc_max.min(rows.end - ic);
-                    pack_a::<K>(job.ta, job.a, job.lda, ic, pc, mc, kc, apack);
+                    pack_a::<K>(job.ta, job.a, job.lda, ic, pc, mc, kc, apack, direct);
                     for jr in (0..nc).step_by(K::NR) {
                         let nr = K::NR.min(nc - jr);
                         let bp = base.add((jr / K::NR) * stride);
@@ -367,6 +396,11 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
                             let cp = c.add((ic + ir) * ldc + jc + jr);
                             if nr < K::NR || mr < width {
                                 edge_tile::<K>(kc, ap, bp, cp, ldc, acc, mr, nr, width);
+                            } else if direct {
+                                // SAFETY: rows ic+ir..+mr of A exist (mr == width here), each
+                                // with columns pc..pc+kc (checked by the caller).
+                                let a = job.a.as_ptr().add((ic + ir) * job.lda + pc);
+                                K::tile_direct(width, kc, a, job.lda, bp, cp, ldc, acc);
                             } else if width == K::MR {
                                 K::tile(kc, ap, bp, cp, ldc, acc);
                             } else {
@@ -459,7 +493,8 @@ fn pack_b<K: MicroKernel>(
 }
 
 /// Packs `op(A)[ic..ic+mc, pc..pc+kc]` into the panels of [`row_panels`]: each `[kc][width]`,
-/// zero-padded past its rows, one after the other (panel of first row r at `r·kc`).
+/// zero-padded past its rows, one after the other (panel of first row r at `r·kc`). With
+/// `partial_only`, only the panels of fewer rows than their width (the rest is read in place).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn pack_a<K: MicroKernel>(
@@ -471,10 +506,14 @@ fn pack_a<K: MicroKernel>(
     mc: usize,
     kc: usize,
     dst: &mut [f32],
+    partial_only: bool,
 ) {
     // Stored k × m (`T`): a packed row is a slice of an A row.
     let k_major = ta == Trans::T;
     for (r, rows, width) in row_panels::<K>(mc) {
+        if partial_only && rows == width {
+            continue;
+        }
         let out = &mut dst[r * kc..(r + width) * kc];
         let j0 = ic + r;
         // One call per width, so each copy has a constant length once inlined.

@@ -8,17 +8,25 @@ use super::{Kernels, PackedB, Scalar, Trans};
 /// Inner dimensions up to 12 cover every remainder of the 6/12-row and 8/16/32-column tiles; the
 /// larger sizes cross the 96-row and 128-deep blocks, WIDE crosses the 2048-column block, and SPLIT's
 /// row counts leave 1-4 rows past whole 6- or 12-row panels (the last panel and the rest then run as
-/// two smaller tiles where a set has them; 64 and 32 are the benchmark's batch and half of it).
+/// two smaller tiles where a set has them; 64 and 32 are the benchmark's batch and half of it), and
+/// its widths that are whole 32-column panels let a set read A in place (`MicroKernel::DIRECT`), over
+/// full and partial row panels and several k-blocks.
 const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
 const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
 const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
-const SPLIT: [(usize, usize, usize); 6] = [
+const SPLIT: [(usize, usize, usize); 12] = [
     (16, 40, 20),
     (28, 33, 130),
     (64, 96, 17),
     (32, 64, 9),
     (100, 35, 3),
     (14, 31, 7),
+    (1, 32, 5),
+    (13, 64, 129),
+    (24, 32, 300),
+    (65, 128, 7),
+    (5, 96, 257),
+    (101, 2080, 2),
 ];
 /// Tasks the split variant is cut into: 3 leaves an uneven last part on most tile grids.
 const SPLIT_TASKS: usize = 3;
