@@ -56,6 +56,40 @@ impl<M: MulAdd, const MR: usize, const NV: usize> MicroKernel for Tile<M, MR, NV
         ldc: usize,
         accumulate: bool,
     ) {
+        Self::run::<false>(k, a, 0, b, c, ldc, accumulate)
+    }
+
+    const DIRECT: bool = true;
+
+    #[inline(always)]
+    unsafe fn tile_direct(
+        rows: usize,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        debug_assert_eq!(rows, MR);
+        Self::run::<true>(k, a, lda, b, c, ldc, accumulate)
+    }
+}
+
+impl<M: MulAdd, const MR: usize, const NV: usize> Tile<M, MR, NV> {
+    /// The tile over a packed A panel `[k][MR]`, or with `DIRECT` over A in place (row r at
+    /// `a + r·lda`).
+    #[inline(always)]
+    unsafe fn run<const DIRECT: bool>(
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
         let nr = 4 * NV;
         let mut acc = [[f32x4_splat(0.0); NV]; MR];
         for p in 0..k {
@@ -66,7 +100,8 @@ impl<M: MulAdd, const MR: usize, const NV: usize> MicroKernel for Tile<M, MR, NV
                 *v = v128_load(b.add(p * nr + h * 4) as *const v128);
             }
             for (r, row) in acc.iter_mut().enumerate() {
-                let ar = f32x4_splat(*a.add(p * MR + r));
+                let at = if DIRECT { r * lda + p } else { p * MR + r };
+                let ar = f32x4_splat(*a.add(at));
                 for (h, v) in row.iter_mut().enumerate() {
                     *v = M::mul_add(ar, bv[h], *v);
                 }
