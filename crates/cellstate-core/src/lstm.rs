@@ -1466,7 +1466,7 @@ impl<T: Float> LstmLayer<T> {
         // Over batch rows on dense input, the input product runs per step in forward_rows, so the
         // step's gate rows are still in cache for the recurrent product and the cell. Hoisted, it
         // wrote `[T][B][G]` (13 MB at the medium tier) that they then read back from memory:
-        // medium inference ran 1.10-1.12× faster per step, training 1.035-1.04×. Inference reuses
+        // medium inference ran 1.09-1.12× faster, training 1.035-1.04×. Inference reuses
         // one block of rows for every step; training writes each step's rows of `acts` (its cache).
         let per_step = !tokens && matches!(split, kernels::Split::Rows(_));
         if per_step {
