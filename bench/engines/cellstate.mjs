@@ -80,7 +80,7 @@ export async function prepare({ job, cfg, data, weights }) {
     backend: backend.name,
     kernels: backend.kernels,
     threads: backend.threads,
-    label: job.mode === 'train' ? TRAIN_LABEL : 'LSTM forward',
+    label: job.mode === 'train' ? TRAIN_LABEL : 'LSTM forward (h_T; no caches, no output sequence)',
     input: cfg.oneHot ? (job.mode === 'train' ? 'token ids (one-hot as a row gather)' : 'dense one-hot (B, T, F) tensor') : 'dense',
     runtime: `node ${process.versions.node}`,
   };

@@ -54,7 +54,10 @@ function outputs(run: cs.LSTM | cs.SequenceModel, mode: Job['mode'], s: Shared, 
   const { cfg, data } = s;
   if (mode === 'infer') {
     return {
-      hN: (run as cs.LSTM).forward({ data: data.x.subarray(0, b * cfg.T * cfg.F), shape: [b, cfg.T, cfg.F] }, { grad: false }).hN.data,
+      hN: (run as cs.LSTM).forward(
+        { data: data.x.subarray(0, b * cfg.T * cfg.F), shape: [b, cfg.T, cfg.F] },
+        { grad: false, output: false },
+      ).hN.data,
     };
   }
   const m = run as cs.SequenceModel;
@@ -91,7 +94,7 @@ export async function prepare(job: Job, wasm: string, s: Shared, ref: Reference)
       backend: backend.name,
       kernels: backend.kernels,
       threads: 1,
-      label: job.mode === 'train' ? TRAIN_LABEL : 'LSTM forward',
+      label: job.mode === 'train' ? TRAIN_LABEL : 'LSTM forward (h_T; no caches, no output sequence)',
       input: s.cfg.oneHot ? (job.mode === 'train' ? 'token ids (one-hot as a row gather)' : 'dense one-hot (B, T, F) tensor') : 'dense',
       runtime: `browser, ${job.wasmFile}`,
     },
@@ -120,7 +123,7 @@ export async function prepare(job: Job, wasm: string, s: Shared, ref: Reference)
     step:
       job.mode === 'train'
         ? () => (run as cs.SequenceModel).trainBatch(modelInput(s, b), s.data.y.subarray(0, b))
-        : () => (run as cs.LSTM).forward({ data: s.data.x, shape: [b, s.cfg.T, s.cfg.F] }, { grad: false }),
+        : () => (run as cs.LSTM).forward({ data: s.data.x, shape: [b, s.cfg.T, s.cfg.F] }, { grad: false, output: false }),
     dispose: () => run.dispose(),
   };
 }
