@@ -61,6 +61,32 @@ pub fn lstm_floats_per_step(c: &LstmConfig) -> u128 {
     2 * (l * d * 7 * h + f.max(d * h))
 }
 
+/// f32 values an LSTM's inference forward keeps per (sequence, step): per layer and direction the
+/// gates (4H) and the output (H), plus the input; it allocates none of the backward's caches.
+pub fn lstm_inference_floats_per_step(c: &LstmConfig) -> u128 {
+    let (f, h, l) = (
+        c.input_size as u128,
+        c.hidden_size as u128,
+        c.num_layers as u128,
+    );
+    let d: u128 = if c.bidirectional { 2 } else { 1 };
+    l * d * 5 * h + f
+}
+
+/// [`check_call`] for one inference forward of an LSTM: with its own, smaller estimate, so the
+/// memory probe does not grow a wasm memory to what training would need.
+///
+/// # Errors
+/// As [`check_call`].
+pub fn check_lstm_inference_call(c: &LstmConfig, batch: usize, steps: usize) -> Result<()> {
+    check_call(
+        "LSTM input",
+        batch,
+        steps,
+        lstm_inference_floats_per_step(c),
+    )
+}
+
 /// [`check_call`] for one forward (and backward) of an LSTM on a (batch, steps) input.
 ///
 /// # Errors
@@ -198,5 +224,31 @@ mod tests {
         assert!(e.message().contains("4.4 TB"), "{}", e.message());
         assert_eq!(check_call("batch", 0, 1, 1).unwrap_err().kind(), "shape");
         assert!(check_call("batch", 4, 5, 100).is_ok());
+    }
+
+    /// The inference estimate leaves out the backward's caches and gradients: a call that training
+    /// could not make (2 GiB per call) is accepted for inference, and the estimate still covers
+    /// what the inference forward keeps (gates, output and input per step).
+    #[test]
+    fn inference_calls_are_sized_without_the_backward() {
+        let c = LstmConfig {
+            input_size: 256,
+            hidden_size: 512,
+            num_layers: 2,
+            bidirectional: true,
+        };
+        let per_step = lstm_inference_floats_per_step(&c);
+        assert_eq!(per_step, 2 * 2 * (4 + 1) * 512 + 256);
+        assert!(per_step * 2 < lstm_floats_per_step(&c));
+        let (batch, steps) = (64, 512);
+        assert_eq!(
+            check_lstm_call(&c, batch, steps).unwrap_err().kind(),
+            "value"
+        );
+        assert!(check_lstm_inference_call(&c, batch, steps).is_ok());
+        assert_eq!(
+            check_lstm_inference_call(&c, 0, steps).unwrap_err().kind(),
+            "shape"
+        );
     }
 }

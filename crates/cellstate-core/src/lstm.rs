@@ -977,7 +977,7 @@ impl<T: Float> Lstm<T> {
     /// # Errors
     /// As [`Lstm::forward`].
     pub fn forward_inference(&mut self, input: &ForwardInput<'_, T>) -> Result<()> {
-        crate::limits::check_lstm_call(&self.layer.config, input.batch, input.steps)?;
+        crate::limits::check_lstm_inference_call(&self.layer.config, input.batch, input.steps)?;
         let flop = self.layer.config.forward_flop(input.batch, input.steps);
         kernels::hold(flop, || {
             self.layer.sequence_forward_inference(&self.params, input)
@@ -1220,24 +1220,47 @@ impl<T: Float> LstmLayer<T> {
             .collect();
         cache.drop = vec![Vec::new(); c.num_layers];
         cache.acts = (0..layer_dirs).map(|_| vec![T::ZERO; tb * g]).collect();
-        cache.h_prev = (0..layer_dirs).map(|_| vec![T::ZERO; tb * h]).collect();
-        cache.c_prev = (0..layer_dirs).map(|_| vec![T::ZERO; tb * h]).collect();
-        cache.tanh_c = (0..layer_dirs).map(|_| vec![T::ZERO; tb * h]).collect();
+        // What only training reads (the backward's caches and its large scratch) is sized by
+        // `shape_training`, so an inference-only layer never allocates it: 60% of the cache at one
+        // layer (h_prev, c_prev, tanh_c, d_gates, d_y, d_x against acts and the output).
+        for v in [&mut cache.h_prev, &mut cache.c_prev, &mut cache.tanh_c] {
+            *v = vec![Vec::new(); layer_dirs];
+        }
         cache.mask = vec![1; tb];
         let state = layer_dirs * batch * h;
         for v in [&mut cache.h0, &mut cache.c0, &mut cache.h_n, &mut cache.c_n] {
             *v = vec![T::ZERO; state];
         }
-        // d_y and d_x swap roles per layer; the backward pass grows them for a dense layer-0 input.
         let s = &mut self.scratch;
-        s.d_gates = vec![T::ZERO; tb * g];
-        s.d_y = vec![T::ZERO; tb * c.directions() * h];
-        s.d_x = vec![T::ZERO; tb * c.directions() * h];
+        for v in [&mut s.d_gates, &mut s.d_y, &mut s.d_x] {
+            *v = Vec::new();
+        }
         for v in [&mut s.d_h, &mut s.d_c, &mut s.d_h_next] {
             *v = vec![T::ZERO; batch * h];
         }
         s.d_h0 = vec![T::ZERO; state];
         s.d_c0 = vec![T::ZERO; state];
+    }
+
+    /// Sizes what a training forward and its backward pass need beyond `shape_cache`, once per shape.
+    fn shape_training(&mut self) {
+        let (h, g) = (self.config.hidden_size, 4 * self.config.hidden_size);
+        let tb = self.cache.batch * self.cache.steps;
+        let cache = &mut self.cache;
+        if cache.tanh_c.first().is_some_and(|v| v.len() == tb * h) {
+            return;
+        }
+        for v in [&mut cache.h_prev, &mut cache.c_prev, &mut cache.tanh_c] {
+            for layer in v.iter_mut() {
+                *layer = vec![T::ZERO; tb * h];
+            }
+        }
+        // d_y and d_x swap roles per layer; the backward pass grows them for a dense layer-0 input.
+        let s = &mut self.scratch;
+        s.d_gates = vec![T::ZERO; tb * g];
+        let wide = tb * self.config.directions() * h;
+        s.d_y = vec![T::ZERO; wide];
+        s.d_x = vec![T::ZERO; wide];
     }
 
     /// Checks a forward input without touching any state.
@@ -1343,6 +1366,9 @@ impl<T: Float> LstmLayer<T> {
         let (b, t) = (input.batch, input.steps);
         let f = self.config.input_size;
         self.shape_cache(b, t);
+        if keep_cache {
+            self.shape_training();
+        }
         self.batch_first = input.batch_first;
         let cache = &mut self.cache;
         match input.tokens {
@@ -2321,6 +2347,70 @@ mod tests {
                 assert_eq!(bits(&one.3), bits(&other.3), "dx, {what}");
             }
         }
+    }
+
+    /// An inference-only layer allocates none of the training caches. A training forward afterwards,
+    /// of the same or another shape, sizes them and gives bitwise a fresh layer's gradients, and a
+    /// backward after an inference pass of a new shape is still refused.
+    #[test]
+    fn inference_allocates_no_training_cache() {
+        let config = LstmConfig {
+            input_size: 3,
+            hidden_size: 5,
+            num_layers: 2,
+            bidirectional: true,
+        };
+        let xa: Vec<f32> = values(2 * 4 * 3, 1).iter().map(|&v| v as f32).collect();
+        let xb: Vec<f32> = values(3 * 6 * 3, 2).iter().map(|&v| v as f32).collect();
+        let dy: Vec<f32> = values(3 * 6 * 10, 3).iter().map(|&v| v as f32).collect();
+        fn fwd(x: &[f32], batch: usize, steps: usize) -> ForwardInput<'_, f32> {
+            ForwardInput {
+                x,
+                batch,
+                steps,
+                batch_first: true,
+                ..Default::default()
+            }
+        }
+        let up = BackwardInput {
+            d_output: Some(&dy),
+            ..Default::default()
+        };
+        let trained = |lstm: &mut Lstm<f32>| {
+            lstm.zero_grad();
+            lstm.forward(&fwd(&xb, 3, 6)).unwrap();
+            lstm.backward(&up).unwrap();
+            lstm.grads().iter().map(|g| g.to_bits()).collect::<Vec<_>>()
+        };
+        let fresh = trained(&mut Lstm::<f32>::new(config, 4).unwrap());
+        let mut lstm = Lstm::<f32>::new(config, 4).unwrap();
+        lstm.forward_inference(&fwd(&xa, 2, 4)).unwrap();
+        let layer = &lstm.layer;
+        assert!(layer
+            .cache
+            .tanh_c
+            .iter()
+            .chain(&layer.cache.h_prev)
+            .all(Vec::is_empty));
+        assert!(layer.scratch.d_gates.is_empty() && layer.scratch.d_x.is_empty());
+        assert_eq!(
+            trained(&mut lstm),
+            fresh,
+            "training after inference, new shape"
+        );
+        lstm.forward_inference(&fwd(&xb, 3, 6)).unwrap();
+        assert_eq!(
+            trained(&mut lstm),
+            fresh,
+            "training after inference, same shape"
+        );
+        lstm.forward_inference(&fwd(&xa, 2, 4)).unwrap();
+        assert!(matches!(lstm.backward(&up), Err(Error::State(_))));
+        assert_eq!(
+            trained(&mut lstm),
+            fresh,
+            "training after a refused backward"
+        );
     }
 
     /// Token input split over batch rows (each part gathers its own rows of the input product) and
