@@ -52,24 +52,21 @@ pub fn check_lstm(c: &LstmConfig, buffers: u128) -> Result<()> {
 /// f32 values an LSTM keeps per (sequence, step) for one forward and backward: per layer and direction
 /// the gates (4H), c, tanh(c) and h (3H), and their gradients, plus the input and its gradient.
 pub fn lstm_floats_per_step(c: &LstmConfig) -> u128 {
-    let (f, h, l) = (
-        c.input_size as u128,
-        c.hidden_size as u128,
-        c.num_layers as u128,
-    );
-    let d: u128 = if c.bidirectional { 2 } else { 1 };
+    let (f, h, l, d) = sizes(c);
     2 * (l * d * 7 * h + f.max(d * h))
+}
+
+/// (input size, hidden size, layers, directions) as u128, for the estimates.
+fn sizes(c: &LstmConfig) -> (u128, u128, u128, u128) {
+    let d = if c.bidirectional { 2 } else { 1 };
+    let (f, h, l) = (c.input_size, c.hidden_size, c.num_layers);
+    (f as u128, h as u128, l as u128, d)
 }
 
 /// f32 values an LSTM's inference forward keeps per (sequence, step): per layer and direction the
 /// gates (4H) and the output (H), plus the input; it allocates none of the backward's caches.
 pub fn lstm_inference_floats_per_step(c: &LstmConfig) -> u128 {
-    let (f, h, l) = (
-        c.input_size as u128,
-        c.hidden_size as u128,
-        c.num_layers as u128,
-    );
-    let d: u128 = if c.bidirectional { 2 } else { 1 };
+    let (f, h, l, d) = sizes(c);
     l * d * 5 * h + f
 }
 
