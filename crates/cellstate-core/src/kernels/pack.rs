@@ -125,7 +125,7 @@ const MC: usize = 96;
 /// Column block: a `KC × NC` B block (2 MiB) fits this generation's L2.
 const NC: usize = 2048;
 /// Largest `MR × NR` any kernel uses (AVX-512's 12 × 32); sizes the edge-tile buffer on the stack.
-pub(crate) const TILE_MAX: usize = 384;
+const TILE_MAX: usize = 384;
 /// Packed panels start on a 64-byte boundary so full-width loads never split a cache line.
 const ALIGN_FLOATS: usize = 16;
 
@@ -516,11 +516,15 @@ fn pack_a<K: MicroKernel>(
         }
         let out = &mut dst[r * kc..(r + width) * kc];
         let j0 = ic + r;
-        // One call per width, so each copy has a constant length once inlined.
+        // One call per width, so each copy has a constant length once inlined (every set has at
+        // most two smaller tiles).
+        let rows_at = |i: usize| K::ROWS.get(i).copied();
         if width == K::MR {
             pack_panels(k_major, K::MR, a, lda, pc, j0, kc, rows, out)
-        } else if Some(&width) == K::ROWS.first() {
+        } else if rows_at(0) == Some(width) {
             pack_panels(k_major, K::ROWS[0], a, lda, pc, j0, kc, rows, out)
+        } else if rows_at(1) == Some(width) {
+            pack_panels(k_major, K::ROWS[1], a, lda, pc, j0, kc, rows, out)
         } else {
             pack_panels(k_major, width, a, lda, pc, j0, kc, rows, out)
         }
