@@ -136,6 +136,7 @@ macro_rules! x86_tile {
         $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $add:ident, $store:ident) => {
         struct $tile;
 
+        // Deliberate repeat: the MicroKernel signatures (pack.rs), each forwarding to `tile::<R, A>`.
         impl MicroKernel for $tile {
             const MR: usize = $mr;
             const NR: usize = 2 * $w;

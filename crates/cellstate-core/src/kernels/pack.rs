@@ -12,7 +12,7 @@ use super::{threads, PackedB, Trans};
 use std::cell::RefCell;
 use std::ops::Range;
 
-// Deliberate repeat: `tile`'s parameter list, spelled again by every set's tile (x86_tile!, simd128.rs).
+// Deliberate repeat: the parameter lists of `tile`, `tile_rows` and `tile_direct`, spelled again by every set's tiles (x86_tile!, simd128.rs).
 /// A register-blocked micro-kernel over packed panels: `C[MR×NR] = Â·B̂ (+ C if accumulate)`.
 pub(crate) trait MicroKernel {
     /// Rows of the register tile.

@@ -42,7 +42,7 @@ impl MulAdd for Separate {
 /// x86 tiles: the same loop in wasm's 4-lane intrinsics.
 pub(super) struct Tile<M, const MR: usize, const NV: usize>(PhantomData<M>);
 
-// Deliberate repeat: MicroKernel::tile's signature (pack.rs) and the x86 tiles' loop, in wasm intrinsics.
+// Deliberate repeat: the MicroKernel signatures (tile, tile_direct; pack.rs) and the x86 tiles' loop, in wasm intrinsics.
 impl<M: MulAdd, const MR: usize, const NV: usize> MicroKernel for Tile<M, MR, NV> {
     const MR: usize = MR;
     const NR: usize = 4 * NV;
