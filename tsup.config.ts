@@ -48,6 +48,21 @@ export default defineConfig([
     noExternal: ['fflate', 'protobufjs', 'long'],
   },
   {
+    // The wasm threads build's workers (worker_threads and module Web Workers): each enters the core's pool.
+    entry: { 'wasm-thread': 'ts/wasm-thread/node-entry.ts' },
+    format: ['esm'],
+    clean: false,
+    platform: 'node',
+    target: 'node20',
+  },
+  {
+    entry: { 'wasm-thread.browser': 'ts/wasm-thread/browser-entry.ts' },
+    format: ['esm'],
+    clean: false,
+    platform: 'browser',
+    target: 'es2022',
+  },
+  {
     // The module Web Worker of the browser trainer: self-contained too, beside the .wasm it loads.
     entry: { worker: 'ts/worker/browser-worker.ts' },
     format: ['esm'],

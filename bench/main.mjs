@@ -138,6 +138,7 @@ const torchWhy = !torchWanted
       ? `${torchPython} cannot import torch: ${torchProbe.stderr.trim().split('\n').at(-1)}`
       : null;
 const relaxedBuild = readdirSync(join(root, 'dist')).find((f) => /relaxed.*\.wasm$/.test(f));
+const threadsBuild = readdirSync(join(root, 'dist')).includes('cellstate_wasm_threads_bg.wasm');
 
 async function runConfig(name) {
   const cfg = CONFIGS[name];
@@ -172,6 +173,9 @@ async function runConfig(name) {
       for (const variant of [`wasm-${cores}w`, ...(relaxedBuild ? [`wasm-relaxed-${cores}w`] : [])]) {
         results.push(await job({ engine: 'cellstate-parallel', variant, mode, config: name, threads: cores }, relaxedFlags));
       }
+      // The threads build: one instance on a shared memory, its pool's workers splitting each call as native does.
+      const spec = { engine: 'cellstate', variant: 'wasm-threads', mode, config: name, threads: cores, referencePath: refs[mode] };
+      results.push(threadsBuild ? await job(spec, relaxedFlags) : skipped(spec, 'dist/ has no wasm threads build'));
     }
   }
   const tfWhy = peerInstalled('@tensorflow/tfjs');
@@ -236,12 +240,13 @@ async function runImdb() {
     ['wasm', 1],
     ...(relaxedBuild ? [['wasm-relaxed', 1]] : []),
     ...(cores > 1 ? [[`wasm-${cores}w`, cores], ...(relaxedBuild ? [[`wasm-relaxed-${cores}w`, cores]] : [])] : []),
+    ...(cores > 1 && threadsBuild ? [['wasm-threads', cores]] : []),
   ];
   for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ...wasm]) {
     const spec = { engine: 'cellstate', config: 'imdb', mode: 'train', variant, threads, reviews };
     const [r] = await runChild(
       process.execPath,
-      [...(variant.includes('relaxed') ? ['--experimental-wasm-relaxed-simd'] : []), join(here, 'imdb.mjs'), JSON.stringify(spec)],
+      [...(/relaxed|threads/.test(variant) ? ['--experimental-wasm-relaxed-simd'] : []), join(here, 'imdb.mjs'), JSON.stringify(spec)],
       {
         describe: spec,
         timeoutS: quick ? 60 : 600,

@@ -32,23 +32,28 @@ interface CaseResult {
 interface BackendInfo {
   name: string;
   kernels: string;
+  wasmBuild: string | null;
+  threads: number;
   memoryBytes: number | null;
 }
 declare global {
   interface Window {
     cellstateReady: Promise<BackendInfo>;
     runCase(name: string): Promise<CaseResult>;
+    sameBitsOnThreads(): { threads: number; differences: string[] };
     liveHandles(): number;
     trainAndStore(): Promise<{ reviews: number[]; loss: number; same: boolean; text: string }>;
   }
 }
 
 let server: StaticServer;
+/** The same files, served cross-origin isolated (COOP/COEP), for the wasm threads build. */
+let isolatedServer: StaticServer;
 let browser: Browser | null = null;
 let launchError: string | null = null;
 
 /** Opens the test page with `?wasm=mode`, failing on any console error, warning or uncaught exception. */
-async function openPage(mode: string): Promise<{ page: Page; info: BackendInfo; problems: string[] }> {
+async function openPage(mode: string, from: StaticServer = server): Promise<{ page: Page; info: BackendInfo; problems: string[] }> {
   const page = await browser!.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {
@@ -56,7 +61,7 @@ async function openPage(mode: string): Promise<{ page: Page; info: BackendInfo; 
   });
   page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  await page.goto(`${server.origin}/page/index.html?wasm=${mode}`);
+  await page.goto(`${from.origin}/page/index.html?wasm=${mode}`);
   const info = await page.evaluate(() => window.cellstateReady);
   return { page, info, problems };
 }
@@ -92,13 +97,17 @@ describe('dist/browser.js', () => {
 describe('cellstate in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(join(distDir, 'browser.js'))) throw new Error('dist/browser.js is missing: run `bash scripts/build` first');
-    server = await startStaticServer(
-      { '/dist/': distDir, '/page/': join(repoRoot, 'test/browser'), '/fixtures/': fixturesDir, '/data/': join(repoRoot, 'data') },
-      {
-        '/raw/module.bin': { file: wasmFile, type: 'application/octet-stream' },
-        '/raw/module.wasm': { file: wasmFile, type: 'application/wasm' },
-      },
-    );
+    const mounts = {
+      '/dist/': distDir,
+      '/page/': join(repoRoot, 'test/browser'),
+      '/fixtures/': fixturesDir,
+      '/data/': join(repoRoot, 'data'),
+    };
+    server = await startStaticServer(mounts, {
+      '/raw/module.bin': { file: wasmFile, type: 'application/octet-stream' },
+      '/raw/module.wasm': { file: wasmFile, type: 'application/wasm' },
+    });
+    isolatedServer = await startStaticServer(mounts, {}, { isolated: true });
     try {
       browser = await chromium.launch({
         executablePath: chromiumPath,
@@ -124,6 +133,7 @@ describe('cellstate in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await isolatedServer?.close();
   });
 
   it.for([
@@ -188,6 +198,42 @@ describe('cellstate in headless Chromium', () => {
       // CRC and length are checked and a truncated tar throws): a report of the connection's teardown, not of the load.
       // Every other problem still fails the test.
       expect(problems.filter((p) => !/\/data\/imdb-sample\.tar\.gz net::ERR_ABORTED$/.test(p))).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('init({ wasmThreads: 2 }) on a cross-origin isolated page runs the threads build on a worker, same bits as 1 thread, and matches PyTorch', async (ctx) => {
+    if (!browser) return ctx.skip(launchError ?? 'no browser');
+    const before = isolatedServer.requests.length;
+    const { page, info, problems } = await openPage('threads', isolatedServer);
+    try {
+      expect(info).toMatchObject({ name: 'wasm', kernels: 'relaxed_simd', wasmBuild: 'relaxed_simd_threads', threads: 2 });
+      const fetched = isolatedServer.requests.slice(before);
+      expect(fetched).toContain('/dist/cellstate_wasm_threads_bg.wasm');
+      expect(fetched).toContain('/dist/wasm-thread.browser.js');
+      for (const name of cases) checkCase(name, await page.evaluate((n) => window.runCase(n), name));
+      const bits = await page.evaluate(() => window.sameBitsOnThreads());
+      expect(bits).toEqual({ threads: 2, differences: [] });
+      expect(await page.evaluate(() => window.liveHandles())).toBe(0);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('init({ wasmThreads: 2 }) on a page that is not cross-origin isolated is a BackendError that says how to isolate it', async (ctx) => {
+    if (!browser) return ctx.skip(launchError ?? 'no browser');
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${server.origin}/page/index.html?wasm=threads`);
+      const error = await page.evaluate(() =>
+        window.cellstateReady.then(
+          () => null,
+          (e: Error) => `${e.name}: ${e.message}`,
+        ),
+      );
+      expect(error).toMatch(/^BackendError: .*Cross-Origin-Opener-Policy: same-origin/);
     } finally {
       await page.close();
     }

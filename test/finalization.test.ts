@@ -8,11 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { backendNames, repoRoot } from './helpers';
+import { type TestBackend, backendNames, loadOptions, repoRoot } from './helpers';
 
-const script = (backend: string, throwing: boolean) => `
+const script = (backend: TestBackend, throwing: boolean) => `
 const cs = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist/index.js')).href)});
-const b = await cs.loadBackend({ backend: ${JSON.stringify(backend === 'native' ? 'native' : 'wasm')} ${backend === 'wasm-relaxed' ? ", wasmFeatures: 'relaxed_simd'" : backend === 'wasm' ? ", wasmFeatures: 'simd128'" : ''} });
+const b = await cs.loadBackend(${JSON.stringify(loadOptions[backend])});
 const freed = [];
 if (${throwing}) {
   // Every handle's free fails, as after a trap: the registry must swallow it.

@@ -12,17 +12,18 @@ export const sharedDir = process.env.CELLSTATE_SHARED ?? resolve(repoRoot, '../s
 export const fixturesDir = join(sharedDir, 'fixtures/torch-lstm');
 
 /**
- * Every backend the suites run on: the native addon and both wasm builds (`wasm` is the plain SIMD128 build,
+ * Every backend the suites run on: the native addon and the three wasm builds (`wasm` is the plain SIMD128 build,
  * forced; `wasm-relaxed` the relaxed-SIMD one, which Node 20 validates only with
- * --experimental-wasm-relaxed-simd, set in vitest.config.ts). All must load here: a missing one fails the
- * suite, never skips it.
+ * --experimental-wasm-relaxed-simd, set in vitest.config.ts; `wasm-threads` the threads build on 2 threads, one
+ * worker). All must load here: a missing one fails the suite, never skips it.
  */
-export type TestBackend = 'native' | 'wasm' | 'wasm-relaxed';
-export const backendNames: TestBackend[] = ['native', 'wasm', 'wasm-relaxed'];
+export type TestBackend = 'native' | 'wasm' | 'wasm-relaxed' | 'wasm-threads';
+export const backendNames: TestBackend[] = ['native', 'wasm', 'wasm-relaxed', 'wasm-threads'];
 export const loadOptions: Record<TestBackend, InitOptions & { backend: 'native' | 'wasm' }> = {
   native: { backend: 'native' },
   wasm: { backend: 'wasm', wasmFeatures: 'simd128' },
   'wasm-relaxed': { backend: 'wasm', wasmFeatures: 'relaxed_simd' },
+  'wasm-threads': { backend: 'wasm', wasmThreads: 2 },
 };
 
 const cache = new Map<TestBackend, Promise<Backend>>();

@@ -6,8 +6,13 @@ import { backend, backendNames, expectClose, randomTensor, rng } from './helpers
 describe.each(backendNames)('kernels on %s', (name) => {
   it('runs a SIMD set by default, never silently the scalar one', async () => {
     const b = await backend(name);
-    // The two wasm builds: +simd128, and +relaxed-simd; x86_64 machines have at least AVX2 (this one has AVX-512).
-    const expected = { wasm: ['simd128'], 'wasm-relaxed': ['relaxed_simd'], native: ['avx2_fma', 'avx512'] }[name];
+    // The wasm builds: +simd128, +relaxed-simd, and the threads build (relaxed); x86_64 machines have at least AVX2.
+    const expected = {
+      wasm: ['simd128'],
+      'wasm-relaxed': ['relaxed_simd'],
+      'wasm-threads': ['relaxed_simd'],
+      native: ['avx2_fma', 'avx512'],
+    }[name];
     expect(expected).toContain(b.kernels);
     expect(b.availableKernels[0]).toBe('scalar');
     expect(b.availableKernels.at(-1)).toBe(b.kernels);

@@ -9,15 +9,22 @@ import initWasm, * as wasmGlue from './generated/wasm/cellstate_wasm.js';
 // The relaxed-SIMD build's glue: the same generated code as the plain one (either instantiates either .wasm), but
 // its own module, so each build keeps its own instance and both can be loaded in one process (benchmarks, tests).
 import initWasmRelaxed, * as wasmGlueRelaxed from './generated/wasm-relaxed/cellstate_wasm.js';
+// The threads build's glue: its memory is shared, and workers that instantiate the same module on it run the core's
+// pool (`workerMain`), so one call's products and recurrences split over cores as the native pool splits them.
+import initWasmThreads, * as wasmGlueThreads from './generated/wasm-threads/cellstate_wasm.js';
 
 /** Which compute backend runs the core. */
 export type BackendName = 'wasm' | 'native';
 
 /**
- * The two `.wasm` builds: `'simd128'` (every engine with SIMD) and `'relaxed_simd'` (adds `f32x4.relaxed_madd`
- * kernels; Chromium, Firefox, Safari 18+, Node 20 only with `--experimental-wasm-relaxed-simd`).
+ * The `.wasm` builds: `'simd128'` (every engine with SIMD), `'relaxed_simd'` (adds `f32x4.relaxed_madd` kernels;
+ * Chromium, Firefox, Safari 18+, Node 20 only with `--experimental-wasm-relaxed-simd`) and `'relaxed_simd_threads'`
+ * (relaxed SIMD on a shared memory with worker threads: `wasmThreads` above 1).
  */
-export type WasmBuild = 'simd128' | 'relaxed_simd';
+export type WasmBuild = 'simd128' | 'relaxed_simd' | 'relaxed_simd_threads';
+
+/** The builds `wasmFeatures` chooses between (the threads build is chosen by `wasmThreads`). */
+export type WasmFeatures = 'simd128' | 'relaxed_simd';
 
 /** The raw LSTM handle both bindings export (generated glue; never used directly by users). */
 export interface RawLstm {
@@ -57,6 +64,8 @@ export interface RawModule {
   kernelNote(): string;
   setThreads(n: number): void;
   threads(): number;
+  /** Threads build only: the workers that have entered the core's pool. */
+  workers?(): number;
 }
 
 /** A loaded backend. */
@@ -77,14 +86,17 @@ export interface Backend {
   /** Runs the kernel set `name` against the scalar reference over awkward sizes; `''` when they agree. */
   kernelSelfTest(name: string): string;
   /**
-   * Threads (the calling one included) that large matrix products use, process-wide. 1 unless
-   * {@link Backend.setThreads} changed it; always 1 on wasm.
+   * Threads (the calling one included) that large matrix products and recurrences use, process-wide (native), or
+   * in this wasm instance. Native: every core unless {@link Backend.setThreads} changed it. wasm: 1, except in the
+   * threads build, where it is what `wasmThreads` asked for.
    */
   readonly threads: number;
   /**
-   * Sets the thread count of large matrix products for the whole process (native: a persistent pool of
-   * `n − 1` workers). Results are bitwise identical for every count: only output tiles are divided.
-   * @throws {ValueError} when `n` is not an integer from 1 to 1024, or is above 1 on wasm (no shared memory).
+   * Sets the thread count of large matrix products and recurrences (native: a persistent pool of `n − 1` workers;
+   * the wasm threads build: up to one more than the workers `wasmThreads` started). Results are bitwise identical
+   * for every count: only output tiles and batch rows are divided, never a sum.
+   * @throws {ValueError} when `n` is not an integer from 1 to 1024, or is above what this backend has threads for
+   *   (1 in the single-threaded wasm builds).
    */
   setThreads(n: number): void;
   /** Which `.wasm` build is loaded (wasm backend), or `null` for the native backend. */
@@ -118,7 +130,24 @@ export interface InitOptions {
    * relaxed-SIMD instruction and `'simd128'` otherwise; `'simd128'` forces the plain build; `'relaxed_simd'`
    * requires the relaxed build (a {@link BackendError} where the engine lacks relaxed SIMD).
    */
-  wasmFeatures?: 'auto' | WasmBuild;
+  wasmFeatures?: 'auto' | WasmFeatures;
+  /**
+   * Threads of the wasm backend, the calling one included (default 1). Above 1 loads the `'relaxed_simd_threads'`
+   * build and starts `wasmThreads − 1` workers (worker_threads in Node, module Web Workers in browsers) on its
+   * shared memory; every call then splits its products and recurrences over them as the native backend does, with
+   * the same bits as one thread. Needs relaxed SIMD (Node 20: `--experimental-wasm-relaxed-simd`) and
+   * `SharedArrayBuffer`, which browsers give only to cross-origin isolated pages (COOP `same-origin` and COEP
+   * `require-corp` headers). The workers sleep when idle and do not keep Node's process alive. For data-parallel
+   * training without shared memory, see `createParallelModel`.
+   */
+  wasmThreads?: number;
+}
+
+/** A worker running the threads build's `workerMain` on the shared memory. @internal */
+export interface WasmThread {
+  /** Calls `h` if the worker fails to load or exits. */
+  onError(h: (e: Error) => void): void;
+  terminate(): void;
 }
 
 /** Hooks the platform entry (Node or browser) provides. @internal */
@@ -129,22 +158,43 @@ export interface Platform {
   defaultWasm: (build: WasmBuild) => Promise<WasmSource> | WasmSource;
   /** Turns a source this platform reads itself (in Node: a file path or `file:` URL) into bytes. */
   prepareWasm?: (source: WasmSource) => Promise<WasmSource>;
+  /** Starts a worker that instantiates the threads build's `module` on `memory` and enters `workerMain`. */
+  startWasmThread?: (module: WasmModule, memory: WebAssembly.Memory) => WasmThread;
 }
 
 /** File name of each build's `.wasm` in dist/ (and in ts/generated/ when run from source). */
 export const WASM_FILES: Readonly<Record<WasmBuild, string>> = Object.freeze({
   simd128: 'cellstate_wasm_bg.wasm',
   relaxed_simd: 'cellstate_wasm_relaxed_bg.wasm',
+  relaxed_simd_threads: 'cellstate_wasm_threads_bg.wasm',
 });
 
 let platform: Platform = {
   // Literal URLs, one per build: bundlers (webpack 5, Vite) emit exactly these files. A template such as
   // `./${name}` makes webpack bundle every file beside the module (the CLI, the addon, the declarations).
   defaultWasm: (build) =>
-    build === 'relaxed_simd'
-      ? new URL('./cellstate_wasm_relaxed_bg.wasm', import.meta.url)
-      : new URL('./cellstate_wasm_bg.wasm', import.meta.url),
+    build === 'relaxed_simd_threads'
+      ? new URL('./cellstate_wasm_threads_bg.wasm', import.meta.url)
+      : build === 'relaxed_simd'
+        ? new URL('./cellstate_wasm_relaxed_bg.wasm', import.meta.url)
+        : new URL('./cellstate_wasm_bg.wasm', import.meta.url),
+  startWasmThread: browserWasmThread,
 };
+
+/**
+ * A module Web Worker running the package's `wasm-thread.browser.js` (literal URL, so bundlers emit it as a worker
+ * entry); it is posted the module and the memory.
+ */
+function browserWasmThread(module: WasmModule, memory: WebAssembly.Memory): WasmThread {
+  if (typeof Worker !== 'function')
+    throw new BackendError('this runtime has no Worker, so the wasm threads build cannot start its workers');
+  const w = new Worker(new URL('./wasm-thread.browser.js', import.meta.url), { type: 'module' });
+  w.postMessage({ module, memory });
+  return {
+    onError: (h) => w.addEventListener('error', (e: ErrorEvent) => h(new Error(e.message || 'the wasm thread worker failed to load'))),
+    terminate: () => w.terminate(),
+  };
+}
 
 /**
  * Installs the platform hooks. @internal
@@ -208,7 +258,7 @@ export function relaxedSimdSupported(): boolean {
  * @throws {ValueError} on an unknown value; {@link BackendError} for `'relaxed_simd'` where the engine lacks it.
  * @internal
  */
-export function chooseWasmBuild(features: InitOptions['wasmFeatures'] = 'auto'): WasmBuild {
+export function chooseWasmBuild(features: InitOptions['wasmFeatures'] = 'auto'): WasmFeatures {
   if (features === 'simd128') return 'simd128';
   if (features === 'relaxed_simd') {
     if (!relaxedSimdSupported()) {
@@ -227,7 +277,120 @@ export function chooseWasmBuild(features: InitOptions['wasmFeatures'] = 'auto'):
 const glues: Record<WasmBuild, { init: typeof initWasm; raw: RawModule }> = {
   simd128: { init: initWasm, raw: wasmGlue as unknown as RawModule },
   relaxed_simd: { init: initWasmRelaxed, raw: wasmGlueRelaxed as unknown as RawModule },
+  relaxed_simd_threads: { init: initWasmThreads as unknown as typeof initWasm, raw: wasmGlueThreads as unknown as RawModule },
 };
+
+/** The most threads a wasm instance takes (each worker holds a stack and a V8 isolate). */
+const MAX_WASM_THREADS = 64;
+
+/**
+ * Why the wasm threads build cannot run here, or `''` when it can.
+ * @throws never.
+ */
+export function wasmThreadsUnsupported(): string {
+  if (typeof SharedArrayBuffer !== 'function') {
+    return 'this runtime has no SharedArrayBuffer (browsers give it only to cross-origin isolated pages: serve them with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  }
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) {
+    return 'this page is not cross-origin isolated, so its wasm memory cannot be shared (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  }
+  if (!relaxedSimdSupported()) {
+    return 'the threads build needs relaxed SIMD, which this engine does not validate (Node 20: run with --experimental-wasm-relaxed-simd)';
+  }
+  if (!platform.startWasmThread) return 'this platform cannot start workers';
+  return '';
+}
+
+/**
+ * The `wasmThreads` option checked: an integer from 1 to 64, and `wasmFeatures` not forcing a build without threads.
+ * @throws {ValueError} on a bad value or a contradicting `wasmFeatures`.
+ */
+function wasmThreadsOption(options: InitOptions): number {
+  const n = options.wasmThreads ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+    throw new ValueError(`wasmThreads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${JSON.stringify(n)}`);
+  }
+  if (n > 1 && options.wasmFeatures === 'simd128') {
+    throw new ValueError("wasmThreads above 1 runs the relaxed-SIMD threads build; it contradicts wasmFeatures: 'simd128'");
+  }
+  if (n > 1 && options.wasm !== undefined) {
+    throw new ValueError('wasmThreads above 1 runs the shipped threads build; a custom `wasm` source cannot be combined with it');
+  }
+  return n;
+}
+
+/** The threads build's instance and the workers started on its memory. */
+let threadsInstance: Promise<{ backend: Backend; memory: WebAssembly.Memory; module: WasmModule; workers: WasmThread[] }> | null = null;
+
+/** The shipped threads build compiled (once per thread). */
+function compileThreadsBuild(): Promise<WasmModule> {
+  let compiled = shippedModules.get('relaxed_simd_threads');
+  if (!compiled) {
+    compiled = (async () => compileSource(await platform.defaultWasm('relaxed_simd_threads')))().catch((e: unknown) => {
+      throw new BackendError(`the relaxed_simd_threads wasm module did not compile: ${(e as Error).message}`, { cause: e });
+    });
+    shippedModules.set('relaxed_simd_threads', compiled);
+    compiled.catch(() => shippedModules.delete('relaxed_simd_threads'));
+  }
+  return compiled;
+}
+
+/** How long a worker may take to instantiate the module and enter the pool. */
+const WASM_THREAD_START_MS = 30_000;
+
+/**
+ * The threads build with at least `n − 1` workers in its pool and `n` threads set. One instance per process: a
+ * later call with a larger `n` starts the missing workers, and every call sets the thread count it asked for.
+ */
+async function loadWasmThreads(n: number): Promise<Backend> {
+  const why = wasmThreadsUnsupported();
+  if (why) throw new BackendError(`wasmThreads: ${n} cannot run here: ${why}`);
+  if (!threadsInstance) {
+    threadsInstance = (async () => {
+      const module = await compileThreadsBuild();
+      const exports = (await initWasmThreads({ module_or_path: module as never })) as unknown as { memory: WebAssembly.Memory };
+      const raw = glues.relaxed_simd_threads.raw;
+      const backend = makeBackend('wasm', raw, () => exports.memory.buffer.byteLength, 'relaxed_simd_threads');
+      return { backend, memory: exports.memory, module, workers: [] };
+    })();
+    threadsInstance.catch(() => {
+      threadsInstance = null;
+    });
+  }
+  const inst = await threadsInstance;
+  const raw = inst.backend.raw;
+  const want = n - 1;
+  if (inst.workers.length < want) {
+    const started: WasmThread[] = [];
+    let failure: Error | null = null;
+    for (let i = inst.workers.length; i < want; i++) {
+      const w = platform.startWasmThread!(inst.module, inst.memory);
+      w.onError((e) => {
+        failure ??= e;
+      });
+      started.push(w);
+    }
+    const t0 = Date.now();
+    // Each worker counts itself in when it enters the pool (`workers()`); the wait is short (instantiation).
+    while (raw.workers!() < want) {
+      let why = '';
+      if (failure) why = `a wasm thread worker failed: ${(failure as Error).message}`;
+      else if (Date.now() - t0 > WASM_THREAD_START_MS) {
+        why = `only ${raw.workers!()} of ${want} wasm thread workers started within ${WASM_THREAD_START_MS / 1000} s`;
+      }
+      if (why) {
+        // Workers that did not arrive are ended, so a later call starts them again; the thread count is unchanged.
+        // (One that arrived meanwhile stays counted by the pool but is never more than `threads() − 1` in use.)
+        for (const w of started) w.terminate();
+        throw new BackendError(why, { cause: failure ?? undefined });
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    inst.workers.push(...started);
+  }
+  call(() => raw.setThreads(n));
+  return inst.backend;
+}
 /** One instance per build, loaded on first use (a glue module holds one instance). */
 const wasmBackends = new Map<WasmBuild, Promise<Backend>>();
 /** The shipped builds compiled, each once per thread: this thread's instance and a worker pool's workers share it. */
@@ -273,6 +436,8 @@ export async function compileWasm(options: Pick<InitOptions, 'wasm' | 'wasmFeatu
 }
 
 async function loadWasm(options: InitOptions): Promise<Backend> {
+  const threads = wasmThreadsOption(options);
+  if (threads > 1) return loadWasmThreads(threads);
   const build = chooseWasmBuild(options.wasmFeatures);
   let loaded = wasmBackends.get(build);
   if (!loaded) {
@@ -334,7 +499,10 @@ export async function loadBackend(options: InitOptions = {}): Promise<Backend> {
     throw new ValueError(`backend must be 'auto', 'wasm' or 'native', got ${JSON.stringify(want)}`);
   }
   // Checked before any loading, so a typo is a ValueError rather than one of the failures.
-  if (want !== 'native') chooseWasmBuild(options.wasmFeatures);
+  if (want !== 'native') {
+    chooseWasmBuild(options.wasmFeatures);
+    wasmThreadsOption(options);
+  }
   const failures: unknown[] = [];
   if (want === 'native' || want === 'auto') {
     try {

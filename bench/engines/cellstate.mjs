@@ -68,10 +68,17 @@ function outputs(run, cfg, data, mode, b) {
 export async function prepare({ job, cfg, data, weights }) {
   const cs = await import(dist.href);
   const wanted = job.variant === 'reference' ? 'native' : job.variant;
-  // 'wasm' is the SIMD128 build, 'wasm-relaxed' the relaxed-SIMD one (run with --experimental-wasm-relaxed-simd).
-  const wasmFeatures = { wasm: 'simd128', 'wasm-relaxed': 'relaxed_simd' }[wanted];
-  const backend = await cs.loadBackend(wasmFeatures ? { backend: 'wasm', wasmFeatures } : { backend: wanted });
+  // 'wasm' is the SIMD128 build, 'wasm-relaxed' the relaxed-SIMD one (run with --experimental-wasm-relaxed-simd),
+  // 'wasm-threads' the relaxed threads build with job.threads threads on one shared memory.
   const threads = job.threads ?? 1;
+  const wasmFeatures = { wasm: 'simd128', 'wasm-relaxed': 'relaxed_simd' }[wanted];
+  const backend = await cs.loadBackend(
+    wanted === 'wasm-threads'
+      ? { backend: 'wasm', wasmThreads: threads }
+      : wasmFeatures
+        ? { backend: 'wasm', wasmFeatures }
+        : { backend: wanted },
+  );
   if (threads !== backend.threads) backend.setThreads(threads);
   const run = job.mode === 'train' ? newModel(cs, backend, cfg, weights) : newLayer(cs, backend, cfg, weights);
   const b = cfg.B;
@@ -132,10 +139,13 @@ export async function prepare({ job, cfg, data, weights }) {
 
 /** The IMDB job's trainer: the same model as the timed train mode, on padded token ids. */
 export async function imdbTrainer(cs, variant, cfg, weights, threads = 1) {
-  // 'native' / 'wasm' (the build init picks) / 'wasm-relaxed', or 'wasm[-relaxed]-<N>w': N wasm workers.
+  // 'native' / 'wasm' (the build init picks) / 'wasm-relaxed', or 'wasm[-relaxed]-<N>w': N wasm workers, or
+  // 'wasm-threads': the threads build with `threads` threads.
   const m = /^wasm(-relaxed)?(?:-(\d+)w)?$/.exec(variant);
   const wasmFeatures = m ? (m[1] ? 'relaxed_simd' : m[2] ? 'simd128' : 'auto') : undefined;
-  const backend = await cs.loadBackend(m ? { backend: 'wasm', wasmFeatures } : { backend: variant });
+  const backend = await cs.loadBackend(
+    variant === 'wasm-threads' ? { backend: 'wasm', wasmThreads: threads } : m ? { backend: 'wasm', wasmFeatures } : { backend: variant },
+  );
   if (!m && threads !== backend.threads) backend.setThreads(threads);
   const model = newModel(cs, backend, cfg, weights);
   if (m?.[2]) {

@@ -7,9 +7,10 @@ const mb = (b) => (b == null ? '-' : `${Math.round(b / 2 ** 20)} MB`);
 function who(r) {
   const threads = r.threads ? ` ${r.threads}t` : '';
   if (r.engine === 'cellstate' && r.backend === 'wasm') {
-    // Which build, and whether it ran over workers (variant wasm[-relaxed]-<N>w).
+    // Which build, and whether it ran over workers (variant wasm[-relaxed]-<N>w) or on the threads build.
     const workers = /-(\d+)w$/.exec(r.variant ?? '');
-    return `cellstate wasm ${r.kernels === 'relaxed_simd' ? 'relaxed' : (r.kernels ?? 'simd128')}${workers ? ` ${workers[1]} workers` : threads}`;
+    const build = `${r.kernels === 'relaxed_simd' ? 'relaxed' : (r.kernels ?? 'simd128')}${r.variant === 'wasm-threads' ? ' threads' : ''}`;
+    return `cellstate wasm ${build}${workers ? ` ${workers[1]} workers` : threads}`;
   }
   return `${r.engine} ${r.backend ?? r.variant}${threads}`;
 }

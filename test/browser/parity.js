@@ -5,10 +5,13 @@
 //   ?wasm=simd128   init({ wasmFeatures: 'simd128' }): the plain build, dist/cellstate_wasm_bg.wasm
 //   ?wasm=bytes     init({ wasm: ArrayBuffer }) from /raw/module.bin (served as octet-stream)
 //   ?wasm=response  init({ wasm: Response }) from /raw/module.wasm served as application/wasm
+//   ?wasm=threads   init({ wasmThreads: 2 }): the threads build, dist/cellstate_wasm_threads_bg.wasm, and one
+//                   worker (dist/wasm-thread.browser.js); needs a cross-origin isolated page
 import { init, LSTM, liveHandles, loadImdb, loadModel, padSequences, saveModel, sequenceClassifier } from '/dist/browser.js';
 
 async function wasmOption(mode) {
   if (mode === 'url') return {};
+  if (mode === 'threads') return { wasmThreads: 2 };
   if (mode === 'simd128') return { wasmFeatures: 'simd128' };
   if (mode === 'bytes') return { wasm: await (await fetch('/raw/module.bin')).arrayBuffer() };
   if (mode === 'response') return { wasm: await fetch('/raw/module.wasm') };
@@ -68,11 +71,54 @@ async function trainAndStore() {
   };
 }
 
+/**
+ * Forward and backward of a layer big enough to split (each step's products above the pool's 4 MiFLOP threshold;
+ * H 384 puts the recurrence on a team), on 1 and then 2 threads: whether every output and gradient has the same bits.
+ */
+function sameBitsOnThreads(backend) {
+  const shapes = [
+    { B: 32, T: 8, F: 40, H: 128 },
+    { B: 4, T: 3, F: 8, H: 384 },
+  ];
+  const differences = [];
+  for (const { B, T, F, H } of shapes) {
+    let s = 7;
+    const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const x = { data: Float32Array.from({ length: B * T * F }, rand), shape: [B, T, F] };
+    const gy = { data: Float32Array.from({ length: B * T * H }, rand), shape: [B, T, H] };
+    const run = (threads) => {
+      backend.setThreads(threads);
+      const lstm = new LSTM({ inputSize: F, hiddenSize: H, seed: 3, batchFirst: true });
+      const f = lstm.forward(x);
+      const g = lstm.backward({ output: gy });
+      const out = { output: f.output.data, hN: f.hN.data, dX: g.x.data };
+      for (const [k, v] of Object.entries(g.params)) out[`d_${k}`] = v.data;
+      lstm.dispose();
+      return out;
+    };
+    const one = run(1);
+    const two = run(2);
+    for (const k of Object.keys(one)) {
+      const a = new Uint32Array(one[k].buffer, one[k].byteOffset, one[k].length);
+      const b = new Uint32Array(two[k].buffer, two[k].byteOffset, two[k].length);
+      if (a.length !== b.length || a.some((v, i) => v !== b[i])) differences.push(`H ${H} ${k}`);
+    }
+  }
+  return { threads: backend.threads, differences };
+}
+
 const mode = new URLSearchParams(location.search).get('wasm') ?? 'url';
 window.cellstateReady = (async () => {
   const backend = await init(await wasmOption(mode));
+  window.sameBitsOnThreads = () => sameBitsOnThreads(backend);
   window.runCase = runCase;
   window.trainAndStore = trainAndStore;
   window.liveHandles = liveHandles;
-  return { name: backend.name, kernels: backend.kernels, memoryBytes: backend.memoryBytes() };
+  return {
+    name: backend.name,
+    kernels: backend.kernels,
+    wasmBuild: backend.wasmBuild,
+    threads: backend.threads,
+    memoryBytes: backend.memoryBytes(),
+  };
 })();

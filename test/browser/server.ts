@@ -29,11 +29,17 @@ export interface StaticServer {
 /**
  * Serves `mounts` (URL prefix ending in `/` → folder). Paths that leave their folder, and unknown ones, get 404.
  * Extra routes in `raw` answer one exact path with a file and a content type of the caller's choosing.
+ * `isolated` adds the COOP/COEP headers that make the pages cross-origin isolated.
  */
 export async function startStaticServer(
   mounts: Record<string, string>,
   raw: Record<string, { file: string; type: string }> = {},
+  { isolated = false }: { isolated?: boolean } = {},
 ): Promise<StaticServer> {
+  // Cross-origin isolation (SharedArrayBuffer, so the wasm threads build) on every response when asked.
+  const isolation: Record<string, string> = isolated
+    ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
+    : {};
   const requests: string[] = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -63,7 +69,7 @@ export async function startStaticServer(
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
       return;
     }
-    res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': 'no-store' });
+    res.writeHead(200, { 'content-type': type, 'content-length': size, 'cache-control': 'no-store', ...isolation });
     createReadStream(file).pipe(res);
   });
   await new Promise<void>((ok, fail) => {

@@ -3,6 +3,12 @@
 //! Shape legend used throughout: B batch, T steps, F input features, H hidden units, G = 4H packed gates
 //! (PyTorch order i, f, g, o), D directions (1 or 2), L layers.
 #![warn(missing_docs)]
+// The threads build (wasm32 +atomics, built with -Zbuild-std, so a nightly-gated std already) parks idle
+// workers with memory.atomic.wait32, whose intrinsics are still unstable.
+#![cfg_attr(
+    all(target_arch = "wasm32", target_feature = "atomics"),
+    feature(stdarch_wasm_atomic_wait)
+)]
 
 pub mod dropout;
 pub mod error;

@@ -406,14 +406,29 @@ impl ModelHandle {
     }
 }
 
-/// Thread count of matrix products: only 1 is accepted, as this wasm build has no shared memory.
+/// Thread count of matrix products and recurrences: 1, or in the threads build up to one more than
+/// the workers that have entered [`worker_main`].
 #[wasm_bindgen(js_name = setThreads)]
 pub fn set_threads(n: u32) -> Result<(), JsValue> {
     kernels::set_threads(n as usize).map_err(|m| js_err(Error::Value(m)))
 }
 
-/// How many threads matrix products use: always 1 in wasm.
+/// How many threads matrix products use: 1 unless the threads build was given more.
 #[wasm_bindgen(js_name = threads)]
 pub fn threads() -> u32 {
     kernels::threads() as u32
+}
+
+/// Workers that have entered [`worker_main`] (0 outside the threads build).
+#[wasm_bindgen(js_name = workers)]
+pub fn workers() -> u32 {
+    kernels::workers() as u32
+}
+
+/// The threads build's worker loop: a worker that instantiated this module on the shared memory
+/// calls it once; it never returns (the worker is ended by terminating it).
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = workerMain)]
+pub fn worker_main() {
+    kernels::worker_main()
 }

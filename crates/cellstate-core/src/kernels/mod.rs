@@ -306,10 +306,12 @@ mod threads;
 
 pub use scalar::{cell_backward_reference, cell_forward_reference, gemm_reference, Scalar};
 pub use selftest::self_test;
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use threads::worker_main;
 pub(crate) use threads::{
     for_each, for_ranges, hold, recurrence_split, serial, team, Barrier, Split,
 };
-pub use threads::{set_threads, threads};
+pub use threads::{set_threads, threads, workers};
 #[cfg(test)]
 pub(crate) use threads::{with_forced_tasks, with_forced_team};
 

@@ -6,8 +6,10 @@
 //! lifetime-erasing `unsafe`, and its parking and wake-up are long tested. Work is handed out by an
 //! atomic counter, so a core that another process is using simply takes fewer tiles.
 //!
-//! wasm32 is always single-threaded: our wasm build has no shared memory (no atomics target feature,
-//! no worker glue), so `set_threads(n > 1)` is an error there.
+//! wasm32 builds without the `atomics` target feature have no shared memory and are single-threaded:
+//! `set_threads(n > 1)` is an error there. The threads build (`+atomics`, shared memory) has a pool of
+//! its own, [`worker_main`]: the JavaScript side starts `n − 1` workers on the same memory, each of
+//! which calls it and stays in it, and the pool hands them passes through atomics.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,6 +53,7 @@ fn choose_default() -> usize {
     if set != 0 {
         return set;
     }
+    // wasm32: 1, also in the threads build, whose workers the JavaScript side starts and then counts in.
     let cores = if cfg!(target_arch = "wasm32") {
         1
     } else {
@@ -178,7 +181,7 @@ pub(crate) fn recurrence_split(
     flop: usize,
     weight_bytes: usize,
 ) -> Split {
-    let inside_pool = cfg!(not(target_arch = "wasm32")) && pool::inside();
+    let inside_pool = pool::inside();
     let members = match FORCED_TEAM.with(Cell::get) {
         Some(m) if !inside_pool => m.clamp(1, threads()),
         Some(_) => 1,
@@ -625,7 +628,7 @@ mod pool {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 mod pool {
     pub(super) fn resize(n: usize) -> Result<(), String> {
         if n > 1 {
@@ -655,5 +658,171 @@ mod pool {
             "wasm32 has no threads for a team of {members}"
         );
         (0..members).for_each(f);
+    }
+}
+
+/// The threads build's worker loop (wasm32 with `+atomics`): a JavaScript worker that instantiated
+/// the module on the shared memory calls this once and never returns from it. Workers number
+/// themselves 1, 2, .. in the order they arrive; `set_threads(n)` then accepts `n` up to one more than
+/// the workers that have arrived.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub fn worker_main() -> ! {
+    pool::serve()
+}
+
+/// Workers of the threads build that have called [`worker_main`]; 0 in every other build.
+pub fn workers() -> usize {
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    return pool::workers();
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+    0
+}
+
+/// The threads build's pool. It cannot use rayon (std cannot spawn threads on wasm32: JavaScript
+/// starts them) nor block the calling thread (a browser's main thread may not `memory.atomic.wait`),
+/// so the caller spins while a pass runs, and only idle workers sleep in `memory.atomic.wait32`.
+/// One pass at a time: a pass is posted only by the thread that called into the core, and passes
+/// never nest (a worker runs its share serially, see [`super::serial`] and `inside`).
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+mod pool {
+    use std::arch::wasm32::{memory_atomic_notify, memory_atomic_wait32};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+    /// Workers that have arrived in [`serve`].
+    static WORKERS: AtomicUsize = AtomicUsize::new(0);
+    /// Workers the pool uses: `threads() − 1`, at most [`WORKERS`].
+    static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+    /// Number of the last posted pass; idle workers wait on it.
+    static POSTED: AtomicI32 = AtomicI32::new(0);
+    /// The posted pass: the closure's fat pointer in two halves, and how many members it needs
+    /// (0: any number). Written before `POSTED` is released, read after it is acquired.
+    static JOB_DATA: AtomicUsize = AtomicUsize::new(0);
+    static JOB_VTABLE: AtomicUsize = AtomicUsize::new(0);
+    static JOB_MEMBERS: AtomicUsize = AtomicUsize::new(0);
+    /// Active workers done with the current pass.
+    static ACKS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Spins of an idle worker before it sleeps: the gap between the passes of one call (a step's
+    /// products, a pointwise pass) is far shorter than a wake-up from `memory.atomic.wait32`.
+    const IDLE_SPINS: u32 = 1 << 16;
+
+    thread_local! {
+        static WORKER: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn workers() -> usize {
+        WORKERS.load(Ordering::Acquire)
+    }
+
+    pub(super) fn resize(n: usize) -> Result<(), String> {
+        let have = workers();
+        if n > have + 1 {
+            return Err(format!(
+                "threads must be at most {} in this wasm module: {n} threads need {} workers on its memory, \
+                 {have} started (loadBackend({{ backend: 'wasm', wasmThreads: {n} }}) starts them)",
+                have + 1,
+                n - 1
+            ));
+        }
+        ACTIVE.store(n - 1, Ordering::Release);
+        Ok(())
+    }
+
+    pub(super) fn inside() -> bool {
+        WORKER.with(Cell::get)
+    }
+
+    pub(super) fn hold<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    pub(super) fn team(members: usize, f: &(dyn Fn(usize) + Sync)) {
+        assert!(
+            members <= ACTIVE.load(Ordering::Acquire) + 1,
+            "a team of {members} needs {} workers",
+            members - 1
+        );
+        post(members, f);
+    }
+
+    pub(super) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
+        let next = AtomicUsize::new(0);
+        let claim = |_: usize| loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= tasks {
+                break;
+            }
+            f(i);
+        };
+        post(0, &claim);
+    }
+
+    /// Runs `f(0)` here and `f(i)` on worker `i` for every active worker (`members` 0) or every
+    /// `i < members`, returning when every active worker is done with it.
+    fn post(members: usize, f: &(dyn Fn(usize) + Sync)) {
+        let active = ACTIVE.load(Ordering::Acquire);
+        if active == 0 {
+            (0..members.max(1)).for_each(f);
+            return;
+        }
+        // SAFETY: a fat pointer is two words; it is called only until every active worker has
+        // acknowledged this pass, and this function waits for that before `f`'s borrow ends.
+        let [data, vtable]: [usize; 2] =
+            unsafe { std::mem::transmute(f as *const (dyn Fn(usize) + Sync)) };
+        JOB_DATA.store(data, Ordering::Relaxed);
+        JOB_VTABLE.store(vtable, Ordering::Relaxed);
+        JOB_MEMBERS.store(members, Ordering::Relaxed);
+        ACKS.store(0, Ordering::Relaxed);
+        POSTED.fetch_add(1, Ordering::Release);
+        // SAFETY: the address is a live, aligned i32 of the shared memory.
+        unsafe { memory_atomic_notify(POSTED.as_ptr(), u32::MAX) };
+        f(0);
+        // Spin, not wait: this may be a browser's main thread. panic = abort on wasm32, so a panic
+        // in `f(0)` cannot leave a worker calling a dead closure.
+        while ACKS.load(Ordering::Acquire) < active {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// A worker's loop: takes a number, then runs every pass posted after it arrived.
+    pub(super) fn serve() -> ! {
+        WORKER.with(|w| w.set(true));
+        // Read before taking a number: a pass posted after that counts this worker (`resize` may
+        // have made it active), so it must look new to it.
+        let mut seen = POSTED.load(Ordering::Acquire);
+        let me = WORKERS.fetch_add(1, Ordering::AcqRel) + 1;
+        loop {
+            let mut spins = 0u32;
+            let mut posted = POSTED.load(Ordering::Acquire);
+            while posted == seen {
+                if spins < IDLE_SPINS {
+                    std::hint::spin_loop();
+                    spins += 1;
+                } else {
+                    // SAFETY: as in `post`; returns when notified or when the value already differs.
+                    unsafe { memory_atomic_wait32(POSTED.as_ptr(), seen, -1) };
+                }
+                posted = POSTED.load(Ordering::Acquire);
+            }
+            seen = posted;
+            // Only the first `ACTIVE` workers take part; the others (after set_threads lowered the
+            // count) sit the pass out and are not waited for.
+            if me > ACTIVE.load(Ordering::Acquire) {
+                continue;
+            }
+            let members = JOB_MEMBERS.load(Ordering::Relaxed);
+            if members == 0 || me < members {
+                let parts = [
+                    JOB_DATA.load(Ordering::Relaxed),
+                    JOB_VTABLE.load(Ordering::Relaxed),
+                ];
+                // SAFETY: the two words `post` stored for this pass; it waits for our acknowledgement.
+                let f: *const (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(parts) };
+                // SAFETY: the closure lives until `post` has counted this worker's acknowledgement below.
+                unsafe { (*f)(me) };
+            }
+            ACKS.fetch_add(1, Ordering::Release);
+        }
     }
 }
