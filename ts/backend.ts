@@ -122,7 +122,8 @@ export interface InitOptions {
   backend?: 'auto' | BackendName;
   /**
    * Where to load the `.wasm` from; defaults to the build chosen by `wasmFeatures`, shipped beside the package's
-   * JavaScript. A given source is instantiated as is (its kernels are reported by `backend.kernels`).
+   * JavaScript. A given source is instantiated as is (its kernels are reported by `backend.kernels`); with
+   * `wasmThreads` above 1 it must be the threads build's `.wasm` (`cellstate_wasm_threads_bg.wasm`).
    */
   wasm?: WasmSource;
   /**
@@ -313,17 +314,19 @@ function wasmThreadsOption(options: InitOptions): number {
   if (n > 1 && options.wasmFeatures === 'simd128') {
     throw new ValueError("wasmThreads above 1 runs the relaxed-SIMD threads build; it contradicts wasmFeatures: 'simd128'");
   }
-  if (n > 1 && options.wasm !== undefined) {
-    throw new ValueError('wasmThreads above 1 runs the shipped threads build; a custom `wasm` source cannot be combined with it');
-  }
   return n;
 }
 
 /** The threads build's instance and the workers started on its memory. */
 let threadsInstance: Promise<{ backend: Backend; memory: WebAssembly.Memory; module: WasmModule; workers: WasmThread[] }> | null = null;
 
-/** The shipped threads build compiled (once per thread). */
-function compileThreadsBuild(): Promise<WasmModule> {
+/** The threads build compiled: from `source` when given, else the shipped file (compiled once per thread). */
+function compileThreadsBuild(source: WasmSource | undefined): Promise<WasmModule> {
+  if (source !== undefined) {
+    return compileSource(source).catch((e: unknown) => {
+      throw new BackendError(`the relaxed_simd_threads wasm module did not compile: ${(e as Error).message}`, { cause: e });
+    });
+  }
   let compiled = shippedModules.get('relaxed_simd_threads');
   if (!compiled) {
     compiled = (async () => compileSource(await platform.defaultWasm('relaxed_simd_threads')))().catch((e: unknown) => {
@@ -339,15 +342,16 @@ function compileThreadsBuild(): Promise<WasmModule> {
 const WASM_THREAD_START_MS = 30_000;
 
 /**
- * The threads build with at least `n − 1` workers in its pool and `n` threads set. One instance per process: a
- * later call with a larger `n` starts the missing workers, and every call sets the thread count it asked for.
+ * The threads build with at least `n − 1` workers in its pool and `n` threads set. One instance per process (or
+ * page), from the first call's `wasm` source (a threads build's `.wasm`) or the shipped file: a later call with a
+ * larger `n` starts the missing workers, and every call sets the thread count it asked for.
  */
-async function loadWasmThreads(n: number): Promise<Backend> {
+async function loadWasmThreads(n: number, source: WasmSource | undefined): Promise<Backend> {
   const why = wasmThreadsUnsupported();
   if (why) throw new BackendError(`wasmThreads: ${n} cannot run here: ${why}`);
   if (!threadsInstance) {
     threadsInstance = (async () => {
-      const module = await compileThreadsBuild();
+      const module = await compileThreadsBuild(source);
       const exports = (await initWasmThreads({ module_or_path: module as never })) as unknown as { memory: WebAssembly.Memory };
       const raw = glues.relaxed_simd_threads.raw;
       const backend = makeBackend('wasm', raw, () => exports.memory.buffer.byteLength, 'relaxed_simd_threads');
@@ -437,7 +441,7 @@ export async function compileWasm(options: Pick<InitOptions, 'wasm' | 'wasmFeatu
 
 async function loadWasm(options: InitOptions): Promise<Backend> {
   const threads = wasmThreadsOption(options);
-  if (threads > 1) return loadWasmThreads(threads);
+  if (threads > 1) return loadWasmThreads(threads, options.wasm);
   const build = chooseWasmBuild(options.wasmFeatures);
   let loaded = wasmBackends.get(build);
   if (!loaded) {

@@ -97,6 +97,9 @@ export async function prepare({ job, cfg, data, weights }) {
   return {
     info,
     mustCheck: true,
+    // The threads build's workers tier their share of the code up on their own, as the data-parallel workers do
+    // (engines/cellstate-parallel.mjs): with the default 0.3 s the first timings of a seed step ran cold.
+    ...(wanted === 'wasm-threads' ? { warmupSeconds: 1.5 } : {}),
     samplesPerStep: b,
     memoryBytes: () => backend.memoryBytes(),
     async writeReference(path) {

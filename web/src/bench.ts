@@ -86,7 +86,8 @@ function plan(quick: boolean, engines: Set<string>): { configs: ConfigName[]; it
     });
     for (const mode of ['train', 'infer'] as const) {
       if (engines.has('cellstate')) {
-        for (const f of wasmFiles) {
+        const threadsFile = wasmFiles.find((f) => /threads/.test(f));
+        for (const f of wasmFiles.filter((name) => name !== threadsFile)) {
           const relaxed = /relaxed/.test(f);
           if (relaxed && !env.relaxedSimd) list.push(skip(mode, 'cellstate', 'wasm-relaxed', 1, `${f}: this browser has no relaxed SIMD`));
           else list.push(job({ mode, engine: 'cellstate', variant: relaxed ? 'wasm-relaxed' : 'wasm', threads: 1, wasmFile: f }));
@@ -98,6 +99,18 @@ function plan(quick: boolean, engines: Set<string>): { configs: ConfigName[]; it
         const best = wasmFiles.find((f) => /relaxed/.test(f) && env.relaxedSimd) ?? wasmFiles.find((f) => !/relaxed/.test(f));
         if (cores < 2) list.push(skip(mode, 'cellstate', 'all-cores', cores, 'one core'));
         else if (best) list.push(job({ mode, engine: 'cellstate', variant: 'all-cores', threads: cores, wasmFile: best }));
+        // All cores on the threads build: one instance on a shared memory, its pool's workers splitting each call.
+        const threadsWhy = !threadsFile
+          ? 'this build has no threads .wasm (cellstate_wasm_threads_bg.wasm)'
+          : cores < 2
+            ? 'one core'
+            : !env.crossOriginIsolated
+              ? 'the page is not cross-origin isolated: no shared memory'
+              : !env.relaxedSimd
+                ? 'the threads build needs relaxed SIMD'
+                : '';
+        if (threadsWhy) list.push(skip(mode, 'cellstate', 'threads', cores, threadsWhy));
+        else list.push(job({ mode, engine: 'cellstate', variant: 'threads', threads: cores, wasmFile: threadsFile }));
       }
       if (engines.has('tfjs')) {
         list.push(job({ mode, engine: 'tfjs', variant: 'cpu', threads: 1 }));

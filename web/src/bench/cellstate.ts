@@ -84,7 +84,10 @@ export async function reference(wasm: string, s: Shared): Promise<Reference> {
 }
 
 export async function prepare(job: Job, wasm: string, s: Shared, ref: Reference): Promise<Prepared> {
-  const backend = await cs.loadBackend({ backend: 'wasm', wasm });
+  // 'threads': the threads build with job.threads threads (its workers start here, in this bench worker).
+  const backend = await cs.loadBackend(
+    job.variant === 'threads' ? { backend: 'wasm', wasm, wasmThreads: job.threads } : { backend: 'wasm', wasm },
+  );
   const run = build(backend, job.mode, s);
   const b = s.cfg.B;
   const want = job.mode === 'infer' ? ref.infer : ref.train;
@@ -93,10 +96,10 @@ export async function prepare(job: Job, wasm: string, s: Shared, ref: Reference)
       engine: 'cellstate',
       backend: backend.name,
       kernels: backend.kernels,
-      threads: 1,
+      threads: backend.threads,
       label: job.mode === 'train' ? TRAIN_LABEL : 'LSTM forward (h_T; no caches, no output sequence)',
       input: s.cfg.oneHot ? (job.mode === 'train' ? 'token ids (one-hot as a row gather)' : 'dense one-hot (B, T, F) tensor') : 'dense',
-      runtime: `browser, ${job.wasmFile}`,
+      runtime: `browser, ${job.wasmFile}${backend.threads > 1 ? `, ${backend.threads} threads on a shared memory` : ''}`,
     },
     mustCheck: true,
     check: async () => {

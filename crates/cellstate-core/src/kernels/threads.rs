@@ -39,7 +39,8 @@ thread_local! {
 
 /// The number of threads the products and recurrences may use: what [`set_threads`] said, else every
 /// core this process may run on (`std::thread::available_parallelism`), which measured faster than
-/// one thread on 2 cores for the medium and large tiers (bench/README.md); always 1 on wasm32.
+/// one thread on 2 cores for the medium and large tiers (bench/README.md); 1 on wasm32 until the
+/// threads build's JavaScript side sets it.
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => choose_default(),
@@ -76,7 +77,8 @@ fn choose_default() -> usize {
 /// divided, never the inner dimension, so each element is summed in the same order.
 ///
 /// # Errors
-/// `n` outside 1..=1024; `n > 1` on wasm32 (no shared memory in this build); a pool that cannot be started.
+/// `n` outside 1..=1024; `n > 1` on wasm32 without atomics (no shared memory), or above one more than
+/// the workers that entered [`worker_main`] in the threads build; a pool that cannot be started.
 pub fn set_threads(n: usize) -> Result<(), String> {
     if !(1..=MAX_THREADS).contains(&n) {
         return Err(format!("threads must be from 1 to {MAX_THREADS}, got {n}"));
