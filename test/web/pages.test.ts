@@ -195,6 +195,14 @@ describe('benchmark page', () => {
             ['cellstate', 'all-cores', 'infer'],
           ]
         : []),
+      // The threads build: the pages are served cross-origin isolated (serve.ts), so with relaxed SIMD and cores to
+      // spare its shared-memory job runs too.
+      ...((machine.cores ?? 1) > 1 && machine.cpuFeatures.includes('wasm-relaxed-simd')
+        ? [
+            ['cellstate', 'threads', 'train'],
+            ['cellstate', 'threads', 'infer'],
+          ]
+        : []),
     ]) {
       const r = ok.find((x) => x.engine === engine && x.variant === variant && x.mode === mode);
       expect(r, `${engine} ${variant} ${mode} measured`).toBeDefined();

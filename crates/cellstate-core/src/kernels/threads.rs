@@ -711,6 +711,8 @@ mod pool {
 
     thread_local! {
         static WORKER: Cell<bool> = const { Cell::new(false) };
+        /// Set while this thread (the caller) has a pass posted.
+        static POSTING: Cell<bool> = const { Cell::new(false) };
     }
 
     pub(super) fn workers() -> usize {
@@ -764,10 +766,25 @@ mod pool {
     /// `i < members`, returning when every active worker is done with it.
     fn post(members: usize, f: &(dyn Fn(usize) + Sync)) {
         let active = ACTIVE.load(Ordering::Acquire);
-        if active == 0 {
+        // A pass posted from inside a pass (a worker's share, or the caller's `f(0)`, splitting a product of its
+        // own) runs here, serially: the slot holds one pass, and rayon's nesting has no counterpart here.
+        if active == 0 || inside() || POSTING.with(Cell::get) {
+            assert!(
+                members <= 1,
+                "a team of {members} cannot be formed inside a pass"
+            );
             (0..members.max(1)).for_each(f);
             return;
         }
+        /// Clears `POSTING` when the pass ends.
+        struct Posting;
+        impl Drop for Posting {
+            fn drop(&mut self) {
+                POSTING.with(|p| p.set(false));
+            }
+        }
+        POSTING.with(|p| p.set(true));
+        let _posting = Posting;
         // SAFETY: a fat pointer is two words; it is called only until every active worker has
         // acknowledged this pass, and this function waits for that before `f`'s borrow ends.
         let [data, vtable]: [usize; 2] =
