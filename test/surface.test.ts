@@ -20,6 +20,7 @@ const intentional = {
     default: 'wasm-bindgen --target web: instantiates the module (async); the addon is ready once required',
     initSync: 'wasm-bindgen --target web: the synchronous instantiation; nothing to instantiate natively',
   },
+  // (The threads build's glue adds workerMain, its workers' loop; this test loads the plain build, which has none.)
   wasmPrototype: {
     __destroy_into_raw: "wasm-bindgen's internal half of free()",
     // `Symbol(nodejs.dispose)` on Node 20, `Symbol(Symbol.dispose)` where the symbol is standard.

@@ -461,3 +461,10 @@ pub fn set_threads(n: u32) -> napi::Result<()> {
 pub fn threads() -> u32 {
     kernels::threads() as u32
 }
+
+/// Workers of the wasm threads build's pool: always 0 here (the native pool is rayon's), for one surface
+/// with the wasm glue.
+#[napi]
+pub fn workers() -> u32 {
+    kernels::workers() as u32
+}
