@@ -125,3 +125,12 @@ export function randomTensor(shape: number[], r: () => number, scale = 1): { dat
   for (let i = 0; i < n; i++) data[i] = (r() * 2 - 1) * scale;
   return { data, shape };
 }
+
+/** Bitwise equality of two float arrays, reporting the first differing index (`want` is the one-thread result). */
+export function expectSameBits(what: string, got: Float32Array, want: Float32Array): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  const i = a.findIndex((v, j) => v !== b[j]);
+  expect(i === -1 ? '' : `${what}[${i}] = ${got[i]}, one thread gave ${want[i]}`).toBe('');
+}

@@ -6,16 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LSTM, sequenceClassifier, ValueError } from '../ts/index';
-import { backend, randomTensor, rng } from './helpers';
-
-/** Bitwise equality, reporting the first differing index. */
-function expectSameBits(what: string, got: Float32Array, want: Float32Array): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  const i = a.findIndex((v, j) => v !== b[j]);
-  expect(i === -1 ? '' : `${what}[${i}] = ${got[i]}, one thread gave ${want[i]}`).toBe('');
-}
+import { backend, expectSameBits, randomTensor, rng } from './helpers';
 
 describe('threads on native', () => {
   afterAll(async () => (await backend('native')).setThreads(1));

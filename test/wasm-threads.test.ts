@@ -8,16 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { BackendError, LSTM, ValueError, loadBackend, sequenceClassifier, wasmThreadsUnsupported } from '../ts/index';
-import { backend, randomTensor, repoRoot, rng } from './helpers';
-
-/** Bitwise equality, reporting the first differing index. */
-function expectSameBits(what: string, got: Float32Array, want: Float32Array): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  const i = a.findIndex((v, j) => v !== b[j]);
-  expect(i === -1 ? '' : `${what}[${i}] = ${got[i]}, one thread gave ${want[i]}`).toBe('');
-}
+import { backend, expectSameBits, randomTensor, repoRoot, rng } from './helpers';
 
 /** Forward and backward of one layer: every output and gradient. */
 function lstmRun(b: Awaited<ReturnType<typeof loadBackend>>, shape: { B: number; T: number; F: number; H: number; layers?: number }) {
