@@ -364,33 +364,26 @@ async function loadWasmThreads(n: number, source: WasmSource | undefined): Promi
   const inst = await threadsInstance;
   const raw = inst.backend.raw;
   const want = n - 1;
-  if (inst.workers.length < want) {
-    const started: WasmThread[] = [];
+  // Counted by the pool itself: a worker is in `workers()` once it has entered `workerMain`, and stays alive.
+  if (raw.workers!() < want) {
     let failure: Error | null = null;
-    for (let i = inst.workers.length; i < want; i++) {
+    for (let i = raw.workers!(); i < want; i++) {
       const w = platform.startWasmThread!(inst.module, inst.memory);
       w.onError((e) => {
         failure ??= e;
       });
-      started.push(w);
+      inst.workers.push(w);
     }
     const t0 = Date.now();
-    // Each worker counts itself in when it enters the pool (`workers()`); the wait is short (instantiation).
+    // The wait is short (instantiation). Workers are never ended here: one that arrived is in use from now on,
+    // and one that failed never counted; a later call starts what is still missing.
     while (raw.workers!() < want) {
-      let why = '';
-      if (failure) why = `a wasm thread worker failed: ${(failure as Error).message}`;
-      else if (Date.now() - t0 > WASM_THREAD_START_MS) {
-        why = `only ${raw.workers!()} of ${want} wasm thread workers started within ${WASM_THREAD_START_MS / 1000} s`;
-      }
-      if (why) {
-        // Workers that did not arrive are ended, so a later call starts them again; the thread count is unchanged.
-        // (One that arrived meanwhile stays counted by the pool but is never more than `threads() − 1` in use.)
-        for (const w of started) w.terminate();
-        throw new BackendError(why, { cause: failure ?? undefined });
+      if (failure) throw new BackendError(`a wasm thread worker failed: ${(failure as Error).message}`, { cause: failure });
+      if (Date.now() - t0 > WASM_THREAD_START_MS) {
+        throw new BackendError(`only ${raw.workers!()} of ${want} wasm thread workers started within ${WASM_THREAD_START_MS / 1000} s`);
       }
       await new Promise((r) => setTimeout(r, 2));
     }
-    inst.workers.push(...started);
   }
   call(() => raw.setThreads(n));
   return inst.backend;
