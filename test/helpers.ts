@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { mulberry32 } from '../ts/data/rng';
-import { type Backend, type InitOptions, loadBackend } from '../ts/index';
+import { type Backend, type InitOptions, loadBackend, sequenceClassifier } from '../ts/index';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** CI clones the repo with shared/ beside it; CELLSTATE_SHARED overrides. */
@@ -133,4 +133,21 @@ export function expectSameBits(what: string, got: Float32Array, want: Float32Arr
   const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
   const i = a.findIndex((v, j) => v !== b[j]);
   expect(i === -1 ? '' : `${what}[${i}] = ${got[i]}, one thread gave ${want[i]}`).toBe('');
+}
+
+/**
+ * Four training steps of a features → LSTM(128) classifier on one fixed batch (32 × 16 × 64): the losses and the
+ * trained W_hh, for comparing thread counts and builds bit for bit.
+ */
+export function trainFourSteps(b: Backend): { losses: Float32Array; weight: Float32Array } {
+  const r = rng(12);
+  const x = randomTensor([32, 16, 64], r);
+  const y = Float32Array.from({ length: 32 }, () => (r() < 0.5 ? 0 : 1));
+  const model = sequenceClassifier({ input: { features: 64 }, lstm: { hiddenSize: 128 }, seed: 5 }, { backend: b });
+  try {
+    const losses = Float32Array.from({ length: 4 }, () => model.trainBatch(x, y).loss);
+    return { losses, weight: model.stateDict()['lstm.weight_hh_l0'].data };
+  } finally {
+    model.dispose();
+  }
 }

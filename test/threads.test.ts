@@ -5,8 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LSTM, sequenceClassifier, ValueError } from '../ts/index';
-import { backend, expectSameBits, randomTensor, rng } from './helpers';
+import { LSTM, ValueError } from '../ts/index';
+import { backend, expectSameBits, randomTensor, rng, trainFourSteps } from './helpers';
 
 describe('threads on native', () => {
   afterAll(async () => (await backend('native')).setThreads(1));
@@ -53,18 +53,9 @@ describe('threads on native', () => {
 
   it('model training gives the same losses and weights on 1 and 2 threads', async () => {
     const b = await backend('native');
-    const r = rng(12);
-    const x = randomTensor([32, 16, 64], r);
-    const y = Float32Array.from({ length: 32 }, () => (r() < 0.5 ? 0 : 1));
     const train = (threads: number) => {
       b.setThreads(threads);
-      const model = sequenceClassifier({ input: { features: 64 }, lstm: { hiddenSize: 128 }, seed: 5 }, { backend: b });
-      try {
-        const losses = Float32Array.from({ length: 4 }, () => model.trainBatch(x, y).loss);
-        return { losses, weight: model.stateDict()['lstm.weight_hh_l0'].data };
-      } finally {
-        model.dispose();
-      }
+      return trainFourSteps(b);
     };
     const one = train(1);
     const two = train(2);

@@ -5,10 +5,11 @@
  * No timing here: speed belongs to the benchmarks.
  */
 import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { BackendError, LSTM, ValueError, loadBackend, sequenceClassifier, wasmThreadsUnsupported } from '../ts/index';
-import { backend, expectSameBits, randomTensor, repoRoot, rng } from './helpers';
+import { BackendError, LSTM, ValueError, loadBackend, wasmThreadsUnsupported } from '../ts/index';
+import { backend, expectSameBits, randomTensor, repoRoot, rng, trainFourSteps } from './helpers';
 
 /** Forward and backward of one layer: every output and gradient. */
 function lstmRun(b: Awaited<ReturnType<typeof loadBackend>>, shape: { B: number; T: number; F: number; H: number; layers?: number }) {
@@ -73,20 +74,8 @@ describe('the wasm threads build', () => {
   });
 
   it('model training gives the same losses and weights on 2 threads as the single-threaded build', async () => {
-    const r = rng(12);
-    const x = randomTensor([32, 16, 64], r);
-    const y = Float32Array.from({ length: 32 }, () => (r() < 0.5 ? 0 : 1));
-    const train = (b: Awaited<ReturnType<typeof loadBackend>>) => {
-      const model = sequenceClassifier({ input: { features: 64 }, lstm: { hiddenSize: 128 }, seed: 5 }, { backend: b });
-      try {
-        const losses = Float32Array.from({ length: 4 }, () => model.trainBatch(x, y).loss);
-        return { losses, weight: model.stateDict()['lstm.weight_hh_l0'].data };
-      } finally {
-        model.dispose();
-      }
-    };
-    const two = train(await loadBackend({ backend: 'wasm', wasmThreads: 2 }));
-    const one = train(await backend('wasm-relaxed'));
+    const two = trainFourSteps(await loadBackend({ backend: 'wasm', wasmThreads: 2 }));
+    const one = trainFourSteps(await backend('wasm-relaxed'));
     expectSameBits('losses', two.losses, one.losses);
     expectSameBits('lstm.weight_hh_l0 after 4 steps', two.weight, one.weight);
     expect(one.losses[3]).not.toBe(one.losses[0]);
@@ -142,5 +131,54 @@ describe('the wasm threads build', () => {
       timeout: 60_000,
     });
     expect(out.trim()).toBe('2 1280');
+  });
+
+  it('a worker that cannot start is a BackendError, and a later call on the same instance starts it once it can', () => {
+    // A copy of dist/ whose worker script is first missing, then throws as it loads, then is the real one again; under
+    // the repository's gitignored .cache/, so the bundle's own imports (fflate, protobufjs) resolve from node_modules.
+    mkdirSync(join(repoRoot, '.cache'), { recursive: true });
+    const dir = mkdtempSync(join(repoRoot, '.cache', 'wasm-thread-'));
+    try {
+      cpSync(join(repoRoot, 'dist'), dir, { recursive: true });
+      const script = `
+        const { copyFileSync, rmSync, writeFileSync } = await import('node:fs');
+        const cs = await import(${JSON.stringify(join(dir, 'index.js'))});
+        const worker = ${JSON.stringify(join(dir, 'wasm-thread.js'))};
+        const attempt = async () => {
+          try {
+            const b = await cs.loadBackend({ backend: 'wasm', wasmThreads: 2 });
+            const lstm = new cs.LSTM({ inputSize: 64, hiddenSize: 128, seed: 1, backend: b });
+            const hN = lstm.forward({ data: new Float32Array(64 * 32 * 10).fill(0.5), shape: [10, 32, 64] }).hN.data;
+            return { ok: true, threads: b.threads, workers: b.raw.workers(), hN: Array.from(hN.subarray(0, 4)) };
+          } catch (e) {
+            return { ok: false, name: e.name, message: e.message };
+          }
+        };
+        rmSync(worker);
+        const missing = await attempt();
+        writeFileSync(worker, 'throw new Error("broken worker script");');
+        const broken = await attempt();
+        copyFileSync(${JSON.stringify(join(repoRoot, 'dist', 'wasm-thread.js'))}, worker);
+        const fixed = await attempt();
+        const single = await cs.loadBackend({ backend: 'wasm', wasmFeatures: 'relaxed_simd' });
+        const lstm = new cs.LSTM({ inputSize: 64, hiddenSize: 128, seed: 1, backend: single });
+        const hN = lstm.forward({ data: new Float32Array(64 * 32 * 10).fill(0.5), shape: [10, 32, 64] }).hN.data;
+        console.log(JSON.stringify({ missing, broken, fixed, single: Array.from(hN.subarray(0, 4)) }));
+      `;
+      const out = execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const { missing, broken, fixed, single } = JSON.parse(out);
+      expect(missing).toMatchObject({ ok: false, name: 'BackendError' });
+      expect(missing.message).toMatch(/could not start: wasm-thread\.js not found/);
+      expect(broken).toMatchObject({ ok: false, name: 'BackendError' });
+      expect(broken.message).toMatch(/a wasm thread worker failed: .*broken worker script/);
+      // Neither failure left a worker counted or the instance unusable: the retry starts the one missing worker.
+      expect(fixed).toMatchObject({ ok: true, threads: 2, workers: 1 });
+      expect(fixed.hN).toEqual(single);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

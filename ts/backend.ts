@@ -368,7 +368,13 @@ async function loadWasmThreads(n: number, source: WasmSource | undefined): Promi
   if (raw.workers!() < want) {
     let failure: Error | null = null;
     for (let i = raw.workers!(); i < want; i++) {
-      const w = platform.startWasmThread!(inst.module, inst.memory);
+      let w: WasmThread;
+      try {
+        w = platform.startWasmThread!(inst.module, inst.memory);
+      } catch (e) {
+        // The worker script missing, or no Worker in this runtime: the instance stays as it was, usable by a later call.
+        throw new BackendError(`a wasm thread worker could not start: ${(e as Error).message}`, { cause: e });
+      }
       w.onError((e) => {
         failure ??= e;
       });
