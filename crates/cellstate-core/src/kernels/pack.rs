@@ -36,9 +36,9 @@ pub(crate) trait MicroKernel {
     );
 
     /// Whether [`tile_direct`](Self::tile_direct) exists: the tiles can read an A stored m × k
-    /// (`Trans::N`) in place, so the driver skips packing it. Packing A (a transpose into `[k][MR]`
-    /// panels) costs about as much as the product when n is small: 28% of the seed tier's
-    /// inference products (n = 64) in perf.
+    /// (`Trans::N`) in place, so the driver skips packing it in blocks up to [`DIRECT_MAX_N`] wide.
+    /// Packing A (a transpose into `[k][MR]` panels) costs about as much as the product when n is
+    /// small: 28% of the seed tier's inference products (n = 64) in perf.
     const DIRECT: bool = false;
 
     /// As [`tile`](Self::tile) or [`tile_rows`](Self::tile_rows) (`rows` = MR or one of ROWS), with
@@ -124,6 +124,15 @@ const KC: usize = 128;
 const MC: usize = 96;
 /// Column block: a `KC × NC` B block (2 MiB) fits this generation's L2.
 const NC: usize = 2048;
+/// Widest block whose A is read in place rather than packed. Packing costs one pass over the A block,
+/// shared by the block's `nc / NR` column panels: at the seed tier's n = 64 it was 28% of the
+/// products. Wider, A's rows read in place cost more than the packing: they are a power of two of
+/// floats apart in the LSTM (H = 128, 512; 4H), so an MC-row block falls into a few sets of the L1
+/// and evicts itself and the B panel. Step-interleaved in `lstm_profile`'s tiers on a 2-core EPYC
+/// (AVX2; 32 KiB 8-way L1d), packing above n = 64 against reading in place at every n: medium infer
+/// 1.08× (1 thread) / 1.06× (2), train 1.05× / 1.02×, large infer 1.02-1.12× / 1.05×, train 1.07× /
+/// 1.04×, seed unchanged; 256 instead of 64 gave up large training's 1.05× (its dX product, n = 256).
+const DIRECT_MAX_N: usize = 64;
 /// Largest `MR × NR` any kernel uses (AVX-512's 12 × 32); sizes the edge-tile buffer on the stack.
 const TILE_MAX: usize = 384;
 /// Packed panels start on a 64-byte boundary so full-width loads never split a cache line.
@@ -381,7 +390,10 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
                 };
                 // A read in place where the set can and every tile of this block is full width;
                 // panels of fewer rows than their tile are still packed (zero-padded).
-                let direct = K::DIRECT && job.ta == Trans::N && nc.is_multiple_of(K::NR);
+                let direct = K::DIRECT
+                    && job.ta == Trans::N
+                    && nc.is_multiple_of(K::NR)
+                    && nc <= DIRECT_MAX_N;
                 for ic in (rows.start..rows.end).step_by(mc_max) {
                     let mc = mc_max.min(rows.end - ic);
                     pack_a::<K>(job.ta, job.a, job.lda, ic, pc, mc, kc, apack, direct);

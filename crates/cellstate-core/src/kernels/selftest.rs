@@ -9,8 +9,8 @@ use super::{Kernels, PackedB, Scalar, Trans};
 /// larger sizes cross the 96-row and 128-deep blocks, WIDE crosses the 2048-column block, and SPLIT's
 /// row counts leave 1-4 rows past whole 6- or 12-row panels (the last panel and the rest then run as
 /// two smaller tiles where a set has them; 64 and 32 are the benchmark's batch and half of it), and
-/// its widths that are whole 32-column panels let a set read A in place (`MicroKernel::DIRECT`), over
-/// full and partial row panels and several k-blocks.
+/// its widths that are whole 32-column panels let a set read A in place (`MicroKernel::DIRECT`, up to
+/// 64 columns; 96 and 128 pack it), over full and partial row panels and several k-blocks.
 const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
 const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
 const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
