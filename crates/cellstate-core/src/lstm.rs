@@ -266,6 +266,9 @@ pub struct LstmLayer<T: Float = f32> {
     w_ih_t: Vec<T>,
     /// b_ih + b_hh of the (layer, direction) being run: G.
     bias_sum: Vec<T>,
+    /// A chunk of steps of batch-first input gathered time-major (`[S][B][F]`), for the chunked
+    /// input product.
+    x_chunk: Vec<T>,
     batch_first: bool,
     /// Dropout on the outputs of every layer but the last (PyTorch's `nn.LSTM(dropout=p)`).
     dropout: f32,
@@ -394,6 +397,17 @@ struct Team<'a, T: Float> {
 /// relieved of some.
 const TEAM_CHUNK: usize = 64;
 
+/// Above this many bytes of W_ih and W_hh together, a recurrence over batch rows does not run its
+/// input product per step (each step would stream W_ih from L3 for B rows of A) but over chunks
+/// of steps, as a team always does. Tests lower it so that their small shapes take both paths
+/// (input size 5 per step, 150 chunked; see `row_split_and_inference_forward_change_no_bit`).
+const STEP_INPUT_MAX_WEIGHT_BYTES: usize = if cfg!(test) { 32 << 10 } else { 1 << 20 };
+
+/// Rows (B × steps) of a chunk of the input product: enough rows for the product to reuse each
+/// W_ih panel well, few enough that the chunk's gate rows (8 MiB at G = 2048) are still in L3
+/// when its steps read them. Tests use one step per chunk, so that every chunk boundary is crossed.
+const CHUNK_ROWS: usize = if cfg!(test) { 1 } else { 2048 };
+
 impl<T: Float> Team<'_, T> {
     /// The next unclaimed chunk of phase `round` (a step, or a step's half in the backward pass),
     /// taking member `me`'s own chunks first, then any other member's: a member whose core is taken
@@ -486,17 +500,18 @@ impl<T: Float> Recurrence<'_, T> {
     unsafe fn forward_rows(
         &self,
         rows: std::ops::Range<usize>,
+        steps: std::ops::Range<usize>,
         keep_cache: bool,
         y: Shared<T>,
         h_n: Shared<T>,
         c_n: Shared<T>,
     ) {
-        let (b, t, h, d, dh) = self.dims;
+        let (b, _, h, d, dh) = self.dims;
         let g = 4 * h;
         let (j0, nb) = (rows.start, rows.len());
         // SAFETY: only this part's rows of the state.
         let (hn, cn) = unsafe { (h_n.rows(j0 * h, nb * h), c_n.rows(j0 * h, nb * h)) };
-        for s in 0..t {
+        for s in steps {
             let step = self.step(s, true);
             let at = step * b + j0;
             // Per-step input in inference: every step's gates go to the step-0 rows of this part
@@ -591,6 +606,7 @@ impl<T: Float> Recurrence<'_, T> {
     unsafe fn forward_team(
         &self,
         me: usize,
+        steps: std::ops::Range<usize>,
         keep_cache: bool,
         y: Shared<T>,
         h_n: Shared<T>,
@@ -602,7 +618,8 @@ impl<T: Float> Recurrence<'_, T> {
         let stride = team_scratch_len(b, TEAM_CHUNK);
         // SAFETY: each member's scratch region is its own.
         let mine = unsafe { team.scratch.rows(me * stride, stride) };
-        for s in 0..t {
+        let last = steps.end == t;
+        for s in steps {
             let step = self.step(s, true);
             let at = step * b;
             // h of the previous step is read whole; this step's goes into the other buffer.
@@ -669,7 +686,7 @@ impl<T: Float> Recurrence<'_, T> {
             }
             team.barrier.wait();
         }
-        if t % 2 == 1 {
+        if last && t % 2 == 1 {
             // The last step wrote the other buffer: the final h goes back into h_n, each member
             // copying the units it owns (every member is past the last barrier).
             for chunk in team.owned[me].clone() {
@@ -1121,6 +1138,7 @@ impl<T: Float> LstmLayer<T> {
             team_h: Vec::new(),
             w_ih_t: Vec::new(),
             bias_sum: Vec::new(),
+            x_chunk: Vec::new(),
             batch_first: true,
             dropout: 0.0,
             training: false,
@@ -1494,8 +1512,16 @@ impl<T: Float> LstmLayer<T> {
         // wrote `[T][B][G]` (13 MB at the medium tier) that they then read back from memory:
         // medium inference ran 1.09-1.12× faster, training 1.035-1.04×. Inference reuses
         // one block of rows for every step; training writes each step's rows of `acts` (its cache).
-        let per_step = !tokens && matches!(split, kernels::Split::Rows(_));
-        if per_step {
+        // That holds while W_ih and W_hh stay in cache from step to step; larger ones would be
+        // streamed from L3 every step for only B rows of A, so the product runs over chunks of
+        // steps instead (CHUNK_ROWS), each just before its steps, as on a team. At the large tier
+        // (2 + 4 MiB of weights), one thread, the two alternating call by call in one process on a
+        // 2-core Zen 3 EPYC: inference 1.18-1.22× (whole T·B rows 1.18-1.19×, chunks of 512 rows
+        // 1.10×), training 1.03×; on the team (2 threads) level with the whole one, 1.01-1.02×.
+        let small = g * (off.input + h) * size_of::<T>() <= STEP_INPUT_MAX_WEIGHT_BYTES;
+        let per_step = !tokens && matches!(split, kernels::Split::Rows(_)) && small;
+        let chunked = !tokens && !per_step;
+        if per_step || chunked {
             T::pack_b(
                 ks,
                 Trans::T,
@@ -1506,9 +1532,7 @@ impl<T: Float> LstmLayer<T> {
                 &mut self.packed_w_ih,
             );
         }
-        if gather_in_parts || per_step {
-            // The rows are written in forward_rows.
-        } else if tokens {
+        if tokens && !gather_in_parts {
             let wt = &self.w_ih_t;
             for (row, &v) in acts.chunks_exact_mut(g).zip(&cache.tokens) {
                 let col = &wt[v as usize * g..(v as usize + 1) * g];
@@ -1516,67 +1540,9 @@ impl<T: Float> LstmLayer<T> {
                     *a = *bb + *w;
                 }
             }
-        } else if let Some(x) = x_batch_first {
-            // Batch row j's steps are rows j·T.. of x and rows s·B + j of acts (row stride B·G):
-            // one product per batch row against W_ihᵀ packed once, over parts of the steps (each
-            // part's rows of acts are one block). The same sums as the one product below.
-            let f = off.input;
-            let packed = &mut self.packed_w_ih;
-            T::pack_b(ks, Trans::T, f, g, w_ih, f, packed);
-            let packed = &*packed;
-            let rows = Shared::new(acts);
-            kernels::for_ranges(t, t * b * g, &|steps| {
-                // SAFETY: the step ranges of for_ranges are disjoint, so are their rows of acts.
-                let block = unsafe { rows.rows(steps.start * b * g, steps.len() * b * g) };
-                // Each part's products stay on its thread (the parts already share the cores).
-                kernels::serial(|| {
-                    for j in 0..b {
-                        for s in 0..steps.len() {
-                            block[(s * b + j) * g..(s * b + j + 1) * g].copy_from_slice(bias);
-                        }
-                        T::gemm_packed_b(
-                            ks,
-                            Trans::N,
-                            steps.len(),
-                            g,
-                            f,
-                            &x[(j * t + steps.start) * f..],
-                            f,
-                            packed,
-                            &mut block[j * g..],
-                            b * g,
-                            true,
-                        );
-                    }
-                });
-            });
-        } else {
-            // The fill is split over rows (a serial pass was 3% of a medium train step).
-            let rows = Shared::new(acts);
-            kernels::for_ranges(t * b, t * b * g, &|r| {
-                // SAFETY: the ranges of for_ranges are disjoint.
-                let part = unsafe { rows.rows(r.start * g, r.len() * g) };
-                for row in part.chunks_exact_mut(g) {
-                    row.copy_from_slice(bias);
-                }
-            });
-            T::gemm(
-                ks,
-                Trans::N,
-                Trans::T,
-                t * b,
-                g,
-                off.input,
-                x,
-                off.input,
-                w_ih,
-                off.input,
-                acts,
-                g,
-                true,
-            );
         }
         let w_hh = &p[off.w_hh..off.w_hh + g * h];
+        let x_chunk = &mut self.x_chunk;
         let (chunks, owned, claimed) = team_chunks(&split);
         let mut team_buffers = TeamBuffers {
             packed: &mut self.team_packed,
@@ -1639,27 +1605,89 @@ impl<T: Float> LstmLayer<T> {
             Shared::new(&mut cache.h_n[state.clone()]),
             Shared::new(&mut cache.c_n[state]),
         );
-        match &split {
-            // W_hh too large for every core to stream it whole each step: a team whose members
-            // each own some hidden units (see forward_team).
-            kernels::Split::Team(units) => kernels::team(units.len(), &|me| {
-                // SAFETY: every member runs at once (kernels::team), each with its own `me`.
-                kernels::serial(|| unsafe { run.forward_team(me, keep_cache, y, h_n, c_n) })
-            }),
-            // Every batch row is independent through the recurrence: each part runs its rows
-            // through all T steps (product and cell), with no join between steps. A row's numbers
-            // do not depend on which part ran it, so the result is the same for every thread count.
-            kernels::Split::Rows(parts) => kernels::for_each(parts.len(), &|i| {
-                let rows = parts[i].clone();
-                // SAFETY: the parts' row ranges are disjoint.
-                let go = || unsafe { run.forward_rows(rows, keep_cache, y, h_n, c_n) };
-                // One part: its per-step products may still split over output columns.
-                if parts.len() > 1 {
-                    kernels::serial(go)
+        let chunk = if chunked {
+            (CHUNK_ROWS / b).clamp(1, t)
+        } else {
+            t
+        };
+        let f = off.input;
+        for s0 in (0..t).step_by(chunk) {
+            let steps = s0..t.min(s0 + chunk);
+            if chunked {
+                // The steps' input product, acts = bias + x · W_ihᵀ over their B·S rows at once
+                // (time order: the reverse direction's steps are the mirrored range).
+                let (lo, hi) = if d == 0 {
+                    (steps.start, steps.end)
                 } else {
-                    go()
-                }
-            }),
+                    (t - steps.end, t - steps.start)
+                };
+                let n = (hi - lo) * b;
+                // The fill is split over rows (a serial pass was 3% of a medium train step).
+                kernels::for_ranges(n, n * g, &|r| {
+                    // SAFETY: the ranges of for_ranges are disjoint rows of this chunk's rows
+                    // lo·B..hi·B of acts, and no recurrence runs meanwhile.
+                    let part = unsafe { run.acts.rows((lo * b + r.start) * g, r.len() * g) };
+                    for row in part.chunks_exact_mut(g) {
+                        row.copy_from_slice(bias);
+                    }
+                });
+                // SAFETY: as above, all of the chunk's rows, filled.
+                let rows = unsafe { run.acts.rows(lo * b * g, n * g) };
+                let a = match x_batch_first {
+                    // Batch-first input: the steps' rows gathered time-major, so one product
+                    // serves all B·S rows (per batch row, W_ih would be read B times).
+                    Some(xb) => {
+                        x_chunk.clear();
+                        for s in lo..hi {
+                            for j in 0..b {
+                                x_chunk
+                                    .extend_from_slice(&xb[(j * t + s) * f..(j * t + s + 1) * f]);
+                            }
+                        }
+                        &x_chunk[..]
+                    }
+                    None => &x[lo * b * f..hi * b * f],
+                };
+                T::gemm_packed_b(
+                    ks,
+                    Trans::N,
+                    n,
+                    g,
+                    f,
+                    a,
+                    f,
+                    &self.packed_w_ih,
+                    rows,
+                    g,
+                    true,
+                );
+            }
+            match &split {
+                // W_hh too large for every core to stream it whole each step: a team whose members
+                // each own some hidden units (see forward_team).
+                kernels::Split::Team(units) => kernels::team(units.len(), &|me| {
+                    let steps = steps.clone();
+                    // SAFETY: every member runs at once (kernels::team), each with its own `me`.
+                    kernels::serial(|| unsafe {
+                        run.forward_team(me, steps, keep_cache, y, h_n, c_n)
+                    })
+                }),
+                // Every batch row is independent through the recurrence: each part runs its rows
+                // through the steps (product and cell), with no join between steps. A row's numbers
+                // do not depend on which part ran it, so the result is the same for every thread
+                // count.
+                kernels::Split::Rows(parts) => kernels::for_each(parts.len(), &|i| {
+                    let (rows, steps) = (parts[i].clone(), steps.clone());
+                    // SAFETY: the parts' row ranges are disjoint.
+                    let go = || unsafe { run.forward_rows(rows, steps, keep_cache, y, h_n, c_n) };
+                    // One part: its per-step products may still split over output columns.
+                    if parts.len() > 1 {
+                        kernels::serial(go)
+                    } else {
+                        go()
+                    }
+                }),
+            }
         }
     }
 
@@ -2249,9 +2277,10 @@ mod tests {
     /// of two threads) gives bitwise the single-part result: every row runs the same operations
     /// whichever part holds it. So does a team of two over hidden units (16 and 3 of the 19: a
     /// vector tail in the second member), training and inference. Also: the inference forward gives
-    /// bitwise the training forward's outputs (its input product runs per step over rows, the
-    /// training forward's is hoisted over all steps), and refuses a backward pass after it. Input
-    /// sizes 5 and 150 (the latter over two of the GEMM's k-blocks).
+    /// bitwise the training forward's outputs (inference reads batch-first x in place, training a
+    /// time-major copy), and refuses a backward pass after it. Input sizes 5 (the input product per
+    /// step over rows) and 150 (over two of the GEMM's k-blocks, and above the tests' per-step
+    /// weight limit: the input product over chunks of steps, one step each, as on a team).
     #[test]
     fn row_split_and_inference_forward_change_no_bit() {
         for features in [5, 150] {
