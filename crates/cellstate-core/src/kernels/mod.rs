@@ -150,7 +150,7 @@ macro_rules! x86_tile {
                 ldc: usize,
                 accumulate: bool,
             ) {
-                tile::<$mr, false>(k, a, 0, b, c, ldc, accumulate)
+                tile::<$mr, false, false>(k, a, 0, b, c, ldc, accumulate)
             }
 
             const ROWS: &'static [usize] = &[$($rows),*];
@@ -168,8 +168,8 @@ macro_rules! x86_tile {
                 accumulate: bool,
             ) {
                 match rows {
-                    $mr => tile::<$mr, true>(k, a, lda, b, c, ldc, accumulate),
-                    $($rows => tile::<$rows, true>(k, a, lda, b, c, ldc, accumulate),)*
+                    $mr => tile::<$mr, true, false>(k, a, lda, b, c, ldc, accumulate),
+                    $($rows => tile::<$rows, true, false>(k, a, lda, b, c, ldc, accumulate),)*
                     _ => unreachable!("no {rows}-row tile in this set"),
                 }
             }
@@ -185,17 +185,43 @@ macro_rules! x86_tile {
                 accumulate: bool,
             ) {
                 match rows {
-                    $($rows => tile::<$rows, false>(k, a, 0, b, c, ldc, accumulate),)*
+                    $($rows => tile::<$rows, false, false>(k, a, 0, b, c, ldc, accumulate),)*
+                    _ => unreachable!("no {rows}-row tile in this set"),
+                }
+            }
+
+            const HALF: bool = true;
+
+            #[inline(always)]
+            unsafe fn tile_half(
+                rows: usize,
+                direct: bool,
+                k: usize,
+                a: *const f32,
+                lda: usize,
+                b: *const f32,
+                c: *mut f32,
+                ldc: usize,
+                accumulate: bool,
+            ) {
+                match (rows, direct) {
+                    ($mr, false) => tile::<$mr, false, true>(k, a, lda, b, c, ldc, accumulate),
+                    ($mr, true) => tile::<$mr, true, true>(k, a, lda, b, c, ldc, accumulate),
+                    $(
+                    ($rows, false) => tile::<$rows, false, true>(k, a, lda, b, c, ldc, accumulate),
+                    ($rows, true) => tile::<$rows, true, true>(k, a, lda, b, c, ldc, accumulate),
+                    )*
                     _ => unreachable!("no {rows}-row tile in this set"),
                 }
             }
         }
 
         /// `R` rows of the register tile (`R` = MR or one of `rows`), over an A panel `[k][R]`,
-        /// or with `DIRECT` over A in place (row r at `a + r·lda`).
+        /// or with `DIRECT` over A in place (row r at `a + r·lda`); with `HALF` only its left `$w`
+        /// columns (one vector a row, B's right half not read).
         #[target_feature(enable = $feature)]
         #[inline]
-        unsafe fn tile<const R: usize, const DIRECT: bool>(
+        unsafe fn tile<const R: usize, const DIRECT: bool, const HALF: bool>(
             k: usize,
             a: *const f32,
             lda: usize,
@@ -210,23 +236,28 @@ macro_rules! x86_tile {
                 // wrote long before, 52 MB earlier at the large tier).
                 for r in 0..R {
                     _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc + $w) as *const i8);
+                    if !HALF {
+                        _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc + $w) as *const i8);
+                    }
                 }
             }
             let mut acc = [[$zero(); 2]; R];
             for p in 0..k {
                 // SAFETY: p < k and the packed panels hold k·NR (B) and k·MR (A) floats (MicroKernel
                 // contract).
-                let (b0, b1) = ($load(b.add(p * 2 * $w)), $load(b.add(p * 2 * $w + $w)));
+                let b0 = $load(b.add(p * 2 * $w));
+                let b1 = if HALF { b0 } else { $load(b.add(p * 2 * $w + $w)) };
                 for (r, row) in acc.iter_mut().enumerate() {
                     let at = if DIRECT { r * lda + p } else { p * R + r };
                     let ar = $splat(*a.add(at));
                     row[0] = $fmadd(ar, b0, row[0]);
-                    row[1] = $fmadd(ar, b1, row[1]);
+                    if !HALF {
+                        row[1] = $fmadd(ar, b1, row[1]);
+                    }
                 }
             }
             for (r, row) in acc.iter().enumerate() {
-                for (h, &v) in row.iter().enumerate() {
+                for (h, &v) in row.iter().enumerate().take(if HALF { 1 } else { 2 }) {
                     // SAFETY: row r < R, columns h·w..h·w+w < NR lie in the caller's tile of C.
                     let cp = c.add(r * ldc + h * $w);
                     let v = if accumulate { $add($load(cp), v) } else { v };

@@ -84,6 +84,36 @@ pub(crate) trait MicroKernel {
         let _ = (k, a, b, c, ldc, accumulate);
         unreachable!("no {rows}-row tile in this set");
     }
+
+    /// Whether [`tile_half`](Self::tile_half) exists: tiles of NR/2 columns (one vector a row)
+    /// for a last column panel of at most NR/2 columns, which a full tile would compute twice over
+    /// and then copy out of a buffer (AVX-512's n = 16 products, the seed tier's backward, ran at
+    /// a quarter of AVX2's rate on a Zen 4 EPYC).
+    const HALF: bool = false;
+
+    /// The left NR/2 columns of a tile of `rows` rows (MR or one of [`ROWS`](Self::ROWS)): B's
+    /// panel is still `[k][NR]` (its right half is not read), A a packed `[k][rows]` panel or, with
+    /// `direct`, read in place as for [`tile_direct`](Self::tile_direct). Each element is the same
+    /// sum as in the full tile, so the bits do not depend on which ran.
+    ///
+    /// # Safety
+    /// As for [`tile`](Self::tile) or [`tile_direct`](Self::tile_direct), with `c` holding NR/2
+    /// writable columns a row.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_half(
+        rows: usize,
+        direct: bool,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        let _ = (direct, k, a, lda, b, c, ldc, accumulate);
+        unreachable!("no half {rows}-row tile in this set");
+    }
 }
 
 /// The row panels of an `mc`-row block: `(first row, rows, packed width)`, the width MR or one of
@@ -390,9 +420,10 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
                 };
                 // A read in place where the set can and every tile of this block is full width;
                 // panels of fewer rows than their tile are still packed (zero-padded).
+                let half_cols = K::NR / 2;
                 let direct = K::DIRECT
                     && job.ta == Trans::N
-                    && nc.is_multiple_of(K::NR)
+                    && (nc.is_multiple_of(K::NR) || (K::HALF && nc % K::NR == half_cols))
                     && nc <= DIRECT_MAX_N;
                 for ic in (rows.start..rows.end).step_by(mc_max) {
                     let mc = mc_max.min(rows.end - ic);
@@ -406,8 +437,17 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
                             // SAFETY: (ic+ir, jc+jr) is inside this task's rectangle of C; a full
                             // tile writes rows ic+ir..+mr, columns jc+jr..+NR, all inside it.
                             let cp = c.add((ic + ir) * ldc + jc + jr);
-                            if nr < K::NR || mr < width {
-                                edge_tile::<K>(kc, ap, bp, cp, ldc, acc, mr, nr, width);
+                            let half = K::HALF && nr <= half_cols;
+                            if half && nr == half_cols && mr == width {
+                                let a = if direct {
+                                    // SAFETY: as for tile_direct below.
+                                    job.a.as_ptr().add((ic + ir) * job.lda + pc)
+                                } else {
+                                    ap
+                                };
+                                K::tile_half(width, direct, kc, a, job.lda, bp, cp, ldc, acc);
+                            } else if nr < K::NR || mr < width {
+                                edge_tile::<K>(kc, ap, bp, cp, ldc, acc, mr, nr, width, half);
                             } else if direct {
                                 // SAFETY: rows ic+ir..+mr of A exist (mr == width here), each
                                 // with columns pc..pc+kc (checked by the caller).
@@ -457,8 +497,8 @@ pub(crate) fn pack_b_whole<K: MicroKernel>(
     (out.offset, out.k, out.n, out.panel) = (skip, k, n, K::NR);
 }
 
-/// A partial tile: run the `width`-row kernel (MR or one of `K::ROWS`) into a stack buffer, then
-/// copy its `mr × nr` corner.
+/// A partial tile: run the `width`-row kernel (MR or one of `K::ROWS`; with `half`, its NR/2-column
+/// version, `nr` ≤ NR/2) into a stack buffer, then copy its `mr × nr` corner.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn edge_tile<K: MicroKernel>(
@@ -471,9 +511,12 @@ unsafe fn edge_tile<K: MicroKernel>(
     mr: usize,
     nr: usize,
     width: usize,
+    half: bool,
 ) {
     let mut tmp = [0.0f32; TILE_MAX];
-    if width == K::MR {
+    if half {
+        K::tile_half(width, false, kc, ap, 0, bp, tmp.as_mut_ptr(), K::NR, false);
+    } else if width == K::MR {
         K::tile(kc, ap, bp, tmp.as_mut_ptr(), K::NR, false);
     } else {
         K::tile_rows(width, kc, ap, bp, tmp.as_mut_ptr(), K::NR, false);

@@ -10,11 +10,13 @@ use super::{Kernels, PackedB, Scalar, Trans};
 /// row counts leave 1-4 rows past whole 6- or 12-row panels (the last panel and the rest then run as
 /// two smaller tiles where a set has them; 64 and 32 are the benchmark's batch and half of it), and
 /// its widths that are whole 32-column panels let a set read A in place (`MicroKernel::DIRECT`, up to
-/// 64 columns; 96 and 128 pack it), over full and partial row panels and several k-blocks.
+/// 64 columns; 96 and 128 pack it), over full and partial row panels and several k-blocks; widths
+/// that end half a panel in (40 for 16-column sets, 16 and 48 for 32-column ones) take the
+/// half-width tiles (`MicroKernel::HALF`), packed and in place.
 const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
 const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
 const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
-const SPLIT: [(usize, usize, usize); 12] = [
+const SPLIT: [(usize, usize, usize); 14] = [
     (16, 40, 20),
     (28, 33, 130),
     (64, 96, 17),
@@ -27,6 +29,8 @@ const SPLIT: [(usize, usize, usize); 12] = [
     (65, 128, 7),
     (5, 96, 257),
     (101, 2080, 2),
+    (64, 16, 64),
+    (24, 48, 130),
 ];
 /// Tasks the split variant is cut into: 3 leaves an uneven last part on most tile grids.
 const SPLIT_TASKS: usize = 3;
