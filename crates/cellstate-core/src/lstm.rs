@@ -2279,11 +2279,11 @@ mod tests {
     /// vector tail in the second member), training and inference. Also: the inference forward gives
     /// bitwise the training forward's outputs (inference reads batch-first x in place, training a
     /// time-major copy), and refuses a backward pass after it. Input sizes 5 (the input product per
-    /// step over rows) and 150 (over two of the GEMM's k-blocks, and above the tests' per-step
-    /// weight limit: the input product over chunks of steps, one step each, as on a team).
+    /// step over rows) and 600 (over five of the GEMM's 128-deep k-blocks, and above the tests'
+    /// per-step weight limit: the input product over chunks of steps, one step each, as on a team).
     #[test]
     fn row_split_and_inference_forward_change_no_bit() {
-        for features in [5, 150] {
+        for features in [5, 600] {
             split_and_inference_bits(features);
         }
     }

@@ -3,10 +3,11 @@
 //! `op(B)` is packed into `kc × NR` column panels and `op(A)` into `MR × kc` row panels, zero-padded to
 //! whole panels, so all four transposition cases run the same register-blocked micro-kernel on
 //! contiguous, unit-stride data. Loops, outermost first: `jc` over NC columns, `pc` over KC of the
-//! inner dimension (B block stays in L2), `ic` over MC rows (A block in L1/L2), then `jr`/`ir` over
-//! micro-tiles. Packing buffers are thread-local and only grow, so steady-state calls do not allocate.
-//! Large products are cut into rectangles of whole micro-tiles run on the pool of `threads.rs`; a B
-//! used many times (the recurrent weights) can be packed once up front (`pack_b_whole`).
+//! inner dimension or all of it up to `KC_WHOLE` (B block stays in L2), `ic` over MC rows (A block
+//! in L1/L2), then `jr`/`ir` over micro-tiles. Packing buffers are thread-local and only grow, so
+//! steady-state calls do not allocate. Large products are cut into rectangles of whole micro-tiles
+//! run on the pool of `threads.rs`; a B used many times (the recurrent weights) can be packed once
+//! up front (`pack_b_whole`).
 
 use super::{threads, PackedB, Trans};
 use std::cell::RefCell;
@@ -149,10 +150,21 @@ pub(crate) fn row_panels<K: MicroKernel>(mc: usize) -> impl Iterator<Item = (usi
 /// the `ir` loop. Measured on this Xeon (48 KiB L1d, 2 MiB L2): KC = 128 with MC = 96 ran the
 /// k = 1600..2048 backward products about 2× faster than KC = 256 (A block spilling out of L1).
 const KC: usize = 128;
+/// Deepest product run as one k-block: each tile then sums the whole inner dimension in its
+/// registers and writes C once, where KC-deep blocks stored and reloaded it `k / KC` times and
+/// walked every B panel that often. The column block narrows to keep the B block at `KC × NC`
+/// floats. Up to 512 covers the LSTM's recurrent products (k = H) and the input products and dX
+/// (k = F, 4H) of the benchmark's and the presets' models. Call-interleaved in one process on a
+/// Zen 4 EPYC (32 KiB L1d, 1 MiB L2; a 512 × 32 B panel no longer fits L1 and still wins): large
+/// inference 1.08× (1 thread) / 1.12× (2), AVX2 1.10× / 1.13×; large training 1.02-1.03×; the
+/// `strong` preset's shape training 1.10× / 1.08×; seed inference (k = 300) 1.08×; medium
+/// (k = 128) unchanged. It changes the rounding of products with 128 < k ≤ 512 (one sum instead of
+/// a sum of block sums), the same for every set, split and thread count.
+const KC_WHOLE: usize = 4 * KC;
 /// Row block, rounded down to a multiple of MR: a `MC × KC` A block (48 KiB) is reused from L1/L2
 /// by every B panel.
 const MC: usize = 96;
-/// Column block: a `KC × NC` B block (2 MiB) fits this generation's L2.
+/// Column block at KC deep: a `KC × NC` B block (1 MiB) fits this generation's L2.
 const NC: usize = 2048;
 /// Widest block whose A is read in place rather than packed. Packing costs one pass over the A block,
 /// shared by the block's `nc / NR` column panels: at the seed tier's n = 64 it was 28% of the
@@ -381,7 +393,10 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
     let (m, n, k) = (rows.len(), cols.len(), job.k);
     let (ldc, c) = (job.ldc, job.c);
     let mc_max = (MC / K::MR) * K::MR;
-    let (kc_max, nc_max) = (k.min(KC), n.min(NC));
+    let kc_step = if k <= KC_WHOLE { k.max(1) } else { KC };
+    // A multiple of NR (packed B's panels start there), at least 512 columns.
+    let nc_step = (NC * KC / kc_step.max(KC)) / K::NR * K::NR;
+    let (kc_max, nc_max) = (kc_step.min(k), n.min(nc_step));
     let b_len = match job.b {
         BSource::Raw { .. } => kc_max * nc_max.next_multiple_of(K::NR),
         BSource::Packed(_) => 0,
@@ -398,10 +413,10 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
             .align_offset(ALIGN_FLOATS * 4)
             .min(ALIGN_FLOATS);
         let (bpack, apack) = scratch[skip..skip + b_len + a_len].split_at_mut(b_len);
-        for jc in (cols.start..cols.end).step_by(NC) {
-            let nc = NC.min(cols.end - jc);
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
+        for jc in (cols.start..cols.end).step_by(nc_step) {
+            let nc = nc_step.min(cols.end - jc);
+            for pc in (0..k).step_by(kc_step) {
+                let kc = kc_step.min(k - pc);
                 // Later k-blocks add onto what the first one wrote.
                 let acc = job.accumulate || pc > 0;
                 // Panel p of this block starts at `base + p·stride`.

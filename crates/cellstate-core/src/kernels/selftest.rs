@@ -6,17 +6,19 @@ use super::threads::with_forced_tasks;
 use super::{Kernels, PackedB, Scalar, Trans};
 
 /// Inner dimensions up to 12 cover every remainder of the 6/12-row and 8/16/32-column tiles; the
-/// larger sizes cross the 96-row and 128-deep blocks, WIDE crosses the 2048-column block, and SPLIT's
-/// row counts leave 1-4 rows past whole 6- or 12-row panels (the last panel and the rest then run as
-/// two smaller tiles where a set has them; 64 and 32 are the benchmark's batch and half of it), and
-/// its widths that are whole 32-column panels let a set read A in place (`MicroKernel::DIRECT`, up to
-/// 64 columns; 96 and 128 pack it), over full and partial row panels and several k-blocks; widths
+/// larger sizes cross the 96-row block, WIDE the column block (2048 columns at k ≤ 128, 992 or 1000
+/// at k = 261), SPLIT's k > 512 the 128-deep blocks (up to 512 a product is one k-block), and
+/// SPLIT's row counts leave 1-4 rows past whole 6- or 12-row panels (the last panel and the rest
+/// then run as two smaller tiles where a set has them; 64 and 32 are the benchmark's batch and half
+/// of it), and its widths that are whole 32-column panels let a set read A in place
+/// (`MicroKernel::DIRECT`, up to 64 columns; 96 and 128 pack it), over full and partial row panels
+/// and one or several k-blocks; widths
 /// that end half a panel in (40 for 16-column sets, 16 and 48 for 32-column ones) take the
 /// half-width tiles (`MicroKernel::HALF`), packed and in place.
 const SMALL: std::ops::RangeInclusive<usize> = 0..=12;
 const LARGE: [usize; 8] = [1, 5, 12, 17, 31, 33, 65, 257];
 const WIDE: [(usize, usize, usize); 2] = [(5, 2049, 3), (13, 4099, 261)];
-const SPLIT: [(usize, usize, usize); 14] = [
+const SPLIT: [(usize, usize, usize); 16] = [
     (16, 40, 20),
     (28, 33, 130),
     (64, 96, 17),
@@ -31,6 +33,8 @@ const SPLIT: [(usize, usize, usize); 14] = [
     (101, 2080, 2),
     (64, 16, 64),
     (24, 48, 130),
+    (24, 32, 640),
+    (13, 48, 529),
 ];
 /// Tasks the split variant is cut into: 3 leaves an uneven last part on most tile grids.
 const SPLIT_TASKS: usize = 3;
