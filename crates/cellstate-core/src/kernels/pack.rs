@@ -394,8 +394,15 @@ pub(crate) unsafe fn block<K: MicroKernel>(job: &Job<'_>, rows: Range<usize>, co
     let (ldc, c) = (job.ldc, job.c);
     let mc_max = (MC / K::MR) * K::MR;
     let kc_step = if k <= KC_WHOLE { k.max(1) } else { KC };
-    // A multiple of NR (packed B's panels start there), at least 512 columns.
-    let nc_step = (NC * KC / kc_step.max(KC)) / K::NR * K::NR;
+    // A multiple of NR (packed B's panels start there), at least 512 columns. The column block
+    // bounds the B block that every row block re-reads; with B packed up front and one row block
+    // (the recurrent step) nothing re-reads it, so the block spans all columns and A is packed once
+    // per k-block instead of once per 512 columns (large inference, m = 32, n = 2048, k = 512:
+    // 1.08× at 1 thread on a Zen 3 EPYC, 10 alternating 2 s runs of `lstm_profile`; same bits).
+    let nc_step = match job.b {
+        BSource::Packed(_) if m <= mc_max => n.next_multiple_of(K::NR),
+        _ => (NC * KC / kc_step.max(KC)) / K::NR * K::NR,
+    };
     let (kc_max, nc_max) = (kc_step.min(k), n.min(nc_step));
     let b_len = match job.b {
         BSource::Raw { .. } => kc_max * nc_max.next_multiple_of(K::NR),
