@@ -10,6 +10,7 @@ import { CONFIGS } from './lib/configs.mjs';
 import { machineInfo, machineSlug } from './lib/machine.mjs';
 import { report, markdownTable } from './lib/report.mjs';
 import { chartSvg } from './lib/chart.mjs';
+import { pairJobs, pairList, pairStats, pairsMarkdown, roundOrder } from './lib/pairs.mjs';
 
 export const SCHEMA = 'cellstate-bench';
 export const SCHEMA_VERSION = 1;
@@ -25,6 +26,8 @@ const { values: opts } = parseArgs({
     'no-save': { type: 'boolean', default: false },
     'with-torch': { type: 'boolean', default: false },
     engines: { type: 'string' },
+    pairs: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -36,6 +39,10 @@ if (opts.help) {
   --json     also write the results (schema ${SCHEMA} v${SCHEMA_VERSION}, bench/SCHEMA.md) to FILE
   --no-save  do not write bench/results/ or the README table (full runs write both)
   --engines  only these engines (comma-separated: cellstate,onnxruntime,pytorch,tfjs,brain); default all
+  --pairs    the goal ratios side by side instead of the table: every round times each job of a config
+             once (order reversed every other round), a ratio is the median of the per-round ratios;
+             writes bench/results/<date>_<machine>-pairs.{json,md}; default configs seed, medium, large
+  --rounds   rounds of --pairs (default 5, --quick 1)
   --with-torch  include PyTorch from the venv ~/.cache/cellstate/torch-venv (bench/run creates it once:
              python3 -m venv DIR && DIR/bin/pip install torch numpy); or name a python in CELLSTATE_TORCH_PYTHON.
              Without either, a full run tries python3 and a --quick run skips PyTorch.`);
@@ -51,15 +58,27 @@ for (const e of engines) {
     process.exit(2);
   }
 }
-const wanted = (opts.config ?? (quick ? ['seed', 'imdb'] : ['seed', 'medium', 'large', 'imdb'])).flatMap((c) => c.split(','));
+const pairsRun = opts.pairs;
+const defaultConfigs = pairsRun ? ['seed', 'medium', 'large'] : quick ? ['seed', 'imdb'] : ['seed', 'medium', 'large', 'imdb'];
+const wanted = (opts.config ?? defaultConfigs).flatMap((c) => c.split(','));
 for (const c of wanted) {
   if (!CONFIGS[c] && c !== 'imdb') {
     console.error(`unknown config ${c}; known: ${[...Object.keys(CONFIGS), 'imdb'].join(', ')}`);
     process.exit(2);
   }
 }
-const budgetS = quick ? 0.6 : 5;
-const repeats = quick ? 3 : 7;
+if (pairsRun && wanted.includes('imdb')) {
+  console.error('--pairs runs the seed, medium and large configs; imdb is one epoch of the full run');
+  process.exit(2);
+}
+const rounds = Number(opts.rounds ?? (quick ? 1 : 5));
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`--rounds must be a whole number ≥ 1, got ${opts.rounds}`);
+  process.exit(2);
+}
+// --pairs: shorter jobs, as every job runs once a round.
+const budgetS = quick ? 0.6 : pairsRun ? 2 : 5;
+const repeats = quick ? 3 : pairsRun ? 5 : 7;
 const jobTimeoutS = quick ? 60 : 300;
 const machine = machineInfo();
 const cores = machine.cores;
@@ -140,9 +159,8 @@ const torchWhy = !torchWanted
 const relaxedBuild = readdirSync(join(root, 'dist')).find((f) => /relaxed.*\.wasm$/.test(f));
 const threadsBuild = readdirSync(join(root, 'dist')).includes('cellstate_wasm_threads_bg.wasm');
 
-async function runConfig(name) {
-  const cfg = CONFIGS[name];
-  log(`\n${name}: B ${cfg.B}, T ${cfg.T}, ${cfg.oneHot ? 'one-hot ' : 'F '}${cfg.F}, H ${cfg.H}`);
+/** The scalar kernels' results for the check rows of one config, one file per mode (`undefined` on failure). */
+async function references(name) {
   const refs = {};
   for (const mode of ['infer', 'train']) {
     const path = join(tmpdir(), `cellstate-bench-ref-${process.pid}-${name}-${mode}.bin`);
@@ -153,6 +171,23 @@ async function runConfig(name) {
     refs[mode] = r.status === 'reference' ? path : undefined;
     if (!refs[mode]) results.push({ ...r, config: name, mode, engine: 'cellstate', variant: 'reference' });
   }
+  return refs;
+}
+
+/** One PyTorch job (bench/torch_peer.py), or its skip when no python imports torch. */
+async function torchJob(spec) {
+  if (torchWhy) return skipped(spec, torchWhy);
+  const [r] = await runChild(torchPython, [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
+  log(
+    `  ${spec.config} ${spec.mode} pytorch ${spec.threads}t: ${r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : `FAILED ${r.error}`}`,
+  );
+  return r;
+}
+
+async function runConfig(name) {
+  const cfg = CONFIGS[name];
+  log(`\n${name}: B ${cfg.B}, T ${cfg.T}, ${cfg.oneHot ? 'one-hot ' : 'F '}${cfg.F}, H ${cfg.H}`);
+  const refs = await references(name);
   const modes = ['train', 'infer'];
   for (const mode of modes) {
     for (const [variant, threads] of [['native', 1], ...(cores > 1 ? [['native', cores]] : []), ['wasm', 1]]) {
@@ -218,18 +253,66 @@ async function runConfig(name) {
   }
   for (const mode of engines.has('pytorch') ? modes : []) {
     for (const threads of [...new Set([1, cores])]) {
-      const spec = { engine: 'pytorch', variant: 'cpu', mode, config: name, threads, budgetS, repeats, referencePath: refs.infer };
-      if (torchWhy) {
-        results.push(skipped(spec, torchWhy));
-        continue;
-      }
-      const [r] = await runChild(torchPython, [join(here, 'torch_peer.py'), JSON.stringify(spec)], { describe: spec });
-      log(
-        `  ${name} ${mode} pytorch ${threads}t: ${r.status === 'ok' ? `${r.samplesPerSecond.toFixed(1)} samples/s` : `FAILED ${r.error}`}`,
+      results.push(
+        await torchJob({ engine: 'pytorch', variant: 'cpu', mode, config: name, threads, budgetS, repeats, referencePath: refs.infer }),
       );
-      results.push(r);
     }
   }
+}
+
+/** Why a `pairJobs` job cannot run here, or null. */
+function pairSkip(spec) {
+  const engine = spec.engine === 'cellstate-parallel' ? 'cellstate' : spec.engine;
+  if (!engines.has(engine)) return `--engines leaves out ${engine}`;
+  if (spec.engine === 'onnxruntime') return peerInstalled(`onnxruntime-${spec.variant}`);
+  if (spec.engine === 'pytorch') return torchWhy;
+  if (/relaxed/.test(spec.variant) && !relaxedBuild) return 'dist/ has no relaxed-SIMD wasm build';
+  if (spec.variant === 'wasm-threads' && !threadsBuild) return 'dist/ has no wasm threads build';
+  return null;
+}
+
+/** `--pairs` on one config: `rounds` rounds of every job of each mode, then the per-round ratios. */
+async function runPairs(name) {
+  const cfg = CONFIGS[name];
+  log(`\n${name} pairs: B ${cfg.B}, T ${cfg.T}, ${cfg.oneHot ? 'one-hot ' : 'F '}${cfg.F}, H ${cfg.H}, ${rounds} rounds`);
+  const refs = await references(name);
+  const relaxedFlags = { nodeFlags: ['--experimental-wasm-relaxed-simd'] };
+  const out = [];
+  for (const mode of ['infer', 'train']) {
+    const jobs = pairJobs(mode, cores);
+    const skips = {};
+    for (const [key, j] of Object.entries(jobs)) {
+      const why = pairSkip(j);
+      if (why) {
+        skips[key] = why;
+        results.push(skipped({ ...j, mode, config: name }, why));
+      }
+    }
+    const keys = Object.keys(jobs).filter((k) => !skips[k]);
+    const rates = [];
+    for (let round = 0; round < rounds; round++) {
+      log(` round ${round + 1}/${rounds}, ${mode}`);
+      const got = {};
+      for (const key of roundOrder(keys, round)) {
+        const spec = { ...jobs[key], mode, config: name, referencePath: refs[mode], round };
+        const r =
+          spec.engine === 'pytorch'
+            ? await torchJob({ ...spec, budgetS, repeats, referencePath: refs.infer })
+            : await job(spec, spec.engine === 'cellstate' && spec.variant === 'native' ? {} : relaxedFlags);
+        results.push(r);
+        if (r.status === 'ok') got[key] = r.samplesPerSecond;
+      }
+      rates.push(got);
+    }
+    for (const pair of pairList(mode, cores)) {
+      if (!jobs[pair.a] || !jobs[pair.b]) continue;
+      const p = { mode, ...pairStats(rates, pair, name) };
+      out.push(p);
+      const range = p.median == null ? 'not measured' : `${p.median.toFixed(2)}× [${p.min.toFixed(2)}, ${p.max.toFixed(2)}]`;
+      log(`  ${name} ${mode} ${p.what}: ${range}${p.goal ? ` (goal ≥ ${p.goal}×)` : ''}`);
+    }
+  }
+  return out;
 }
 
 async function runImdb() {
@@ -309,8 +392,10 @@ log(
 );
 log('Note: timings on a shared or busy machine are noisy; medians are quoted, spreads are in the JSON.');
 const ceilings = await runCeilings();
+const pairs = [];
 for (const c of wanted) {
-  if (c === 'imdb') await runImdb();
+  if (pairsRun) pairs.push(...(await runPairs(c)));
+  else if (c === 'imdb') await runImdb();
   else await runConfig(c);
 }
 const finishedAt = new Date();
@@ -332,11 +417,21 @@ const doc = {
   configs: Object.fromEntries(wanted.filter((c) => CONFIGS[c]).map((c) => [c, CONFIGS[c]])),
   ceilings,
   results,
+  ...(pairsRun ? { rounds, pairs } : {}),
 };
-const text = report(doc);
+const text = pairsRun ? `\n${pairsMarkdown(doc)}\n` : report(doc);
 process.stdout.write(text);
 if (opts.json) writeFileSync(opts.json, `${JSON.stringify(doc, null, 2)}\n`);
-if (!quick && !opts['no-save']) {
+if (pairsRun && !quick && !opts['no-save']) {
+  const dir = join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = `${startedAt.toISOString().slice(0, 10)}_${machineSlug(machine)}-pairs`;
+  writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileSync(join(dir, `${base}.md`), `${pairsMarkdown(doc)}\n`);
+  log(`\nwrote bench/results/${base}.{json,md}`);
+} else if (pairsRun) {
+  log('\n(quick or --no-save: nothing written to bench/results/)');
+} else if (!quick && !opts['no-save']) {
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
   const base = `${startedAt.toISOString().slice(0, 10)}_${machineSlug(machine)}`;

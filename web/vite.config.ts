@@ -24,9 +24,10 @@ function repoFiles(): Record<string, () => Buffer | string> {
   const wasm = readdirSync(dist).filter((f) => f.endsWith('.wasm'));
   for (const f of wasm) files[`cellstate/${f}`] = () => readFileSync(join(dist, f));
   files['cellstate/wasm.json'] = () => JSON.stringify(wasm);
-  // The Node benchmark results kept in the repository, offered by the results viewer.
+  // The Node benchmark results kept in the repository, offered by the results viewer (not the --pairs
+  // documents: their rows repeat once a round; their table is the .md beside them).
   const resultsDir = join(root, 'bench/results');
-  const results = existsSync(resultsDir) ? readdirSync(resultsDir).filter((f) => f.endsWith('.json')) : [];
+  const results = existsSync(resultsDir) ? readdirSync(resultsDir).filter((f) => f.endsWith('.json') && !f.endsWith('-pairs.json')) : [];
   for (const f of results) files[`results/${f}`] = () => readFileSync(join(resultsDir, f));
   files['results/index.json'] = () => JSON.stringify(results);
   return files;
