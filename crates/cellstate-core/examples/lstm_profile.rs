@@ -1,7 +1,8 @@
 //! Times the benchmark tiers (seed, medium, large) in the core alone, for `perf record` and quick
 //! side-by-side comparisons: `cargo run -p cellstate-core --release --example lstm_profile -- [tier]
-//! [mode] [threads] [seconds]` (tier: seed|medium|large|all, mode: train|infer|both). Prints the
-//! median samples/s of the repeats; it measures, it asserts nothing.
+//! [mode] [threads] [seconds]` (tier: seed|medium|large|all, or `B,T,F,H` for a dense shape of one's
+//! own; mode: train|infer|both). Prints the median samples/s of the repeats; it measures, it asserts
+//! nothing.
 
 use cellstate_core::kernels;
 use cellstate_core::{Batch, ForwardInput, Lstm, LstmConfig, Model, ModelConfig};
@@ -34,10 +35,15 @@ fn main() {
     let threads: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let seconds: f64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2.0);
     kernels::set_threads(threads).unwrap();
-    for (name, b, t, f, h, one_hot) in TIERS {
-        if tier != "all" && tier != name {
-            continue;
-        }
+    let custom: Vec<usize> = tier.split(',').filter_map(|s| s.parse().ok()).collect();
+    let tiers: Vec<_> = match custom[..] {
+        [b, t, f, h] => vec![("custom", b, t, f, h, false)],
+        _ => TIERS
+            .into_iter()
+            .filter(|&(name, ..)| tier == "all" || tier == name)
+            .collect(),
+    };
+    for (name, b, t, f, h, one_hot) in tiers {
         let x: Vec<f32> = (0..b * t * f)
             .map(|i| ((i * 7919) % 2003) as f32 / 1001.5 - 1.0)
             .collect();

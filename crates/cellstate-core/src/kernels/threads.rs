@@ -122,12 +122,16 @@ pub(crate) fn tasks_for(flop: usize, units: usize) -> usize {
 /// 8-row register tile where the batch allows (AVX2's 6-row tile then leaves one edge tile per part).
 const ROW_QUANTUM: usize = 8;
 
-/// Above this many bytes of recurrent weights a recurrence is not split over the batch: every part
-/// would stream all of W_hh from L3 each step (4 MiB at H = 512, twice the 2 MiB L2 of this Xeon).
-/// It runs as one part whose per-step product splits over output columns instead, so each core reads
-/// only its half of W_hh. Measured here at H = 512, B = 32 (best of 5 on a loaded machine): inference
-/// on 2 threads ran 0.92× one thread with the batch split, 1.49× with the column split; training level.
-const ROW_SPLIT_MAX_WEIGHT_BYTES: usize = 1 << 20;
+/// Above this many bytes of recurrent weights a recurrence is not split over the batch but runs as
+/// one part whose per-step product splits over output columns, so each core reads only its share of
+/// W_hh: a part of the batch split streams all of W_hh from L3 every step for its rows, which stops
+/// paying past a few MiB. Measured on a Zen 4 EPYC (1 MiB L2, 32 MiB L3; `lstm_profile B,T,F,H`,
+/// 2 threads, the two builds alternating, 2026-12-04): the batch split ran 1.16× the team at H = 512
+/// and B = 16, 1.18× at B = 32 (training 1.05-1.16×), 1.05-1.08× at H = 640 (6.3 MiB), and 0.73-0.85×
+/// at H = 768 (9 MiB) and H = 1024; on a Zen 3 EPYC (512 KiB L2) H = 512 was level. The 1 MiB
+/// bound set on a Xeon on 2026-12-01 predates the chunked input product (the batch split then
+/// streamed W_ih as well every step).
+const ROW_SPLIT_MAX_WEIGHT_BYTES: usize = 4 << 20;
 
 /// Hidden units per team member are a multiple of this (the widest vector, AVX-512's 16 lanes), so
 /// only the last member's cell update has a vector tail.
