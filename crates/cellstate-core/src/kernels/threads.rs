@@ -128,7 +128,8 @@ const ROW_QUANTUM: usize = 8;
 /// paying past a few MiB. Measured on a Zen 4 EPYC (1 MiB L2, 32 MiB L3; `lstm_profile B,T,F,H`,
 /// 2 threads, the two builds alternating, 2026-12-04): the batch split ran 1.16× the team at H = 512
 /// and B = 16, 1.18× at B = 32 (training 1.05-1.16×), 1.05-1.08× at H = 640 (6.3 MiB), and 0.73-0.85×
-/// at H = 768 (9 MiB) and H = 1024; on a Zen 3 EPYC (512 KiB L2) H = 512 was level. The 1 MiB
+/// at H = 768 (9 MiB) and H = 1024; the wasm threads build at H = 512 1.07× (inference) and 1.10×
+/// (training); on a Zen 3 EPYC (512 KiB L2) H = 512 was level. The 1 MiB
 /// bound set on a Xeon on 2026-12-01 predates the chunked input product (the batch split then
 /// streamed W_ih as well every step).
 const ROW_SPLIT_MAX_WEIGHT_BYTES: usize = 4 << 20;
