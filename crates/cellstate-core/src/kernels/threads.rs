@@ -129,9 +129,8 @@ const ROW_QUANTUM: usize = 8;
 /// 2 threads, the two builds alternating, 2026-12-04): the batch split ran 1.16× the team at H = 512
 /// and B = 16, 1.18× at B = 32 (training 1.05-1.16×), 1.05-1.08× at H = 640 (6.3 MiB), and 0.73-0.85×
 /// at H = 768 (9 MiB) and H = 1024; the wasm threads build at H = 512 1.07× (inference) and 1.10×
-/// (training); on a Zen 3 EPYC (512 KiB L2) H = 512 was level. The 1 MiB
-/// bound set on a Xeon on 2026-12-01 predates the chunked input product (the batch split then
-/// streamed W_ih as well every step).
+/// (training); on a Zen 3 EPYC (512 KiB L2) H = 512 was level. The 1 MiB bound set on a Xeon on
+/// 2026-12-01 predates the chunked input product (the batch split then streamed W_ih as well).
 const ROW_SPLIT_MAX_WEIGHT_BYTES: usize = 4 << 20;
 
 /// Hidden units per team member are a multiple of this (the widest vector, AVX-512's 16 lanes), so
